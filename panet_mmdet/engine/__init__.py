@@ -1,0 +1,6 @@
+from .device_agnostic_ddp import DeviceAgnosticDistributedDataParallel
+from .hooks import RandomStateCheckpointHook
+
+__all__ = [
+    'DeviceAgnosticDistributedDataParallel', 'RandomStateCheckpointHook'
+]

@@ -1,0 +1,1 @@
+"""PANet's model components, registered into mmdet's ``MODELS``."""

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment at .venv/ with the pinned,
+# tested stack of requirements/constraints.txt, mmcv built with its ops, and
+# panet_mmdet installed in editable mode.
+#
+#   bash tools/setup_env.sh          # what `make demo` / `make test` call first
+#
+# Idempotent: once an environment has been verified, a stamp file records the
+# inputs it was built from and later runs return at once. The mmcv wheel
+# (about 17 minutes to compile on 2 cores) is built once per torch version and
+# Python and kept in $PANET_WHEEL_CACHE (default ~/.cache/panet_mmdet/wheels),
+# so new clones and fresh .venv/ directories reuse it.
+#
+# Environment knobs: PYTHON (interpreter, default python3.11 or python3),
+# PANET_WHEEL_CACHE, MAX_JOBS (mmcv compile jobs, default: number of cores).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+CONSTRAINTS="$ROOT/requirements/constraints.txt"
+MMCV_VERSION=2.1.0
+STAMP="$VENV/.panet_mmdet_setup"
+
+die() {
+    echo "" >&2
+    echo "setup_env: ERROR: $1" >&2
+    [ $# -ge 2 ] && echo "setup_env: what to do: $2" >&2
+    exit 1
+}
+step() { echo "setup_env: $*"; }
+
+# The stamp is a hash of everything that decides the environment's contents.
+inputs_hash() {
+    cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/requirements/tests.txt" \
+        "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1
+}
+HASH=$(inputs_hash)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ] && [ -x "$VENV/bin/python" ]; then
+    exit 0
+fi
+
+# ---- interpreter ------------------------------------------------------------
+if [ -z "${PYTHON:-}" ]; then
+    if command -v python3.11 >/dev/null 2>&1; then PYTHON=python3.11
+    elif command -v python3 >/dev/null 2>&1; then PYTHON=python3
+    else die "no Python found (python3.11 or python3)" \
+             "install Python 3.11 (3.9-3.12 work) and rerun, or set PYTHON=/path/to/python"
+    fi
+fi
+command -v "$PYTHON" >/dev/null 2>&1 || die "PYTHON=$PYTHON not found" "set PYTHON to a Python 3.9-3.12 interpreter"
+PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+"$PYTHON" -c 'import sys; sys.exit(not ((3, 9) <= sys.version_info[:2] <= (3, 12)))' \
+    || die "Python $PYVER is not supported (torch 2.13 + mmcv 2.1 need 3.9-3.12; 3.11 is tested)" \
+           "install Python 3.11 and rerun with PYTHON=python3.11"
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null \
+    || die "Python $PYVER has no venv/ensurepip module" "install your distribution's python3-venv package"
+
+# ---- virtual environment ----------------------------------------------------
+rm -f "$STAMP"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    step "creating $VENV with $PYTHON ($PYVER)"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV" || die "could not create $VENV" "check disk space and permissions"
+fi
+VPY="$VENV/bin/python"
+PIP=("$VPY" -m pip --disable-pip-version-check)
+[ "$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$PYVER" ] \
+    || die "$VENV was made with another Python than $PYTHON" "remove .venv/ and rerun"
+
+step "installing build tools and torch (pinned in requirements/constraints.txt)"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" pip setuptools wheel ninja \
+    || die "pip could not install pip/setuptools/wheel/ninja" "check access to the package registry"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" torch numpy \
+    || die "pip could not install torch" "check access to the package registry (torch==2.13.0 is needed: mmcv 2.x does not compile against torch >= 2.14)"
+# A torchvision that cannot import breaks mmdet's lazy imports: remove it.
+if "$VPY" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torchvision") is None)' 2>/dev/null \
+   && ! "$VPY" -c 'import torchvision' >/dev/null 2>&1; then
+    step "removing a torchvision that does not import with this torch"
+    "${PIP[@]}" uninstall -q -y torchvision
+fi
+
+# ---- mmcv with ops, built once and cached --------------------------------------
+TORCH_TAG=$("$VPY" -c 'import torch; print(torch.__version__.replace("+", "_"))')
+WHEEL_CACHE="${PANET_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/panet_mmdet/wheels}/torch-$TORCH_TAG"
+PYTAG="cp${PYVER/./}"
+mkdir -p "$WHEEL_CACHE"
+WHEEL=$(ls "$WHEEL_CACHE"/mmcv-$MMCV_VERSION-$PYTAG-*.whl 2>/dev/null | head -n1 || true)
+if [ -z "$WHEEL" ]; then
+    command -v g++ >/dev/null 2>&1 || die "no C++ compiler (g++) to build mmcv $MMCV_VERSION" \
+        "install one (Debian/Ubuntu: apt-get install g++) and the Python headers (python3-dev)"
+    "$VPY" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+        || die "no Python.h for Python $PYVER" "install the Python development headers (Debian/Ubuntu: python3-dev)"
+    BUILD_DIR=$(mktemp -d)
+    trap 'rm -rf "$BUILD_DIR"' EXIT
+    step "downloading the mmcv $MMCV_VERSION source"
+    "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation \
+        "mmcv==$MMCV_VERSION" -d "$BUILD_DIR/src" \
+        || die "could not download the mmcv $MMCV_VERSION source archive" "check access to the package registry"
+    JOBS=${MAX_JOBS:-$(nproc 2>/dev/null || echo 2)}
+    step "building mmcv $MMCV_VERSION with ops ($JOBS jobs; about 17 min on 2 cores, once per machine)"
+    step "build log: $BUILD_DIR/build.log"
+    if [ "$("$VPY" -c 'import torch; print(int(torch.cuda.is_available()))')" = 1 ]; then
+        export FORCE_CUDA=1
+    fi
+    if ! MMCV_WITH_OPS=1 MAX_JOBS=$JOBS "${PIP[@]}" wheel --no-build-isolation --no-deps \
+            "$BUILD_DIR"/src/mmcv-$MMCV_VERSION.tar.gz -w "$BUILD_DIR/wheel" > "$BUILD_DIR/build.log" 2>&1; then
+        tail -n 30 "$BUILD_DIR/build.log" >&2
+        cp "$BUILD_DIR/build.log" "$ROOT/mmcv-build.log" 2>/dev/null || true
+        die "the mmcv $MMCV_VERSION build failed (log above, full log in mmcv-build.log)" \
+            "check the compiler (g++ with C++17), the Python headers and free disk space, then rerun"
+    fi
+    BUILT=$(ls "$BUILD_DIR"/wheel/mmcv-*.whl)
+    "$VPY" -c "import zipfile, sys; sys.exit(not any(n.startswith('mmcv/_ext') for n in zipfile.ZipFile('$BUILT').namelist()))" \
+        || die "the mmcv wheel was built without its ops (mmcv/_ext missing)" "rerun; MMCV_WITH_OPS=1 and --no-build-isolation are required"
+    mv "$BUILT" "$WHEEL_CACHE/"
+    WHEEL="$WHEEL_CACHE/$(basename "$BUILT")"
+    step "cached $WHEEL"
+fi
+step "installing $(basename "$WHEEL")"
+"${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "could not install $WHEEL" "remove it from $WHEEL_CACHE and rerun to rebuild"
+
+# ---- the rest of the stack and the package ---------------------------------------
+step "installing mmengine, mmdet and test requirements"
+"${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
+    || die "pip could not install the runtime requirements" "check access to the package registry"
+step "installing panet_mmdet in editable mode"
+"${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT" \
+    || die "pip could not install panet_mmdet in editable mode" "see the pip output above"
+"${PIP[@]}" check >/dev/null || { "${PIP[@]}" check >&2; die "installed packages have conflicting requirements" "see the list above"; }
+
+step "verifying imports"
+"$VPY" - <<'PY' || die "the environment does not import cleanly" "see the traceback above; remove .venv/ and rerun"
+import mmcv, mmcv.ops, mmengine, mmdet, torch
+from mmcv.ops import RoIAlign  # needs mmcv._ext
+import panet_mmdet
+print(f'setup_env: torch {torch.__version__}, mmcv {mmcv.__version__}, '
+      f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
+      f'panet_mmdet {panet_mmdet.__version__}')
+PY
+echo "$HASH" > "$STAMP"
+step "environment ready: $VENV"
