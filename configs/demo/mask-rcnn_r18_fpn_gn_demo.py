@@ -45,8 +45,8 @@ model = dict(
         rpn=dict(nms_pre=500, max_per_img=300),
         rcnn=dict(max_per_img=50)))
 
-# Iteration-based schedule: 160 train images, batch 4 -> 40 iterations/epoch.
-max_iters = 400
+# Iteration-based schedule: 160 train images, batch 4 -> 40 iterations per epoch, 15 epochs.
+max_iters = 600
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')

@@ -1,0 +1,3 @@
+from .bottom_up_augmented_fpn import BottomUpAugmentedFPN
+
+__all__ = ['BottomUpAugmentedFPN']

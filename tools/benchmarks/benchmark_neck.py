@@ -1,0 +1,157 @@
+"""Speed, memory and FLOPs of BottomUpAugmentedFPN vs mmdet's FPN and PAFPN.
+
+All three necks get the same inputs (ResNet-50 channels 256..2048 at strides
+4..32 of an image of --img-size) in one run; timings are interleaved, taken
+after warm-up, and reported as medians with ratios against FPN and PAFPN.
+
+    python tools/benchmarks/benchmark_neck.py                      # CPU
+    python tools/benchmarks/benchmark_neck.py --device cuda --img-size 800 1333
+
+Memory: on CUDA the peak allocated memory of a forward+backward; on CPU the
+bytes of the tensors autograd saves for backward (the activation memory a
+training step holds), which is what differs between necks.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+from mmdet.models.necks import FPN, PAFPN
+
+from panet_mmdet.models import BottomUpAugmentedFPN
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--img-size', type=int, nargs=2, default=(512, 512),
+                   metavar=('H', 'W'))
+    p.add_argument('--batch', type=int, default=1)
+    p.add_argument('--channels', type=int, default=256)
+    p.add_argument('--in-channels', type=int, nargs='+',
+                   default=[256, 512, 1024, 2048])
+    p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--gn', action='store_true', help='GroupNorm(32) in all convs')
+    return p.parse_args(argv)
+
+
+def sync(device):
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def timed(fn, device):
+    """Seconds of one call; CUDA events on GPU, wall clock on CPU."""
+    if device.startswith('cuda'):
+        start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(end) / 1000
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def saved_bytes(fn):
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total
+
+
+def peak_memory(fn, device):
+    if device.startswith('cuda'):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    return saved_bytes(fn)
+
+
+def flops(neck, inputs):
+    from mmengine.analysis import FlopAnalyzer
+    with torch.no_grad():
+        return FlopAnalyzer(neck, (tuple(inputs), )).unsupported_ops_warnings(
+            False).uncalled_modules_warnings(False).total()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = args.device
+    h, w = args.img_size
+    sizes = []
+    for s in (4, 8, 16, 32):
+        sizes.append((-(-h // s), -(-w // s)))
+    inputs = [torch.randn(args.batch, c, *hw, device=device)
+              for c, hw in zip(args.in_channels, sizes)]
+    norm = dict(type='GN', num_groups=32) if args.gn else None
+    common = dict(in_channels=args.in_channels, out_channels=args.channels,
+                  num_outs=5, norm_cfg=norm)
+    necks = {
+        'FPN': FPN(**common),
+        'PAFPN': PAFPN(**common),
+        'BottomUpAugmentedFPN': BottomUpAugmentedFPN(**common),
+    }
+    for n in necks.values():
+        n.to(device)
+
+    def fwd(neck):
+        with torch.no_grad():
+            neck(inputs)
+
+    def fwd_bwd(neck):
+        sum(o.float().mean() for o in neck(inputs)).backward()
+
+    times = {k: dict(fwd=[], fwd_bwd=[]) for k in necks}
+    for _ in range(args.warmup):
+        for neck in necks.values():
+            fwd(neck), fwd_bwd(neck)
+    sync(device)
+    for _ in range(args.repeats):  # interleaved
+        for name, neck in necks.items():
+            times[name]['fwd'].append(timed(lambda: fwd(neck), device))
+            times[name]['fwd_bwd'].append(timed(lambda: fwd_bwd(neck), device))
+
+    print(f'device: {device} ({torch.get_num_threads()} threads)'
+          if device == 'cpu' else f'device: {torch.cuda.get_device_name()}')
+    print(f'input: batch {args.batch}, image {h}x{w}, in_channels '
+          f'{args.in_channels}, out_channels {args.channels}, '
+          f'{"GN" if args.gn else "no norm"}; medians of {args.repeats}')
+    mem_name = 'peak MiB' if device.startswith('cuda') else 'saved MiB'
+    rows = []
+    for name, neck in necks.items():
+        rows.append(dict(
+            name=name,
+            params=sum(p.numel() for p in neck.parameters()) / 1e6,
+            gflops=flops(neck, inputs) / 1e9,
+            fwd=statistics.median(times[name]['fwd']) * 1e3,
+            fwd_bwd=statistics.median(times[name]['fwd_bwd']) * 1e3,
+            mem=peak_memory(lambda: fwd_bwd(neck), device) / 2**20))
+    header = (f'{"neck":22s} {"params M":>9s} {"GFLOPs":>8s} {"fwd ms":>8s} '
+              f'{"fwd+bwd ms":>11s} {mem_name:>10s}')
+    print(header)
+    for r in rows:
+        print(f'{r["name"]:22s} {r["params"]:9.2f} {r["gflops"]:8.2f} '
+              f'{r["fwd"]:8.1f} {r["fwd_bwd"]:11.1f} {r["mem"]:10.1f}')
+    ours = rows[-1]
+    for base in rows[:2]:
+        print(f'BottomUpAugmentedFPN / {base["name"]}: '
+              f'FLOPs x{ours["gflops"] / base["gflops"]:.2f}, '
+              f'fwd x{ours["fwd"] / base["fwd"]:.2f}, '
+              f'fwd+bwd x{ours["fwd_bwd"] / base["fwd_bwd"]:.2f}, '
+              f'memory x{ours["mem"] / base["mem"]:.2f}')
+
+
+if __name__ == '__main__':
+    main()
