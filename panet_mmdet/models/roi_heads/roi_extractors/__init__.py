@@ -1,0 +1,3 @@
+from .adaptive_feature_pooling import AdaptiveFeaturePoolingRoIExtractor
+
+__all__ = ['AdaptiveFeaturePoolingRoIExtractor']
