@@ -1,0 +1,5 @@
+# The bottom-up path augmentation neck as a drop-in for FPN in Cascade Mask
+# R-CNN: only neck.type changes.
+_base_ = 'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['panet_mmdet'], allow_failed_imports=False)
+model = dict(neck=dict(type='BottomUpAugmentedFPN'))

@@ -1,0 +1,10 @@
+# Ablation: + fully-connected fusion in the mask head (fc path from the
+# paper's conv3, i.e. this 3-conv head's conv 2; ReLU after the fc).
+_base_ = './mask-rcnn_r50_bufpn-gn-afp_1x_coco.py'
+model = dict(
+    roi_head=dict(
+        mask_head=dict(
+            type='FullyConnectedFusionMaskHead',
+            fc_branch_from=2,
+            num_fc_convs=2,
+            fc_relu=True)))

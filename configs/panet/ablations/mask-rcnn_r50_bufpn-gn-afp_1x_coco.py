@@ -1,0 +1,3 @@
+# Ablation: bottom-up path augmentation + adaptive feature pooling.
+_base_ = './mask-rcnn_r50_fpn-gn-afp_1x_coco.py'
+model = dict(neck=dict(type='BottomUpAugmentedFPN'))

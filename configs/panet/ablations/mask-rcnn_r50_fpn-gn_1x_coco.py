@@ -1,0 +1,23 @@
+# Ablation baseline: stock Mask R-CNN with GroupNorm in neck and heads and
+# RoIAlign sampling ratio 2, as every PANet ablation step below uses.
+# Steps (each file adds one thing to the one it inherits):
+#   mask-rcnn_r50_bufpn-gn_1x_coco.py              + bottom-up path (neck only)
+#   mask-rcnn_r50_fpn-gn-afp_1x_coco.py            + adaptive pooling only
+#   mask-rcnn_r50_bufpn-gn-afp_1x_coco.py          neck + adaptive pooling
+#   mask-rcnn_r50_bufpn-gn-afp-ff_1x_coco.py       + fully-connected fusion
+#   mask-rcnn_r50_bufpn-gn-afp-ff-hhd_1x_coco.py   + heavier head (= full PANet)
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['panet_mmdet'], allow_failed_imports=False)
+
+norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
+model = dict(
+    neck=dict(norm_cfg=norm_cfg),
+    roi_head=dict(
+        bbox_roi_extractor=dict(roi_layer=dict(sampling_ratio=2)),
+        bbox_head=dict(
+            type='ConvFCBBoxHead',
+            num_shared_convs=0,
+            num_shared_fcs=2,
+            fc_out_channels=1024),
+        mask_roi_extractor=dict(roi_layer=dict(sampling_ratio=2)),
+        mask_head=dict(norm_cfg=norm_cfg)))

@@ -1,0 +1,79 @@
+"""Every config in configs/ builds; non-COCO ones run a loss and a predict."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import panet_mmdet  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(
+    osp.relpath(p, ROOT)
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
+
+
+def _build(cfg):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model)  # no init_weights: nothing downloads
+
+
+def test_config_list_is_complete():
+    names = {osp.basename(c) for c in CONFIGS}
+    assert {'panet_r50_fpn-gn_1x_coco.py', 'panet_r50_fpn-gn_2x_coco.py',
+            'panet_r50_fpn-gn_ms-3x_coco.py', 'panet-2fc_r50_fpn-gn_1x_coco.py',
+            'panet-faster-rcnn_r50_fpn-gn_1x_coco.py',
+            'panet_r50_fpn-gn_1x_cityscapes.py',
+            'retinanet_r50_bufpn_1x_coco.py',
+            'cascade-mask-rcnn_r50_bufpn_1x_coco.py',
+            'panet_r18_fpn-gn_demo.py', 'mask-rcnn_r18_fpn_gn_demo.py'} <= names
+    assert len([c for c in CONFIGS if 'ablations' in c]) == 6
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_builds(config):
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    if 'demo' not in config:
+        assert cfg.custom_imports.imports == ['panet_mmdet']
+    model = _build(cfg)
+    if 'coco' in config or 'cityscapes' in config:
+        # real-data configs keep mmdet's ImageNet-pretrained backbone
+        assert 'torchvision://' in str(cfg.model.backbone.init_cfg) or \
+            'open-mmlab://' in str(cfg.model.backbone.init_cfg)
+    if 'bufpn' in config or osp.basename(config).startswith('panet'):
+        assert type(model.neck).__name__ == 'BottomUpAugmentedFPN'
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_ablation_chain_ends_at_the_full_model():
+    full = Config.fromfile(osp.join(ROOT, 'configs/panet/panet_r50_fpn-gn_1x_coco.py'))
+    last = Config.fromfile(osp.join(
+        ROOT, 'configs/panet/ablations/mask-rcnn_r50_bufpn-gn-afp-ff-hhd_1x_coco.py'))
+    assert full.model.to_dict() == last.model.to_dict()
+
+
+@pytest.mark.parametrize('config', [c for c in CONFIGS
+                                    if 'coco' not in osp.basename(c)])
+def test_non_coco_config_loss_and_predict(config):
+    from mmdet.testing import demo_mm_inputs
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    model = _build(cfg)
+    num_classes = cfg.model.roi_head.bbox_head.num_classes
+    packed = demo_mm_inputs(2, [[3, 128, 192], [3, 160, 128]], num_items=[3, 2],
+                            num_classes=num_classes, with_mask=True)
+    model.train()
+    losses = model(**model.data_preprocessor(packed, True), mode='loss')
+    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(v)
+                for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(packed, False), mode='predict')
+    assert [r.pred_instances.masks.shape[1:] for r in results] == \
+        [(128, 192), (160, 128)]
