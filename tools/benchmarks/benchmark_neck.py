@@ -12,13 +12,16 @@ bytes of the tensors autograd saves for backward (the activation memory a
 training step holds), which is what differs between necks.
 """
 import argparse
-import statistics
-import time
+import os.path as osp
+import sys
 
 import torch
 from mmdet.models.necks import FPN, PAFPN
 
-from panet_mmdet.models import BottomUpAugmentedFPN
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _timing import device_line, interleaved_medians, peak_memory_bytes  # noqa
+
+from panet_mmdet.models import BottomUpAugmentedFPN  # noqa
 
 
 def parse_args(argv=None):
@@ -34,49 +37,6 @@ def parse_args(argv=None):
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--gn', action='store_true', help='GroupNorm(32) in all convs')
     return p.parse_args(argv)
-
-
-def sync(device):
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-
-
-def timed(fn, device):
-    """Seconds of one call; CUDA events on GPU, wall clock on CPU."""
-    if device.startswith('cuda'):
-        start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        return start.elapsed_time(end) / 1000
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def saved_bytes(fn):
-    total = 0
-
-    def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return total
-
-
-def peak_memory(fn, device):
-    if device.startswith('cuda'):
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    return saved_bytes(fn)
 
 
 def flops(neck, inputs):
@@ -113,18 +73,13 @@ def main(argv=None):
     def fwd_bwd(neck):
         sum(o.float().mean() for o in neck(inputs)).backward()
 
-    times = {k: dict(fwd=[], fwd_bwd=[]) for k in necks}
-    for _ in range(args.warmup):
-        for neck in necks.values():
-            fwd(neck), fwd_bwd(neck)
-    sync(device)
-    for _ in range(args.repeats):  # interleaved
-        for name, neck in necks.items():
-            times[name]['fwd'].append(timed(lambda: fwd(neck), device))
-            times[name]['fwd_bwd'].append(timed(lambda: fwd_bwd(neck), device))
-
-    print(f'device: {device} ({torch.get_num_threads()} threads)'
-          if device == 'cpu' else f'device: {torch.cuda.get_device_name()}')
+    t_fwd = interleaved_medians({k: (lambda n=n: fwd(n))
+                                 for k, n in necks.items()}, device,
+                                args.repeats, args.warmup)
+    t_fb = interleaved_medians({k: (lambda n=n: fwd_bwd(n))
+                                for k, n in necks.items()}, device,
+                               args.repeats, args.warmup)
+    print(device_line(device))
     print(f'input: batch {args.batch}, image {h}x{w}, in_channels '
           f'{args.in_channels}, out_channels {args.channels}, '
           f'{"GN" if args.gn else "no norm"}; medians of {args.repeats}')
@@ -135,9 +90,9 @@ def main(argv=None):
             name=name,
             params=sum(p.numel() for p in neck.parameters()) / 1e6,
             gflops=flops(neck, inputs) / 1e9,
-            fwd=statistics.median(times[name]['fwd']) * 1e3,
-            fwd_bwd=statistics.median(times[name]['fwd_bwd']) * 1e3,
-            mem=peak_memory(lambda: fwd_bwd(neck), device) / 2**20))
+            fwd=t_fwd[name] * 1e3,
+            fwd_bwd=t_fb[name] * 1e3,
+            mem=peak_memory_bytes(lambda: fwd_bwd(neck), device) / 2**20))
     header = (f'{"neck":22s} {"params M":>9s} {"GFLOPs":>8s} {"fwd ms":>8s} '
               f'{"fwd+bwd ms":>11s} {mem_name:>10s}')
     print(header)
