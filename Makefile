@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean-venv
+.PHONY: setup demo test compare clean-venv
 
 setup:
 	@bash tools/setup_env.sh
@@ -17,3 +17,10 @@ test: setup
 
 clean-venv:
 	rm -rf .venv
+
+# Stock Mask R-CNN with the same data and schedule as the PANet demo, then
+# both results side by side (run `make demo` first).
+compare: setup
+	@bash tools/run_demo.sh configs/demo/mask-rcnn_r18_fpn_gn_demo.py
+	@.venv/bin/python tools/analysis/compare_results.py \
+		work_dirs/demo/panet_r18_fpn-gn_demo work_dirs/demo/mask-rcnn_r18_fpn_gn_demo

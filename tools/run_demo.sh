@@ -10,7 +10,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 PY=${PY:-.venv/bin/python}
-CONFIG=${1:-configs/demo/mask-rcnn_r18_fpn_gn_demo.py}
+CONFIG=${1:-configs/demo/panet_r18_fpn-gn_demo.py}
 NAME=$(basename "$CONFIG" .py)
 WORK_DIR=${WORK_DIR:-work_dirs/demo/$NAME}
 DATA_DIR=${DATA_DIR:-data/demo_shapes}
@@ -28,7 +28,7 @@ echo "== 2/3 train $CONFIG -> $WORK_DIR"
     "test_dataloader.dataset.data_root=$DATA_DIR/" \
     "val_evaluator.ann_file=$DATA_DIR/annotations/instances_val.json" \
     "test_evaluator.ann_file=$DATA_DIR/annotations/instances_val.json" \
-    "train_cfg.val_interval=100000"
+    "train_cfg.val_begin=100000000"
 CKPT=$(cat "$WORK_DIR/last_checkpoint")
 TRAINED=$(date +%s)
 
@@ -40,18 +40,7 @@ echo "== 3/3 test $CKPT (COCO bbox + segm on the demo val split, images with pre
 END=$(date +%s)
 
 VIS=$(ls -td "$WORK_DIR"/*/vis 2>/dev/null | head -n1 || true)
-"$PY" - "$WORK_DIR/test_metrics.json" "$CONFIG" "$VIS" "$((TRAINED - START))" "$((END - START))" <<'PY'
-import json, sys
-path, config, vis, train_s, total_s = sys.argv[1:]
-m = json.load(open(path))
-print()
-print(f'demo result: {config}')
-for kind in ('bbox', 'segm'):
-    keys = ['mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l']
-    vals = '  '.join(f'{k[4:] or "AP"}={m.get(f"coco/{kind}_{k}", float("nan")):.3f}'
-                     .replace('AP=', 'AP=', 1) for k in keys)
-    print(f'  {kind:4s} {vals}')
-print(f'  metrics: {path}')
-print(f'  prediction images: {vis}')
-print(f'  wall time: data+train {train_s} s, total {total_s} s')
-PY
+echo
+echo "demo result ($CONFIG, seed $SEED): data+train $((TRAINED - START)) s, total $((END - START)) s"
+"$PY" tools/analysis/compare_results.py "$WORK_DIR"
+echo "prediction images: $VIS"

@@ -1,0 +1,66 @@
+"""The benchmark and analysis scripts run (tiny sizes) and print ratios."""
+import os.path as osp
+
+import pytest
+
+from conftest import run_tool
+
+pytestmark = pytest.mark.slow
+
+DEMO = 'configs/demo/panet_r18_fpn-gn_demo.py'
+STOCK = 'configs/demo/mask-rcnn_r18_fpn_gn_demo.py'
+
+
+def test_benchmark_neck():
+    out = run_tool(['tools/benchmarks/benchmark_neck.py', '--img-size', '64',
+                    '64', '--channels', '16', '--in-channels', '8', '16',
+                    '32', '64', '--repeats', '1', '--warmup', '0']).stdout
+    assert 'BottomUpAugmentedFPN / PAFPN: FLOPs x' in out
+
+
+def test_benchmark_roi_extractor():
+    out = run_tool(['tools/benchmarks/benchmark_roi_extractor.py',
+                    '--channels', '8', '--fc-dim', '16', '--rois', '16',
+                    '--img-size', '64', '96', '--repeats', '1', '--warmup',
+                    '0']).stdout
+    for name in ('AFP batched', 'AFP loop', 'Single+layer', 'Generic+layer'):
+        assert name in out
+    assert '[fc layer, 16 RoIs]' in out
+
+
+def test_benchmark_mask_head():
+    out = run_tool(['tools/benchmarks/benchmark_mask_head.py', '--rois', '4',
+                    '--channels', '16', '--num-classes', '3', '--repeats', '1',
+                    '--warmup', '0']).stdout
+    assert 'ratio: fwd x' in out
+
+
+def test_model_benchmark_and_summary():
+    out = run_tool(['tools/benchmark.py', DEMO, STOCK, '--img-size', '96', '128',
+                    '--batch', '1', '--repeats', '1', '--warmup', '0']).stdout
+    assert 'ratio' in out and 'inference GFLOPs' in out
+    out = run_tool(['tools/analysis/model_summary.py', DEMO, '--baseline', STOCK,
+                    '--shape', '96', '128']).stdout
+    assert 'roi_head.mask_head' in out and 'total' in out
+
+
+def test_infer_writes_images(tmp_path, tiny_data):
+    import torch
+    from mmengine.config import Config
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.runner import save_checkpoint
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', DEMO))
+    model = MODELS.build(cfg.model)
+    ckpt = str(tmp_path / 'model.pth')
+    save_checkpoint({'state_dict': model.state_dict(),
+                     'meta': {'dataset_meta': dict(classes=('circle',
+                                                            'rectangle',
+                                                            'triangle'))}},
+                    ckpt)
+    img = osp.join(tiny_data, 'val', 'val_00001.png')
+    out = tmp_path / 'out'
+    run_tool(['tools/infer.py', img, DEMO, ckpt, '--out-dir', str(out),
+              '--score-thr', '0.0'])
+    assert (out / 'vis' / 'val_00001.png').is_file()

@@ -1,0 +1,179 @@
+"""Training-step and inference speed/memory of two detector configs, side by side.
+
+Builds both models from their configs, feeds them identical synthetic inputs
+(random images with random boxes and masks), interleaves the two models'
+steps after warm-up, and prints medians, time ratios, memory ratios,
+parameters and FLOPs.
+
+    # CPU (small images; the demo configs)
+    python tools/benchmark.py configs/demo/panet_r18_fpn-gn_demo.py \
+        configs/demo/mask-rcnn_r18_fpn_gn_demo.py
+    # GPU, COCO sizes, fp32 and AMP
+    python tools/benchmark.py configs/panet/panet_r50_fpn-gn_1x_coco.py \
+        mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --device cuda \
+        --img-size 800 1333 --batch 2 --amp
+
+A training step is forward + backward + optimizer step (SGD, as the COCO
+configs); an inference step is ``predict`` on the same batch with the
+config's test settings. On GPU, times come from CUDA events after
+synchronisation and memory is the peak allocated; on CPU, wall clock and the
+bytes autograd saves for backward (training) -- the CPU has no allocator peak
+to read.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import torch
+
+_TOOLS = osp.dirname(osp.abspath(__file__))
+sys.path.insert(0, osp.join(_TOOLS, 'benchmarks'))
+sys.path.insert(0, osp.join(_TOOLS, 'analysis'))
+from _timing import device_line, interleaved_medians, peak_memory_bytes  # noqa
+from model_summary import summarise  # noqa
+
+import panet_mmdet  # noqa: F401,E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config', help='the model to measure (e.g. PANet)')
+    p.add_argument('baseline', help='the model to compare with')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--img-size', type=int, nargs=2, default=(256, 256),
+                   metavar=('H', 'W'))
+    p.add_argument('--batch', type=int, default=2)
+    p.add_argument('--objects', type=int, default=5, help='objects per image')
+    p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--amp', action='store_true',
+                   help='also measure with autocast (fp16 on CUDA, bf16 on CPU)')
+    p.add_argument('--seed', type=int, default=0)
+    return p.parse_args(argv)
+
+
+def load_cfg(path):
+    from mmengine.config import Config
+    from mmengine.hub import get_config
+    return get_config(path) if path.startswith('mmdet::') else \
+        Config.fromfile(path)
+
+
+def build(path, device):
+    from mmdet.registry import MODELS
+    cfg = load_cfg(path)
+    model = MODELS.build(cfg.model)  # random init: no download
+    model.to(device)
+    return model
+
+
+def num_classes_of(model):
+    roi_head = getattr(model, 'roi_head', None)
+    head = getattr(roi_head, 'bbox_head', None)
+    if isinstance(head, (list, torch.nn.ModuleList)):
+        head = head[-1]
+    return getattr(head, 'num_classes', 80)
+
+
+def make_batch(args, num_classes, device):
+    from mmdet.testing import demo_mm_inputs
+    torch.manual_seed(args.seed)
+    h, w = args.img_size
+    packed = demo_mm_inputs(args.batch, [[3, h, w]] * args.batch,
+                            num_items=[args.objects] * args.batch,
+                            num_classes=num_classes, with_mask=True)
+    return packed
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    dev = args.device
+    models = {'config': build(args.config, dev), 'baseline':
+              build(args.baseline, dev)}
+    classes = {num_classes_of(m) for m in models.values()}
+    if len(classes) != 1:
+        raise ValueError(f'the two configs predict different class counts '
+                         f'{classes}; compare models of one dataset')
+    packed = make_batch(args, classes.pop(), dev)
+    optims = {k: torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
+              for k, m in models.items()}
+    modes = [('fp32', None)]
+    if args.amp:
+        modes.append(('amp', torch.float16 if dev.startswith('cuda')
+                      else torch.bfloat16))
+
+    def train_step(name, dtype):
+        model, opt = models[name], optims[name]
+
+        def run():
+            model.train()
+            data = model.data_preprocessor(packed, True)
+            with torch.autocast(device_type=dev.split(':')[0], dtype=dtype,
+                                enabled=dtype is not None):
+                losses = model(**data, mode='loss')
+            loss, _ = model.parse_losses(losses)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return run
+
+    def infer_step(name, dtype):
+        model = models[name]
+
+        def run():
+            model.eval()
+            with torch.no_grad(), torch.autocast(
+                    device_type=dev.split(':')[0], dtype=dtype,
+                    enabled=dtype is not None):
+                model(**model.data_preprocessor(packed, False),
+                      mode='predict')
+        return run
+
+    print(device_line(dev))
+    print(f'input: batch {args.batch} x {args.img_size[0]}x{args.img_size[1]}, '
+          f'{args.objects} objects per image; medians of {args.repeats} '
+          f'interleaved steps after {args.warmup} warm-up steps')
+    print(f'config:   {args.config}\nbaseline: {args.baseline}')
+    for name, model in models.items():
+        print(f'params {name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M')
+    mem_name = 'peak MiB' if dev.startswith('cuda') else 'saved MiB'
+    for mode, dtype in modes:
+        t_train = interleaved_medians(
+            {k: train_step(k, dtype) for k in models}, dev, args.repeats,
+            args.warmup)
+        t_infer = interleaved_medians(
+            {k: infer_step(k, dtype) for k in models}, dev, args.repeats,
+            args.warmup)
+        mem_train = {k: peak_memory_bytes(train_step(k, dtype), dev)
+                     for k in models}
+        print(f'\n[{mode}]  {"":10s} {"train ms":>9s} {"infer ms":>9s} '
+              f'{mem_name + " (train)":>18s}')
+        for k in models:
+            print(f'         {k:10s} {t_train[k] * 1e3:9.1f} '
+                  f'{t_infer[k] * 1e3:9.1f} {mem_train[k] / 2**20:18.1f}')
+        print(f'         ratio      {t_train["config"] / t_train["baseline"]:9.2f} '
+              f'{t_infer["config"] / t_infer["baseline"]:9.2f} '
+              f'{mem_train["config"] / mem_train["baseline"]:18.2f}')
+    if dev.startswith('cuda'):
+        inf_mem = {}
+        for k in models:
+            inf_mem[k] = peak_memory_bytes(infer_step(k, None), dev)
+        print(f'\ninference peak MiB: config {inf_mem["config"] / 2**20:.1f}, '
+              f'baseline {inf_mem["baseline"] / 2**20:.1f}, ratio '
+              f'{inf_mem["config"] / inf_mem["baseline"]:.2f}')
+    flops = {k: summarise(p, args.img_size)['total'][1]
+             for k, p in (('config', args.config), ('baseline', args.baseline))}
+    print(f'\ninference GFLOPs (one {args.img_size[0]}x{args.img_size[1]} image, '
+          f'RoI heads at test-time box counts): config '
+          f'{flops["config"] / 1e9:.1f}, baseline {flops["baseline"] / 1e9:.1f}, '
+          f'ratio {flops["config"] / flops["baseline"]:.2f}  (per part: '
+          f'tools/analysis/model_summary.py)')
+    if not dev.startswith('cuda'):
+        print('note: CPU run, small images and whatever backbone the configs '
+              'name; GPU numbers need --device cuda at 800x1333')
+
+
+if __name__ == '__main__':
+    main()
