@@ -7,7 +7,7 @@
 #
 # Idempotent: once an environment has been verified, a stamp file records the
 # inputs it was built from and later runs return at once. The mmcv wheel
-# (about 17 minutes to compile on 2 cores) is built once per torch version and
+# (7-17 minutes to compile on 2 cores) is built once per torch version and
 # Python and kept in $PANET_WHEEL_CACHE (default ~/.cache/panet_mmdet/wheels),
 # so new clones and fresh .venv/ directories reuse it.
 #
@@ -97,7 +97,7 @@ if [ -z "$WHEEL" ]; then
         "mmcv==$MMCV_VERSION" -d "$BUILD_DIR/src" \
         || die "could not download the mmcv $MMCV_VERSION source archive" "check access to the package registry"
     JOBS=${MAX_JOBS:-$(nproc 2>/dev/null || echo 2)}
-    step "building mmcv $MMCV_VERSION with ops ($JOBS jobs; about 17 min on 2 cores, once per machine)"
+    step "building mmcv $MMCV_VERSION with ops ($JOBS jobs; 7-17 min on 2 cores, once per machine)"
     step "build log: $BUILD_DIR/build.log"
     if [ "$("$VPY" -c 'import torch; print(int(torch.cuda.is_available()))')" = 1 ]; then
         export FORCE_CUDA=1

@@ -6,12 +6,17 @@ wrote (``test_metrics.json``) and the training log
 
     python tools/analysis/compare_results.py work_dirs/demo/panet_r18_fpn-gn_demo \
         work_dirs/demo/mask-rcnn_r18_fpn_gn_demo
+
+Work dirs named ``NAME_seedN`` are grouped by ``NAME`` and reported as mean
++- sample standard deviation over the seeds (``tools/run_seeds.sh``).
 """
 import argparse
 import glob
 import json
 import os.path as osp
+import re
 import statistics
+from collections import OrderedDict
 
 KEYS = (('AP', 'mAP'), ('AP50', 'mAP_50'), ('AP75', 'mAP_75'),
         ('AP_S', 'mAP_s'), ('AP_M', 'mAP_m'), ('AP_L', 'mAP_l'))
@@ -39,26 +44,49 @@ def load(work_dir):
         return json.load(f)
 
 
+def _mean_std(values):
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('work_dirs', nargs='+')
     args = p.parse_args(argv)
-    rows = [(osp.basename(osp.normpath(w)), load(w), train_seconds_per_iter(w))
-            for w in args.work_dirs]
-    width = max(len(r[0]) for r in rows) + 2
+    groups = OrderedDict()
+    for w in args.work_dirs:
+        name = re.sub(r'_seed\d+$', '', osp.basename(osp.normpath(w)))
+        groups.setdefault(name, []).append(
+            (load(w), train_seconds_per_iter(w)))
+    seeds = max(len(v) for v in groups.values())
+    width = max(len(n) for n in groups) + 2
+    cell = 13 if seeds > 1 else 7
+    if seeds > 1:
+        print(f'mean +- std over seeds ({", ".join(f"{n}: {len(v)}" for n, v in groups.items())})')
     for kind in ('bbox', 'segm'):
-        print(f'{kind:{width}s}' + ''.join(f'{k:>7s}' for k, _ in KEYS) +
-              ('   s/iter' if kind == 'bbox' else ''))
-        for name, m, sec in rows:
-            vals = ''.join(f'{m.get(f"coco/{kind}_{key}", float("nan")):7.3f}'
-                           for _, key in KEYS)
-            print(f'{name:{width}s}{vals}' +
-                  (f'{sec:9.2f}' if kind == 'bbox' else ''))
-    if len(rows) == 2:
-        (a, ma, sa), (b, mb, sb) = rows
-        print(f'{a} - {b}: segm AP {ma["coco/segm_mAP"] - mb["coco/segm_mAP"]:+.3f}, '
-              f'bbox AP {ma["coco/bbox_mAP"] - mb["coco/bbox_mAP"]:+.3f}, '
-              f'time per iteration x{sa / sb:.2f}')
+        print(f'{kind:{width}s}' + ''.join(f'{k:>{cell}s}' for k, _ in KEYS) +
+              ('     s/iter' if kind == 'bbox' else ''))
+        for name, runs in groups.items():
+            line = f'{name:{width}s}'
+            for _, key in KEYS:
+                m, sd = _mean_std([r[0].get(f'coco/{kind}_{key}', float('nan'))
+                                   for r in runs])
+                line += (f'{m:7.3f}+-{sd:.3f}'.rjust(cell) if seeds > 1
+                         else f'{m:7.3f}')
+            if kind == 'bbox':
+                line += f'{statistics.median(r[1] for r in runs):11.2f}'
+            print(line)
+    if len(groups) == 2:
+        (a, ra), (b, rb) = groups.items()
+        d_segm = (statistics.fmean(r[0]['coco/segm_mAP'] for r in ra) -
+                  statistics.fmean(r[0]['coco/segm_mAP'] for r in rb))
+        d_bbox = (statistics.fmean(r[0]['coco/bbox_mAP'] for r in ra) -
+                  statistics.fmean(r[0]['coco/bbox_mAP'] for r in rb))
+        t = (statistics.median(r[1] for r in ra) /
+             statistics.median(r[1] for r in rb))
+        print(f'{a} - {b}: segm AP {d_segm:+.3f}, bbox AP {d_bbox:+.3f}, '
+              f'time per iteration x{t:.2f}')
 
 
 if __name__ == '__main__':
