@@ -85,13 +85,16 @@ def test_matches_reference(layer_type, fusion, implementation, norm):
 
 def test_auto_implementation_choice():
     assert _build('conv').implementation == 'batched'
-    assert _build('fc').implementation == 'loop'
-    bn = _build('conv', norm=False, implementation='auto')
-    assert bn.implementation == 'batched'
-    syncbn = AdaptiveFeaturePoolingRoIExtractor(
+    assert _build('fc').implementation == 'batched'  # fc: any norm module
+    assert _build('conv', norm=False).implementation == 'batched'
+    bn = AdaptiveFeaturePoolingRoIExtractor(
         dict(type='RoIAlign', output_size=7), C, STRIDES,
         norm_cfg=dict(type='BN'))
-    assert syncbn.implementation == 'loop'
+    assert bn.implementation == 'loop'  # (Sync)BN must run as modules
+    prelu = AdaptiveFeaturePoolingRoIExtractor(
+        dict(type='RoIAlign', output_size=7), C, STRIDES,
+        act_cfg=dict(type='PReLU'))
+    assert prelu.implementation == 'loop'
     with pytest.raises(ValueError, match='implementation'):
         AdaptiveFeaturePoolingRoIExtractor(
             dict(type='RoIAlign', output_size=7), C, STRIDES,

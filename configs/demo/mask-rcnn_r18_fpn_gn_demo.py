@@ -71,5 +71,9 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)
-# Keep the global RNG states in checkpoints so --resume continues exactly.
-custom_hooks = [dict(type='RandomStateCheckpointHook')]
+# Keep the global RNG states in checkpoints so --resume continues exactly,
+# and log losses averaged over all processes in distributed runs.
+custom_hooks = [
+    dict(type='RandomStateCheckpointHook'),
+    dict(type='DistributedLossAveragingHook'),
+]

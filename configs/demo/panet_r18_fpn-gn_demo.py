@@ -11,29 +11,26 @@ _base_ = './mask-rcnn_r18_fpn_gn_demo.py'
 
 norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
 width = 128
+# adaptive feature pooling for both branches: per-level conv3x3 + GN + ReLU,
+# then element-wise max
+afp = dict(
+    type='AdaptiveFeaturePoolingRoIExtractor',
+    roi_layer=dict(sampling_ratio=2),
+    layer_type='conv',
+    layer_channels=width,
+    norm_cfg=norm_cfg,
+    fusion='max')
 model = dict(
     neck=dict(type='BottomUpAugmentedFPN'),  # PA convs: GN (as FPN) + ReLU
     roi_head=dict(
-        bbox_roi_extractor=dict(
-            type='AdaptiveFeaturePoolingRoIExtractor',
-            roi_layer=dict(sampling_ratio=2),
-            layer_type='conv',
-            layer_channels=width,
-            norm_cfg=norm_cfg,
-            fusion='max'),
+        bbox_roi_extractor=afp,
         bbox_head=dict(
             type='ConvFCBBoxHead',
             num_shared_convs=3,
             num_shared_fcs=1,
             conv_out_channels=width,
             norm_cfg=norm_cfg),
-        mask_roi_extractor=dict(
-            type='AdaptiveFeaturePoolingRoIExtractor',
-            roi_layer=dict(sampling_ratio=2),
-            layer_type='conv',
-            layer_channels=width,
-            norm_cfg=norm_cfg,
-            fusion='max'),
+        mask_roi_extractor=afp,
         mask_head=dict(
             type='FullyConnectedFusionMaskHead',
             num_convs=3,

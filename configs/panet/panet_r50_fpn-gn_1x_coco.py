@@ -12,16 +12,20 @@ _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['panet_mmdet'], allow_failed_imports=False)
 
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
+# adaptive feature pooling, as used by both branches: per-level conv3x3 + GN
+# + ReLU (the paper's conv1 / the heavier head's first conv), then max
+afp = dict(
+    type='AdaptiveFeaturePoolingRoIExtractor',
+    layer_type='conv',
+    layer_channels=256,
+    norm_cfg=norm_cfg,
+    fusion='max')
 model = dict(
     neck=dict(type='BottomUpAugmentedFPN', norm_cfg=norm_cfg),
     roi_head=dict(
         bbox_roi_extractor=dict(
-            type='AdaptiveFeaturePoolingRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2),
-            layer_type='conv',
-            layer_channels=256,
-            norm_cfg=norm_cfg,
-            fusion='max'),
+            **afp,
+            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2)),
         bbox_head=dict(
             type='ConvFCBBoxHead',
             num_shared_convs=3,
@@ -31,12 +35,8 @@ model = dict(
             fc_out_channels=1024,
             norm_cfg=norm_cfg),
         mask_roi_extractor=dict(
-            type='AdaptiveFeaturePoolingRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2),
-            layer_type='conv',
-            layer_channels=256,
-            norm_cfg=norm_cfg,
-            fusion='max'),
+            **afp,
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2)),
         mask_head=dict(
             type='FullyConnectedFusionMaskHead',
             num_convs=3,

@@ -1,6 +1,7 @@
 from .device_agnostic_ddp import DeviceAgnosticDistributedDataParallel
-from .hooks import RandomStateCheckpointHook
+from .hooks import DistributedLossAveragingHook, RandomStateCheckpointHook
 
 __all__ = [
-    'DeviceAgnosticDistributedDataParallel', 'RandomStateCheckpointHook'
+    'DeviceAgnosticDistributedDataParallel', 'DistributedLossAveragingHook',
+    'RandomStateCheckpointHook'
 ]

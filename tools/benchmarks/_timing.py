@@ -43,10 +43,14 @@ def interleaved_medians(fns: Dict[str, Callable[[], None]], device: str,
 
 def saved_tensor_bytes(fn: Callable[[], None]) -> int:
     """Bytes of the tensors autograd saves for backward during fn (storage
-    counted once): the activation memory a training step holds."""
+    counted once, parameters excluded): the activation memory a training
+    step holds on top of the model's weights."""
     seen = {}
 
     def pack(t):
+        base = t._base if t._base is not None else t
+        if isinstance(base, torch.nn.Parameter):  # weights (or their views)
+            return t
         try:
             key = t.untyped_storage().data_ptr()
             seen[key] = max(seen.get(key, 0), t.untyped_storage().nbytes())
@@ -61,7 +65,7 @@ def saved_tensor_bytes(fn: Callable[[], None]) -> int:
 
 def peak_memory_bytes(fn: Callable[[], None], device: str) -> int:
     """CUDA: peak allocated during fn above what was allocated before.
-    CPU: saved-for-backward bytes (see saved_tensor_bytes)."""
+    CPU: saved-for-backward activation bytes (see saved_tensor_bytes)."""
     if device.startswith('cuda'):
         torch.cuda.synchronize()
         torch.cuda.empty_cache()

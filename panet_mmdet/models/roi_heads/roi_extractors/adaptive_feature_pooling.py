@@ -83,10 +83,11 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         implementation (str): ``'batched'`` runs the L per-level convs as one
             grouped conv (weights concatenated at run time) and the L fc
             layers as one batched matmul; ``'loop'`` runs one layer per level;
-            ``'auto'`` (default) picks what measured faster with
-            ``tools/benchmarks/benchmark_roi_extractor.py`` (batched conv,
-            looped fc), falling back to the loop where batching would not be
-            exact (conv norms other than GN, activations with parameters).
+            ``'auto'`` (default) picks ``'batched'``, which measured as fast
+            as the loop or faster with less memory in
+            ``tools/benchmarks/benchmark_roi_extractor.py`` (see README),
+            and falls back to the loop where batching would not be exact
+            (conv norms other than GN, activations with parameters).
             Parameters are the same either way.
         init_cfg (dict, optional): Initialisation config.
 
@@ -168,8 +169,7 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
                 'conv and a parameter-free activation; use '
                 "implementation='loop' or 'auto'")
         if implementation == 'auto':
-            implementation = ('batched' if batchable and layer_type == 'conv'
-                              else 'loop')
+            implementation = 'batched' if batchable else 'loop'
         self.implementation = implementation
 
     # ------------------------------------------------------------------ pool

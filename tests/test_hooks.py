@@ -1,0 +1,68 @@
+"""DistributedLossAveragingHook and RandomStateCheckpointHook in isolation."""
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from panet_mmdet.engine import (DistributedLossAveragingHook,
+                                RandomStateCheckpointHook)
+
+
+def _average_worker(rank, world, port, out_dir):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        outputs = {'loss': torch.tensor(1.0 + rank),
+                   'loss_mask': torch.tensor(10.0 * (rank + 1)),
+                   'acc': torch.tensor(50.0 + 10 * rank)}
+        DistributedLossAveragingHook().after_train_iter(None, 0, None, outputs)
+        with open(os.path.join(out_dir, f'rank{rank}.json'), 'w') as f:
+            json.dump({k: float(v) for k, v in outputs.items()}, f)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_losses_are_averaged_over_ranks(tmp_path):
+    mp.spawn(_average_worker, args=(2, 29531, str(tmp_path)), nprocs=2)
+    results = [json.loads((tmp_path / f'rank{r}.json').read_text())
+               for r in range(2)]
+    assert results[0] == results[1] == {'loss': 1.5, 'loss_mask': 15.0,
+                                        'acc': 55.0}
+
+
+def test_loss_averaging_is_a_noop_without_distributed():
+    outputs = {'loss': torch.tensor(2.0)}
+    DistributedLossAveragingHook().after_train_iter(None, 0, None, outputs)
+    assert outputs['loss'].item() == 2.0
+
+
+class _Runner:
+    _resume = True
+
+
+def test_random_states_roundtrip():
+    hook = RandomStateCheckpointHook()
+    torch.manual_seed(1)
+    np.random.seed(1)
+    random.seed(1)
+    checkpoint = {}
+    hook.before_save_checkpoint(_Runner(), checkpoint)
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.rand(5), np.random.rand(5), random.random()  # move on
+    hook.after_load_checkpoint(_Runner(), checkpoint)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    torch.testing.assert_close(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert got[2] == expected[2]
+    # loading weights without resuming leaves the RNGs alone
+    runner = _Runner()
+    runner._resume = False
+    before = torch.get_rng_state()
+    hook.after_load_checkpoint(runner, checkpoint)
+    assert torch.equal(torch.get_rng_state(), before)
