@@ -112,3 +112,10 @@ def test_two_process_gloo_training_then_single_process_test(tiny_data,
               str(metrics), '--cfg-options', *data_options(tiny_data)])
     result = json.loads(metrics.read_text())
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(result)
+    # and the distributed test launcher gives the same metrics
+    dist_metrics = tmp_path / 'dist_metrics.json'
+    run_tool(['tools/dist_test.sh', TINY_CONFIG, osp.join(work, 'iter_2.pth'),
+              '2', '--work-dir', str(tmp_path / 'dist_test'), '--save-metrics',
+              str(dist_metrics), '--cfg-options', *data_options(tiny_data)],
+             env={'PORT': '29518'})
+    assert json.loads(dist_metrics.read_text()) == result

@@ -29,7 +29,8 @@ import torch
 _TOOLS = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.join(_TOOLS, 'benchmarks'))
 sys.path.insert(0, osp.join(_TOOLS, 'analysis'))
-from _timing import device_line, interleaved_medians, peak_memory_bytes  # noqa
+from _timing import (device_line, interleaved_medians,  # noqa
+                     peak_memory_bytes, sync)
 from model_summary import summarise  # noqa
 
 import panet_mmdet  # noqa: F401,E402
@@ -49,6 +50,9 @@ def parse_args(argv=None):
     p.add_argument('--amp', action='store_true',
                    help='also measure with autocast (fp16 on CUDA, bf16 on CPU)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--profile', action='store_true',
+                   help='also print the top ops (torch profiler) of 3 '
+                   'training steps of each model')
     return p.parse_args(argv)
 
 
@@ -163,6 +167,21 @@ def main(argv=None):
         print(f'\ninference peak MiB: config {inf_mem["config"] / 2**20:.1f}, '
               f'baseline {inf_mem["baseline"] / 2**20:.1f}, ratio '
               f'{inf_mem["config"] / inf_mem["baseline"]:.2f}')
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+        activities = [ProfilerActivity.CPU]
+        if dev.startswith('cuda'):
+            activities.append(ProfilerActivity.CUDA)
+        sort = 'self_cuda_time_total' if dev.startswith('cuda') else \
+            'self_cpu_time_total'
+        for k in models:
+            step = train_step(k, None)
+            with profile(activities=activities) as prof:
+                for _ in range(3):
+                    step()
+                sync(dev)
+            print(f'\n[profile: {k}, 3 training steps, top ops by self time]')
+            print(prof.key_averages().table(sort_by=sort, row_limit=8))
     flops = {k: summarise(p, args.img_size)['total'][1]
              for k, p in (('config', args.config), ('baseline', args.baseline))}
     print(f'\ninference GFLOPs (one {args.img_size[0]}x{args.img_size[1]} image, '

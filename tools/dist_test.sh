@@ -9,7 +9,10 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 DIR=$(cd "$(dirname "$0")" && pwd)
-PYTHON=${PYTHON:-python}
+# The project's .venv/ when it exists (make demo / make test create it).
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$DIR/../.venv/bin/python" ]; then PYTHON="$DIR/../.venv/bin/python"; else PYTHON=python; fi
+fi
 if [ -z "${OMP_NUM_THREADS:-}" ]; then
     CORES=$(nproc 2>/dev/null || echo 1)
     export OMP_NUM_THREADS=$(( CORES / NPROC > 0 ? CORES / NPROC : 1 ))

@@ -11,6 +11,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -109,7 +110,7 @@ def main(argv=None):
             DumpDetResults(out_file_path=args.out))
 
     metrics = runner.test()
-    if args.save_metrics:
+    if args.save_metrics and is_main_process():
         os.makedirs(osp.dirname(osp.abspath(args.save_metrics)), exist_ok=True)
         with open(args.save_metrics, 'w') as f:
             json.dump({k: float(v) if isinstance(v, (int, float)) else str(v)
