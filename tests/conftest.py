@@ -50,3 +50,9 @@ def run_tool(args, timeout=900, env=None, check=True):
             f'{" ".join(cmd)} exited {proc.returncode}\n--- stdout (tail)\n'
             f'{proc.stdout[-4000:]}\n--- stderr (tail)\n{proc.stderr[-6000:]}')
     return proc
+
+
+def total_loss(losses):
+    """Sum of every 'loss*' entry of an mmdet loss dict (tensors or lists)."""
+    return sum(v.sum() if not isinstance(v, (list, tuple)) else sum(v)
+               for k, v in losses.items() if 'loss' in k)

@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
+from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -68,8 +69,7 @@ def test_non_coco_config_loss_and_predict(config):
                             num_classes=num_classes, with_mask=True)
     model.train()
     losses = model(**model.data_preprocessor(packed, True), mode='loss')
-    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(v)
-                for k, v in losses.items() if 'loss' in k)
+    total = total_loss(losses)
     assert torch.isfinite(total)
     total.backward()
     model.eval()

@@ -4,6 +4,7 @@ import torch
 from mmengine.hub import get_config
 
 import panet_mmdet  # noqa: F401
+from conftest import total_loss
 
 DETECTORS = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',  # two-stage
@@ -30,8 +31,7 @@ def test_drop_in_replacement(config):
     model.train()
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
-    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(v)
-                for k, v in losses.items() if 'loss' in k)
+    total = total_loss(losses)
     assert torch.isfinite(total)
     total.backward()
     for name, p in model.neck.named_parameters():

@@ -7,6 +7,7 @@ from mmengine.config import Config
 
 import panet_mmdet
 from panet_mmdet.utils import check_dataset_paths
+from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_gn_demo.py')
@@ -58,8 +59,7 @@ def test_demo_config_builds_and_trains_one_step(tiny_data):
                             num_classes=3, with_mask=True)
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
-    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(v)
-                for k, v in losses.items() if 'loss' in k)
+    total = total_loss(losses)
     assert torch.isfinite(total)
     total.backward()
     assert all(p.grad is not None for n, p in model.named_parameters()

@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
+from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STOCK = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_gn_demo.py')
@@ -65,8 +66,7 @@ def _loss_backward_predict(model, packed):
     model.train()
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
-    total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(v)
-                for k, v in losses.items() if 'loss' in k)
+    total = total_loss(losses)
     assert torch.isfinite(total), losses
     total.backward()
     model.eval()

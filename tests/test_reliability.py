@@ -7,6 +7,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 import panet_mmdet  # noqa: F401
+from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PANET = osp.join(ROOT, 'configs', 'demo', 'panet_r18_fpn-gn_demo.py')
@@ -34,8 +35,7 @@ def _packed(shapes, num_items, seed=0):
 
 
 def _total(losses):
-    return sum(v.sum() if isinstance(v, torch.Tensor) else sum(v)
-               for k, v in losses.items() if 'loss' in k)
+    return total_loss(losses)
 
 
 def _train_and_predict(model, packed, shapes):
