@@ -123,3 +123,11 @@ def test_images_have_the_declared_size(tmp_path):
 def test_bad_arguments_raise_value_error(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name):
         generate_shapes_dataset(str(tmp_path), **kwargs)
+
+
+def test_photo_backgrounds_when_scikit_image_is_installed(tmp_path):
+    pytest.importorskip('skimage')
+    paths = generate_shapes_dataset(str(tmp_path), num_train=3, num_val=1,
+                                    seed=4, background='photo')
+    coco = COCO(paths['train'])
+    assert len(coco.getImgIds()) == 3 and coco.getAnnIds()
