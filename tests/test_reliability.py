@@ -34,14 +34,10 @@ def _packed(shapes, num_items, seed=0):
                           with_mask=True)
 
 
-def _total(losses):
-    return total_loss(losses)
-
-
 def _train_and_predict(model, packed, shapes):
     model.train()
     losses = model(**model.data_preprocessor(packed, True), mode='loss')
-    total = _total(losses)
+    total = total_loss(losses)
     assert torch.isfinite(total), losses
     total.backward()
     for name, p in model.named_parameters():
@@ -93,7 +89,7 @@ def test_zero_proposals_reach_the_roi_head():
 
     # training: the sampler adds the ground truth as proposals
     losses = model.roi_head.loss(x, empty(), samples)
-    assert torch.isfinite(_total(losses))
+    assert torch.isfinite(total_loss(losses))
     # testing: empty detections of the right shapes
     model.eval()
     with torch.no_grad():
@@ -115,7 +111,7 @@ def test_degenerate_proposals():
     proposals = [InstanceData(bboxes=boxes, scores=torch.ones(4),
                               labels=torch.zeros(4, dtype=torch.long))]
     model.train()
-    assert torch.isfinite(_total(model.roi_head.loss(x, proposals, samples)))
+    assert torch.isfinite(total_loss(model.roi_head.loss(x, proposals, samples)))
     proposals = [InstanceData(bboxes=boxes, scores=torch.ones(4),
                               labels=torch.zeros(4, dtype=torch.long))]
     model.eval()
@@ -134,7 +130,7 @@ def test_losses_and_gradients_stay_finite_over_a_short_run():
     history = []
     for _ in range(8):
         losses = model(**model.data_preprocessor(packed, True), mode='loss')
-        total = _total(losses)
+        total = total_loss(losses)
         assert torch.isfinite(total)
         opt.zero_grad()
         total.backward()
@@ -158,7 +154,7 @@ def test_same_seed_same_losses():
         losses = []
         for _ in range(3):
             out = model(**model.data_preprocessor(packed, True), mode='loss')
-            total = _total(out)
+            total = total_loss(out)
             opt.zero_grad()
             total.backward()
             opt.step()
@@ -199,7 +195,7 @@ def test_bf16_autocast_is_finite_and_close_to_fp32():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         x = model.extract_feat(data['inputs'])
         losses = model.roi_head.loss(x, proposals, data['data_samples'])
-    total = _total(losses).float()
+    total = total_loss(losses).float()
     assert torch.isfinite(total)
     total.backward()
     grads = [p.grad for p in model.roi_head.parameters() if p.grad is not None]

@@ -251,14 +251,15 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
 
     def empty_output(self, feats: Sequence[Tensor]) -> Tensor:
         """``(0, ...)`` output for zero RoIs, still connected to every
-        parameter and feature map (so DDP sees them all used)."""
+        parameter and to ``feats`` (the used levels), so DDP sees them all
+        used."""
         if self.layer_type == 'conv':
             shape = (0, self.layer_channels, *self.roi_size)
         else:
             shape = (0, self.layer_channels)
         out = feats[0].new_zeros(shape)
         anchor = sum(p.view(-1)[0] for p in self.parameters()) * 0.
-        anchor = anchor + sum(f.sum() for f in feats[:self.num_inputs]) * 0.
+        anchor = anchor + sum(f.sum() for f in feats) * 0.
         return out + anchor.to(out.dtype)
 
     def forward(self,
