@@ -1,0 +1,305 @@
+"""A two-stage mmdet detector as one traceable module: image in, detections out.
+
+:class:`ExportableTwoStageDetector` wraps a built (and loaded) mmdet
+``TwoStageDetector`` -- PANet, Mask R-CNN, Faster R-CNN -- and re-expresses
+its test-time path with ops that export to the standard ONNX domain:
+
+1. backbone and neck, unchanged;
+2. RPN: per level the ``nms_pre`` best anchors (``TopK``), delta decoding,
+   clipping, the ``min_bbox_size`` filter, NMS per level
+   (``NonMaxSuppression``, one batch entry per level), the ``max_per_img``
+   best proposals -- mmdet's ``RPNHead.predict_by_feat``;
+3. box branch: the model's own ``_bbox_forward`` (so PANet's adaptive
+   feature pooling and heavier head run as trained), softmax, class-wise
+   decoding and clipping, ``score_thr``, class-wise NMS, ``max_per_img`` --
+   mmdet's ``multiclass_nms``;
+4. mask branch: the model's own ``_mask_forward`` (adaptive pooling,
+   fully-connected fusion) on the detected boxes, the predicted class's
+   channel, sigmoid, pasted into the input frame with ``GridSample`` --
+   mmdet's ``FCNMaskHead.predict_by_feat`` without thresholding.
+
+RoIAlign layers are replaced by :class:`ExportableRoIAlign` (same
+arithmetic in PyTorch, ONNX ``RoiAlign`` or ``GridSample`` in the graph).
+
+Graph contract (batch of one image):
+
+- input ``input``: ``(1, 3, H, W)`` float32, the output of the model's
+  ``data_preprocessor`` (normalised, channel order converted, padded).
+- ``dets``: ``(1, N, 5)`` x1, y1, x2, y2, score in the input's pixels,
+  boxes clipped to ``[0, W] x [0, H]``, sorted by descending score.
+- ``labels``: ``(1, N)`` int64 class indices.
+- ``masks`` (mask models): ``(1, N, H, W)`` float32 foreground
+  probabilities; mmdet binarises them at ``test_cfg.rcnn.mask_thr_binary``.
+
+``N`` is data-dependent, ``0 <= N <= test_cfg.rcnn.max_per_img``.
+"""
+import copy
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.ops import RoIAlign
+from mmdet.models.dense_heads import RPNHead
+from mmdet.models.detectors import TwoStageDetector
+from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.models.roi_heads.bbox_heads import BBoxHead
+from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
+from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
+from mmdet.models.task_modules.prior_generators import AnchorGenerator
+from torch import Tensor
+
+from ..models.roi_heads.roi_extractors import \
+    AdaptiveFeaturePoolingRoIExtractor
+from .ops import (ExportableRoIAlign, arange_like, batched_nms_indices,
+                  clip_boxes, shape_hw)
+
+_EXTRACTORS = (SingleRoIExtractor, AdaptiveFeaturePoolingRoIExtractor)
+
+
+class UnsupportedModelError(ValueError):
+    """The model has a part that the ONNX export does not cover."""
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise UnsupportedModelError(
+            f'cannot export this model to ONNX: {what}. Supported: '
+            'two-stage detectors with RPNHead (AnchorGenerator, '
+            'DeltaXYWHBBoxCoder, sigmoid scores), StandardRoIHead with '
+            'SingleRoIExtractor or AdaptiveFeaturePoolingRoIExtractor '
+            '(RoIAlign, avg), a softmax BBoxHead with DeltaXYWHBBoxCoder, '
+            'an FCNMaskHead-based mask head, and plain NMS.')
+
+
+def _check_nms(cfg, where: str) -> None:
+    nms = (cfg or {}).get('nms') or {}
+    _require(nms.get('type', 'nms') == 'nms',
+             f'{where}.nms.type is {nms.get("type")!r}; only "nms" exports')
+    _require('iou_threshold' in nms, f'{where}.nms has no iou_threshold')
+
+
+def _check_extractor(extractor: nn.Module, where: str) -> None:
+    _require(type(extractor) in _EXTRACTORS,
+             f'{where} is {type(extractor).__name__}')
+    for layer in extractor.roi_layers:
+        _require(type(layer) is RoIAlign and layer.pool_mode == 'avg',
+                 f'{where} pools with {type(layer).__name__} '
+                 f'(pool_mode={getattr(layer, "pool_mode", None)!r}); only '
+                 "mmcv RoIAlign with pool_mode='avg' exports")
+
+
+def check_exportable(model: nn.Module) -> None:
+    """Raise :class:`UnsupportedModelError` naming the first part of
+    ``model`` that :class:`ExportableTwoStageDetector` cannot express."""
+    _require(isinstance(model, TwoStageDetector),
+             f'{type(model).__name__} is not a two-stage detector')
+    rpn = model.rpn_head
+    _require(type(rpn) is RPNHead,
+             f'rpn_head is {type(rpn).__name__}, not RPNHead')
+    _require(rpn.use_sigmoid_cls, 'rpn_head uses softmax scores')
+    _require(type(rpn.prior_generator) is AnchorGenerator,
+             f'rpn_head.anchor_generator is '
+             f'{type(rpn.prior_generator).__name__}')
+    _require(type(rpn.bbox_coder) is DeltaXYWHBBoxCoder,
+             f'rpn_head.bbox_coder is {type(rpn.bbox_coder).__name__}')
+    _check_nms(rpn.test_cfg, 'test_cfg.rpn')
+    _require(rpn.test_cfg.get('nms_pre', -1) > 0,
+             'test_cfg.rpn.nms_pre must be > 0 (the per-level TopK size)')
+    roi_head = model.roi_head
+    _require(type(roi_head) is StandardRoIHead,
+             f'roi_head is {type(roi_head).__name__}, not StandardRoIHead')
+    _check_extractor(roi_head.bbox_roi_extractor,
+                     'roi_head.bbox_roi_extractor')
+    head = roi_head.bbox_head
+    _require(isinstance(head, BBoxHead),
+             f'bbox_head is {type(head).__name__}')
+    _require(not head.custom_cls_channels and not getattr(
+        head.loss_cls, 'use_sigmoid', False),
+             'bbox_head does not use softmax classification')
+    _require(type(head.bbox_coder) is DeltaXYWHBBoxCoder,
+             f'bbox_head.bbox_coder is {type(head.bbox_coder).__name__}')
+    _check_nms(roi_head.test_cfg, 'test_cfg.rcnn')
+    if roi_head.with_mask:
+        _require(isinstance(roi_head.mask_head, FCNMaskHead),
+                 f'mask_head is {type(roi_head.mask_head).__name__}')
+        if not roi_head.share_roi_extractor:
+            _check_extractor(roi_head.mask_roi_extractor,
+                             'roi_head.mask_roi_extractor')
+
+
+def paste_masks(masks: Tensor, boxes: Tensor, like: Tensor) -> Tensor:
+    """Paste ``(n, 1, M, M)`` masks into the frame of ``like`` (..., H, W).
+
+    Pixel centres are sampled bilinearly from each box's mask (zero outside),
+    as mmdet's ``_do_paste_mask``; a zero-width box samples the mask centre.
+
+    Returns:
+        ``(n, H, W)``.
+    """
+    xs = arange_like(like[0, 0, 0, :], 0) + 0.5  # (W,)
+    ys = arange_like(like[0, 0, :, 0], 0) + 0.5  # (H,)
+    x0, y0, x1, y1 = boxes.unbind(1)
+    gx = (xs[None, :] - x0[:, None]) / (x1 - x0)[:, None] * 2 - 1  # (n, W)
+    gy = (ys[None, :] - y0[:, None]) / (y1 - y0)[:, None] * 2 - 1  # (n, H)
+    gx = torch.where(torch.isinf(gx), torch.zeros_like(gx), gx)
+    gy = torch.where(torch.isinf(gy), torch.zeros_like(gy), gy)
+    grid = torch.stack([gx[:, None, :] + gy[:, :, None] * 0,
+                        gy[:, :, None] + gx[:, None, :] * 0], dim=3)
+    return F.grid_sample(masks, grid, align_corners=False)[:, 0]
+
+
+class ExportableTwoStageDetector(nn.Module):
+    """Test-time path of a two-stage mmdet detector in exportable ops.
+
+    Args:
+        model: A built mmdet ``TwoStageDetector`` with its weights loaded;
+            a deep copy is wrapped (the original keeps mmcv's RoIAlign).
+        roi_align_impl (str): ``'onnx'`` or ``'grid_sample'``
+            (see :class:`ExportableRoIAlign`).
+
+    ``forward(input)`` takes ``(1, 3, H, W)`` and returns ``(dets, labels)``
+    or ``(dets, labels, masks)`` as described in the module docstring.
+    """
+
+    def __init__(self, model: nn.Module, roi_align_impl: str = 'onnx') -> None:
+        super().__init__()
+        check_exportable(model)
+        model = copy.deepcopy(model).eval()
+        roi_head = model.roi_head
+        extractors = [roi_head.bbox_roi_extractor]
+        if roi_head.with_mask and not roi_head.share_roi_extractor:
+            extractors.append(roi_head.mask_roi_extractor)
+        for extractor in extractors:
+            extractor.roi_layers = nn.ModuleList(
+                ExportableRoIAlign.from_mmcv(layer, roi_align_impl)
+                for layer in extractor.roi_layers)
+        self.model = model
+        self.with_mask = roi_head.with_mask
+        self.output_names: List[str] = ['dets', 'labels'] + (
+            ['masks'] if self.with_mask else [])
+
+    # ------------------------------------------------------------------ RPN
+    def _anchors(self, level: int, score_map: Tensor) -> Tensor:
+        """``(h*w*A, 4)`` anchors of one level, in mmdet's (y, x, anchor)
+        order, computed from the map's traced size."""
+        gen = self.model.rpn_head.prior_generator
+        stride_w, stride_h = gen.strides[level]
+        base = gen.base_anchors[level].to(score_map)  # (A, 4)
+        xs = arange_like(score_map[0, 0, 0, :], 0) * stride_w  # (w,)
+        ys = arange_like(score_map[0, 0, :, 0], 0) * stride_h  # (h,)
+        sx = xs[None, :] + ys[:, None] * 0  # (h, w)
+        sy = ys[:, None] + xs[None, :] * 0
+        shifts = torch.stack([sx, sy, sx, sy], dim=-1).reshape(-1, 1, 4)
+        return (shifts + base[None]).reshape(-1, 4)
+
+    def _proposals(self, feats: Tuple[Tensor], input: Tensor) -> Tensor:
+        """mmdet's ``RPNHead.predict_by_feat`` for one image: ``(n, 4)``."""
+        rpn = self.model.rpn_head
+        cfg = rpn.test_cfg
+        nms_pre = cfg.nms_pre
+        min_size = cfg.get('min_bbox_size', -1)
+        height, width = shape_hw(input)
+        cls_scores, bbox_preds = rpn(feats)
+        level_boxes, level_scores = [], []
+        for level, (cls, reg) in enumerate(zip(cls_scores, bbox_preds)):
+            anchors = self._anchors(level, cls)
+            scores = cls[0].permute(1, 2, 0).reshape(-1).sigmoid()
+            deltas = reg[0].permute(1, 2, 0).reshape(-1, 4)
+            # Pad to nms_pre so that TopK has one k for every input size;
+            # padding scores -1 and decodes to empty boxes, and NMS's score
+            # threshold below drops it.
+            scores = torch.cat([scores, scores.new_full((nms_pre, ), -1.)])
+            deltas = torch.cat([deltas, deltas.new_zeros((nms_pre, 4))])
+            anchors = torch.cat([anchors, anchors.new_zeros((nms_pre, 4))])
+            scores, top = scores.topk(nms_pre)
+            boxes = rpn.bbox_coder.decode(anchors[top], deltas[top])
+            if rpn.bbox_coder.clip_border:
+                boxes = clip_boxes(boxes, height, width)
+            if min_size >= 0:
+                w = boxes[:, 2] - boxes[:, 0]
+                h = boxes[:, 3] - boxes[:, 1]
+                scores = torch.where((w > min_size) & (h > min_size), scores,
+                                     torch.full_like(scores, -1.))
+            level_boxes.append(boxes)
+            level_scores.append(scores)
+        boxes = torch.stack(level_boxes)  # (L, nms_pre, 4)
+        scores = torch.stack(level_scores)  # (L, nms_pre)
+        level, index = batched_nms_indices(boxes, scores, cfg.max_per_img,
+                                           cfg.nms.iou_threshold, -0.5)
+        flat = level * nms_pre + index
+        kept_scores = scores.reshape(-1)[flat]
+        order = kept_scores.argsort(descending=True)[:cfg.max_per_img]
+        return boxes.reshape(-1, 4)[flat[order]]
+
+    # ------------------------------------------------------------ RoI head
+    @staticmethod
+    def _with_dummy_roi(boxes: Tensor) -> Tensor:
+        """``(n, 4)`` boxes -> ``(n + 1, 5)`` RoIs of image 0, a dummy RoI
+        first: the heads then never see an empty batch (GroupNorm's ONNX
+        reshape cannot infer a size from zero elements); callers drop row 0.
+        """
+        dummy = boxes.new_tensor([[0., 0., 0., 16., 16.]])
+        rois = torch.cat([torch.zeros_like(boxes[:, :1]), boxes], dim=1)
+        return torch.cat([dummy, rois])
+
+    def _detect(self, feats: Tuple[Tensor], proposals: Tensor,
+                input: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """mmdet's ``BBoxHead.predict_by_feat`` + ``multiclass_nms``."""
+        roi_head = self.model.roi_head
+        head = roi_head.bbox_head
+        cfg = roi_head.test_cfg
+        rois = self._with_dummy_roi(proposals)
+        out = roi_head._bbox_forward(feats, rois)
+        cls_score, bbox_pred = out['cls_score'][1:], out['bbox_pred'][1:]
+        scores = F.softmax(cls_score, dim=-1)[:, :-1]  # (n, C), no background
+        num_classes = head.num_classes
+        boxes = head.bbox_coder.decode(rois[1:, 1:], bbox_pred)
+        boxes = boxes.reshape(-1, 1 if head.reg_class_agnostic else
+                              num_classes, 4)
+        if head.bbox_coder.clip_border:
+            height, width = shape_hw(input)
+            boxes = clip_boxes(boxes, height, width)
+        boxes = boxes.expand(-1, num_classes, 4).transpose(0, 1)  # (C, n, 4)
+        scores = scores.t().contiguous()  # (C, n)
+        label, index = batched_nms_indices(boxes, scores, cfg.max_per_img,
+                                           cfg.nms.iou_threshold,
+                                           cfg.score_thr)
+        flat = label * torch._shape_as_tensor(scores)[1] + index
+        det_scores = scores.reshape(-1)[flat]
+        # mmdet keeps scores > score_thr; do not rely on the runtime's
+        # inclusive/exclusive reading of NonMaxSuppression's threshold
+        keep = (det_scores > cfg.score_thr).nonzero().squeeze(1)
+        flat, det_scores = flat[keep], det_scores[keep]
+        order = det_scores.argsort(descending=True)[:cfg.max_per_img]
+        flat = flat[order]
+        det_boxes = boxes.reshape(-1, 4)[flat]
+        return det_boxes, det_scores[order], label[keep][order]
+
+    def _masks(self, feats: Tuple[Tensor], boxes: Tensor, labels: Tensor,
+               input: Tensor) -> Tensor:
+        """mmdet's ``FCNMaskHead.predict_by_feat`` before thresholding."""
+        roi_head = self.model.roi_head
+        rois = self._with_dummy_roi(boxes)
+        mask_preds = roi_head._mask_forward(feats, rois)['mask_preds']
+        size = mask_preds.shape[-2:]
+        if roi_head.mask_head.class_agnostic:
+            channel = torch.zeros_like(rois[:, 0]).long()
+        else:
+            channel = torch.cat([labels.new_zeros((1, )), labels])
+        index = channel.view(-1, 1, 1, 1).expand(-1, 1, size[0], size[1])
+        probs = mask_preds.gather(1, index).sigmoid()
+        return paste_masks(probs, rois[:, 1:], input)[1:]
+
+    def forward(self, input: Tensor) -> Tuple[Tensor, ...]:
+        """``(1, 3, H, W)`` -> ``dets (1, N, 5)``, ``labels (1, N)``[,
+        ``masks (1, N, H, W)``]."""
+        feats = self.model.extract_feat(input)
+        proposals = self._proposals(feats, input)
+        boxes, scores, labels = self._detect(feats, proposals, input)
+        dets = torch.cat([boxes, scores[:, None]], dim=1)[None]
+        if not self.with_mask:
+            return dets, labels[None]
+        masks = self._masks(feats, boxes, labels, input)
+        return dets, labels[None], masks[None]

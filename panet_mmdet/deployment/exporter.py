@@ -1,0 +1,181 @@
+"""Export a config + checkpoint to ONNX, and run the PyTorch reference.
+
+    model = load_detector('configs/demo/panet_r18_fpn-gn_demo.py', 'iter_480.pth')
+    export_onnx(model, 'panet.onnx', shape=(256, 256))
+
+The graph contract is :mod:`panet_mmdet.deployment.detector`'s; what the
+ONNX Runtime side needs to pre- and post-process is stored in the file's
+metadata (:mod:`panet_mmdet.deployment.runtime`).
+"""
+import json
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+
+from .detector import ExportableTwoStageDetector
+from .runtime import METADATA_KEY
+
+DEFAULT_OPSET = 16  # RoiAlign's half_pixel mode and GridSample need 16
+_STANDARD_DOMAINS = ('', 'ai.onnx')
+
+
+def load_detector(config, checkpoint: Optional[str] = None,
+                  cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """A detector on the CPU in eval mode, weights loaded (random without a
+    checkpoint), ``model.cfg`` and ``model.dataset_meta`` set (mmdet's
+    ``init_detector``)."""
+    from mmdet.apis import init_detector
+
+    import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
+    if isinstance(config, str):
+        config = Config.fromfile(config)
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    # a backbone's ImageNet init would download: the checkpoint has it all
+    config.model.setdefault('backbone', {})['init_cfg'] = None
+    return init_detector(config, checkpoint, device='cpu')
+
+
+def _test_resize(cfg: Config) -> Optional[Dict]:
+    """The ``Resize`` step of the config's test pipeline (scale, keep_ratio)."""
+    pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.get(
+        'pipeline', [])
+    for step in pipeline:
+        if step.get('type') in ('Resize', 'mmdet.Resize'):
+            if 'scale' not in step:
+                raise ValueError('the test pipeline Resize has no `scale` '
+                                 f'(got {dict(step)}); only scale is handled')
+            scale = step['scale']
+            if isinstance(scale, int):
+                scale = (scale, scale)
+            return dict(scale=list(scale),
+                        keep_ratio=bool(step.get('keep_ratio', False)))
+    return None
+
+
+def export_metadata(model: torch.nn.Module,
+                    shape: Optional[Tuple[int, int]]) -> Dict:
+    """What ONNX Runtime needs around the graph (stored in the file)."""
+    cfg = model.cfg
+    pre = cfg.model.get('data_preprocessor', {})
+    meta = model.dataset_meta or {}
+    classes = list(meta.get('classes') or [])
+    palette = [list(c) for c in (meta.get('palette') or [])]
+    roi_head = model.roi_head
+    return dict(
+        format=1,
+        input_shape=list(shape) if shape else None,
+        mean=[float(v) for v in pre.get('mean', (0., 0., 0.))],
+        std=[float(v) for v in pre.get('std', (1., 1., 1.))],
+        bgr_to_rgb=bool(pre.get('bgr_to_rgb', False)),
+        pad_size_divisor=int(pre.get('pad_size_divisor', 1)),
+        pad_value=float(pre.get('pad_value', 0)),
+        resize=_test_resize(cfg),
+        classes=classes,
+        palette=palette,
+        mask_thr_binary=float(
+            roi_head.test_cfg.get('mask_thr_binary', 0.5)),
+        max_per_img=int(roi_head.test_cfg.max_per_img),
+        outputs=(['dets', 'labels', 'masks']
+                 if roi_head.with_mask else ['dets', 'labels']),
+    )
+
+
+def check_standard_onnx(onnx_model) -> None:
+    """``onnx.checker`` with ``full_check`` (shape inference included), and
+    no node or opset outside the standard ONNX domain."""
+    import onnx
+    onnx.checker.check_model(onnx_model, full_check=True)
+    custom = sorted({f'{n.domain}::{n.op_type}' for n in onnx_model.graph.node
+                     if n.domain not in _STANDARD_DOMAINS})
+    custom += [f'opset {o.domain}' for o in onnx_model.opset_import
+               if o.domain not in _STANDARD_DOMAINS]
+    if custom:
+        raise RuntimeError('the exported graph uses ops outside the standard '
+                           f'ONNX domain: {custom}')
+
+
+def export_onnx(model: torch.nn.Module,
+                out: str,
+                shape: Tuple[int, int],
+                opset: int = DEFAULT_OPSET,
+                dynamic: bool = False,
+                roi_align_impl: str = 'onnx',
+                example_input: Optional[torch.Tensor] = None) -> str:
+    """Trace ``model``'s test-time path to ``out`` and check it.
+
+    Args:
+        model: A loaded two-stage detector (:func:`load_detector`).
+        out: Output ``.onnx`` path.
+        shape: ``(H, W)`` of the graph input (with ``dynamic``, the size it
+            is traced at; any size works afterwards).
+        opset: ONNX opset, >= 16.
+        dynamic: Dynamic height and width.
+        roi_align_impl: ``'onnx'`` (``RoiAlign``) or ``'grid_sample'``.
+        example_input: ``(1, 3, H, W)`` to trace with (default: zeros).
+
+    Raises:
+        UnsupportedModelError: a part of the model does not export.
+        ValueError: bad ``shape`` or ``opset``.
+    """
+    import onnx
+    if opset < DEFAULT_OPSET:
+        raise ValueError(f'opset must be >= {DEFAULT_OPSET} (RoiAlign with '
+                         f"half_pixel, GridSample), got {opset}")
+    if len(shape) != 2 or min(shape) < 32:
+        raise ValueError(f'shape must be (H, W) with both >= 32, got {shape}')
+    wrapper = ExportableTwoStageDetector(model, roi_align_impl).eval()
+    if example_input is None:
+        example_input = torch.zeros(1, 3, *shape)
+    names = wrapper.output_names
+    dynamic_axes = {name: {1: 'num_dets'} for name in names}
+    if dynamic:
+        dynamic_axes['input'] = {2: 'height', 3: 'width'}
+        if 'masks' in names:
+            dynamic_axes['masks'].update({2: 'height', 3: 'width'})
+    with torch.no_grad():
+        torch.onnx.export(wrapper, (example_input, ), out, dynamo=False,
+                          opset_version=opset, input_names=['input'],
+                          output_names=names, dynamic_axes=dynamic_axes,
+                          do_constant_folding=True)
+    onnx_model = onnx.load(out)
+    meta = export_metadata(model, None if dynamic else shape)
+    meta['roi_align_impl'] = roi_align_impl
+    entry = onnx_model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    onnx.save(onnx_model, out)
+    check_standard_onnx(onnx_model)
+    return out
+
+
+def torch_predict(model: torch.nn.Module,
+                  input: torch.Tensor) -> Dict[str, np.ndarray]:
+    """mmdet's own ``predict`` on a pre-processed ``(1, 3, H, W)`` input,
+    the input's frame as the image frame: the reference for the graph."""
+    from mmdet.structures import DetDataSample
+    height, width = input.shape[-2:]
+    sample = DetDataSample(metainfo=dict(
+        img_shape=(height, width), ori_shape=(height, width),
+        pad_shape=(height, width), batch_input_shape=(height, width),
+        scale_factor=(1., 1.)))
+    with torch.no_grad():
+        pred = model.predict(input, [sample], rescale=True)[0].pred_instances
+    result = dict(bboxes=pred.bboxes.numpy(), scores=pred.scores.numpy(),
+                  labels=pred.labels.numpy())
+    if 'masks' in pred:
+        result['masks'] = pred.masks.numpy().astype(bool)
+    return result
+
+
+def graph_result(outputs: Dict[str, np.ndarray],
+                 mask_thr: float = 0.5) -> Dict[str, np.ndarray]:
+    """Graph outputs -> the layout of :func:`torch_predict`."""
+    dets = outputs['dets'][0]
+    result = dict(bboxes=dets[:, :4], scores=dets[:, 4],
+                  labels=outputs['labels'][0])
+    if 'masks' in outputs:
+        result['masks'] = outputs['masks'][0] >= mask_thr
+    return result
+

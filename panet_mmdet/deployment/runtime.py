@@ -1,0 +1,189 @@
+"""Run an exported detector with ONNX Runtime: numpy, OpenCV, no torch.
+
+This module imports only numpy, OpenCV and onnxruntime (and nothing of
+this package), so ``tools/deployment/onnx_infer.py`` loads it by file path
+and a deployment machine needs neither torch nor mmcv.
+
+The exporter stores in the ONNX file (metadata key ``panet_mmdet``) what
+pre- and post-processing need: mean, std, channel order, the test
+pipeline's resize, padding, class names, palette and mask threshold.
+
+Pre-processing = mmdet's test pipeline (``LoadImageFromFile`` with OpenCV,
+``Resize``) plus its ``DetDataPreprocessor`` (channel order, normalisation,
+zero padding at the bottom and right), for one image:
+
+    >>> detector = OnnxDetector('panet.onnx')
+    >>> input, info = preprocess(cv2.imread('img.png'), detector.meta)
+    >>> input.shape           # (1, 3, H, W) float32: the graph's `input`
+    >>> result = detector(cv2.imread('img.png'))   # all of it, image frame
+"""
+import json
+from typing import Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+METADATA_KEY = 'panet_mmdet'
+
+
+# ---------------------------------------------------------- pre-processing
+def rescale_size(width: int, height: int,
+                 scale: Tuple[int, int]) -> Tuple[int, int]:
+    """mmcv's ``imrescale`` size: fit the long and the short edge into
+    ``max(scale)`` and ``min(scale)``, keeping the aspect ratio."""
+    factor = min(max(scale) / max(height, width),
+                 min(scale) / min(height, width))
+    return int(width * factor + 0.5), int(height * factor + 0.5)
+
+
+def preprocess(image: np.ndarray, meta: Dict,
+               pad_to: Optional[Tuple[int, int]] = None
+               ) -> Tuple[np.ndarray, Dict]:
+    """BGR ``uint8`` image ``(h, w, 3)`` -> graph input ``(1, 3, H, W)``.
+
+    Args:
+        image: As ``cv2.imread`` returns it.
+        meta: The exporter's record (``OnnxDetector(...).meta``).
+        pad_to: Pad to this ``(H, W)``; default: the graph's fixed input
+            size, or (dynamic graphs) the next multiple of
+            ``pad_size_divisor``.
+
+    Returns:
+        ``(input, info)``; ``info`` has ``ori_shape``, ``img_shape`` (the
+        resized image inside the padded input) and ``scale_factor``
+        ``(w_scale, h_scale)``, as in mmdet's metainfo.
+    """
+    if image is None or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError('expected a BGR image of shape (h, w, 3), got '
+                         f'{None if image is None else image.shape}')
+    ori_h, ori_w = image.shape[:2]
+    resize = meta.get('resize')
+    if resize:
+        scale = tuple(resize['scale'])
+        if resize['keep_ratio']:
+            new_w, new_h = rescale_size(ori_w, ori_h, scale)
+        else:
+            new_w, new_h = scale
+        if (new_w, new_h) != (ori_w, ori_h):
+            image = cv2.resize(image, (new_w, new_h),
+                               interpolation=cv2.INTER_LINEAR)
+    img_h, img_w = image.shape[:2]
+    x = image.astype(np.float32)
+    if meta['bgr_to_rgb']:
+        x = x[..., ::-1]
+    x = (x - np.asarray(meta['mean'], np.float32)) / np.asarray(
+        meta['std'], np.float32)
+    if pad_to is None:
+        if meta.get('input_shape'):
+            pad_to = tuple(meta['input_shape'])
+        else:
+            div = max(int(meta.get('pad_size_divisor', 1)), 1)
+            pad_to = (-(-img_h // div) * div, -(-img_w // div) * div)
+    if img_h > pad_to[0] or img_w > pad_to[1]:
+        raise ValueError(
+            f'the resized image ({img_h}x{img_w}) is larger than the '
+            f'graph input {pad_to[0]}x{pad_to[1]}: export with a larger '
+            '--shape, or with --dynamic')
+    padded = np.full((pad_to[0], pad_to[1], 3), meta.get('pad_value', 0.),
+                     np.float32)
+    padded[:img_h, :img_w] = x
+    info = dict(ori_shape=(ori_h, ori_w), img_shape=(img_h, img_w),
+                scale_factor=(img_w / ori_w, img_h / ori_h))
+    return np.ascontiguousarray(padded.transpose(2, 0, 1)[None]), info
+
+
+# --------------------------------------------------------- post-processing
+def to_original_frame(outputs: Dict[str, np.ndarray], info: Dict,
+                      mask_thr: float = 0.5) -> Dict[str, np.ndarray]:
+    """Graph outputs (input frame) -> boxes, scores, labels and binary masks
+    in the original image, as mmdet's ``predict(..., rescale=True)``.
+
+    Returns:
+        ``bboxes (N, 4)``, ``scores (N,)``, ``labels (N,)`` and, for mask
+        models, ``masks (N, h, w)`` bool.
+    """
+    dets = outputs['dets'][0]
+    w_scale, h_scale = info['scale_factor']
+    ori_h, ori_w = info['ori_shape']
+    bboxes = dets[:, :4] / np.array([w_scale, h_scale, w_scale, h_scale],
+                                    np.float32)
+    bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, ori_w)
+    bboxes[:, 1::2] = bboxes[:, 1::2].clip(0, ori_h)
+    result = dict(bboxes=bboxes, scores=dets[:, 4],
+                  labels=outputs['labels'][0].astype(np.int64))
+    if 'masks' in outputs:
+        img_h, img_w = info['img_shape']
+        probs = outputs['masks'][0][:, :img_h, :img_w]
+        if (img_h, img_w) != (ori_h, ori_w):
+            probs = np.stack([
+                cv2.resize(p, (ori_w, ori_h), interpolation=cv2.INTER_LINEAR)
+                for p in probs
+            ]) if len(probs) else np.zeros((0, ori_h, ori_w), np.float32)
+        result['masks'] = probs >= mask_thr
+    return result
+
+
+# ------------------------------------------------------------------ running
+class OnnxDetector:
+    """An exported detector in ONNX Runtime: image in, mmdet-style result out.
+
+    Args:
+        onnx_path: File written by ``tools/deployment/export_onnx.py``.
+        providers: ONNX Runtime execution providers (default CPU).
+        threads: ``intra_op_num_threads`` (0 = ONNX Runtime's default).
+    """
+
+    def __init__(self, onnx_path: str,
+                 providers: Optional[List[str]] = None,
+                 threads: int = 0) -> None:
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            onnx_path, options,
+            providers=providers or ['CPUExecutionProvider'])
+        props = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in props:
+            raise ValueError(f'{onnx_path} has no {METADATA_KEY!r} metadata:'
+                             ' export it with tools/deployment/export_onnx.py')
+        self.meta = json.loads(props[METADATA_KEY])
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, input: np.ndarray) -> Dict[str, np.ndarray]:
+        """Raw graph outputs for a pre-processed ``(1, 3, H, W)`` input."""
+        values = self.session.run(None, {'input': input})
+        return dict(zip(self.output_names, values))
+
+    def __call__(self, image: np.ndarray) -> Dict[str, np.ndarray]:
+        """BGR image -> detections in the image's own frame."""
+        input, info = preprocess(image, self.meta)
+        return to_original_frame(self.run(input), info,
+                                 self.meta.get('mask_thr_binary', 0.5))
+
+
+# ------------------------------------------------------------------ drawing
+def draw_detections(image: np.ndarray, result: Dict[str, np.ndarray],
+                    classes: List[str], palette: List[Tuple[int, int, int]],
+                    score_thr: float = 0.3) -> np.ndarray:
+    """Masks (50% tint), boxes and ``class: score`` labels on a BGR copy,
+    in the style of mmdet's ``DetLocalVisualizer``. ``palette`` is RGB."""
+    canvas = image.copy()
+    keep = np.nonzero(result['scores'] >= score_thr)[0]
+    for i in keep[::-1]:  # best last, on top
+        label = int(result['labels'][i])
+        r, g, b = palette[label % len(palette)] if palette else (220, 20, 60)
+        color = np.array([b, g, r], np.float32)
+        if 'masks' in result:
+            m = result['masks'][i]
+            canvas[m] = (0.5 * canvas[m] + 0.5 * color).astype(np.uint8)
+        x1, y1, x2, y2 = (int(round(v)) for v in result['bboxes'][i])
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color.tolist(), 1)
+        name = classes[label] if label < len(classes) else str(label)
+        text = f'{name}: {result["scores"][i]:.2f}'
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
+        y = max(y1, th + 2)
+        cv2.rectangle(canvas, (x1, y - th - 2), (x1 + tw + 2, y),
+                      (0, 0, 0), -1)
+        cv2.putText(canvas, text, (x1 + 1, y - 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.35, (255, 255, 255), 1, cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,100 @@
+"""Export a trained detector to ONNX (standard ops only) and check it.
+
+    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out model.onnx \
+        --shape 256 256 [--dynamic] [--opset 16] [--verify IMAGE]
+
+The graph takes ``input`` (1, 3, H, W), the model's data_preprocessor
+output, and returns ``dets`` (1, N, 5), ``labels`` (1, N) and, for mask
+models, ``masks`` (1, N, H, W) probabilities (README, "Deploy").
+``--verify IMAGE`` runs PyTorch (mmdet's own predict) and ONNX Runtime on
+the image and exits 1 unless every detection matches one to one.
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config', help='model config file')
+    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('--out', required=True, help='output .onnx file')
+    p.add_argument('--shape', type=int, nargs=2, required=True,
+                   metavar=('H', 'W'),
+                   help='graph input size (padded); with --dynamic, the '
+                   'size traced at')
+    p.add_argument('--opset', type=int, default=16, help='ONNX opset (>= 16)')
+    p.add_argument('--dynamic', action='store_true',
+                   help='dynamic input height and width')
+    p.add_argument('--roi-align', default='onnx',
+                   choices=('onnx', 'grid_sample'),
+                   help='RoIAlign as the ONNX RoiAlign op or built from '
+                   'GridSample (fixed sampling_ratio only)')
+    p.add_argument('--verify', metavar='IMAGE',
+                   help='compare PyTorch and ONNX Runtime on this image')
+    p.add_argument('--score-min', type=float, default=0.05,
+                   help='--verify: detections from this score on must match')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings, as in tools/train.py')
+    return p.parse_args(argv)
+
+
+def verify(model, onnx_path, image_path, score_min):
+    """Print PyTorch-vs-ONNX-Runtime parity on one image; True if it holds."""
+    import cv2
+    import torch
+
+    from panet_mmdet.deployment import (OnnxDetector, compare_detections,
+                                        graph_result, preprocess,
+                                        torch_predict)
+    image = cv2.imread(image_path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f'cannot read image {image_path!r}')
+    detector = OnnxDetector(onnx_path)
+    input, _ = preprocess(image, detector.meta)
+    t = time.perf_counter()
+    reference = torch_predict(model, torch.from_numpy(input))
+    t_torch = time.perf_counter() - t
+    t = time.perf_counter()
+    outputs = detector.run(input)
+    t_ort = time.perf_counter() - t
+    report = compare_detections(
+        reference, graph_result(outputs, detector.meta['mask_thr_binary']),
+        score_min=score_min)
+    print(f'verify {image_path} (input {input.shape[2]}x{input.shape[3]}): '
+          f'{report.summary()}')
+    print(f'verify: one run each, PyTorch {t_torch * 1000:.0f} ms, ONNX '
+          f'Runtime {t_ort * 1000:.0f} ms (not a benchmark: see '
+          'tools/benchmarks/benchmark_onnx.py)')
+    return report.ok()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for path, what in ((args.config, 'config'),
+                       (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{what} not found: {path!r}')
+    from panet_mmdet.deployment import export_onnx, load_detector
+    model = load_detector(args.config, args.checkpoint, args.cfg_options)
+    t = time.perf_counter()
+    export_onnx(model, args.out, tuple(args.shape), opset=args.opset,
+                dynamic=args.dynamic, roi_align_impl=args.roi_align)
+    size = osp.getsize(args.out) / 2**20
+    print(f'exported {args.out} ({size:.1f} MiB, opset {args.opset}, '
+          f'{"dynamic" if args.dynamic else "%dx%d" % tuple(args.shape)} '
+          f'input) in {time.perf_counter() - t:.1f} s; onnx.checker (full '
+          'check) passed; standard ONNX ops only')
+    if args.verify and not verify(model, args.out, args.verify,
+                                  args.score_min):
+        print('verify: MISMATCH between PyTorch and ONNX Runtime',
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
