@@ -43,6 +43,9 @@ setup(
     extras_require={
         'tests': ['pytest'],
         'photo': ['scikit-image'],
+        # ONNX export (tools/deployment/export_onnx.py) and ONNX Runtime
+        # inference (tools/deployment/onnx_infer.py)
+        'deploy': ['onnx>=1.14', 'onnxruntime>=1.16'],
     },
     zip_safe=False,
 )

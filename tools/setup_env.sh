@@ -32,6 +32,7 @@ step() { echo "setup_env: $*"; }
 # The stamp is a hash of everything that decides the environment's contents.
 inputs_hash() {
     cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/requirements/tests.txt" \
+        "$ROOT/requirements/deploy.txt" \
         "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1
 }
 HASH=$(inputs_hash)
@@ -120,8 +121,9 @@ step "installing $(basename "$WHEEL")"
 "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "could not install $WHEEL" "remove it from $WHEEL_CACHE and rerun to rebuild"
 
 # ---- the rest of the stack and the package ---------------------------------------
-step "installing mmengine, mmdet and test requirements"
+step "installing mmengine, mmdet, onnx + onnxruntime (deployment) and test requirements"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
+    -r "$ROOT/requirements/deploy.txt" \
     || die "pip could not install the runtime requirements" "check access to the package registry"
 step "installing panet_mmdet in editable mode"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT" \
@@ -130,11 +132,12 @@ step "installing panet_mmdet in editable mode"
 
 step "verifying imports"
 "$VPY" - <<'PY' || die "the environment does not import cleanly" "see the traceback above; remove .venv/ and rerun"
-import mmcv, mmcv.ops, mmengine, mmdet, torch
+import mmcv, mmcv.ops, mmengine, mmdet, torch, onnx, onnxruntime
 from mmcv.ops import RoIAlign  # needs mmcv._ext
-import panet_mmdet
+import panet_mmdet, panet_mmdet.deployment
 print(f'setup_env: torch {torch.__version__}, mmcv {mmcv.__version__}, '
       f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
+      f'onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}, '
       f'panet_mmdet {panet_mmdet.__version__}')
 PY
 echo "$HASH" > "$STAMP"

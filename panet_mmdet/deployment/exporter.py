@@ -8,6 +8,7 @@ ONNX Runtime side needs to pre- and post-process is stored in the file's
 metadata (:mod:`panet_mmdet.deployment.runtime`).
 """
 import json
+import warnings
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -135,7 +136,11 @@ def export_onnx(model: torch.nn.Module,
         dynamic_axes['input'] = {2: 'height', 3: 'width'}
         if 'masks' in names:
             dynamic_axes['masks'].update({2: 'height', 3: 'width'})
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # mmdet's and mmcv's shape asserts and the extractors' size checks
+        # trace as constants; that is intended (they validate, they do not
+        # compute), and the tests run exported graphs on other sizes.
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
         torch.onnx.export(wrapper, (example_input, ), out, dynamo=False,
                           opset_version=opset, input_names=['input'],
                           output_names=names, dynamic_axes=dynamic_axes,
