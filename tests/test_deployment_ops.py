@@ -134,3 +134,57 @@ def test_paste_masks_equals_mmdet():
     like = torch.zeros(1, 3, 80, 100)
     ref, _ = _do_paste_mask(masks, boxes, 80, 100, skip_empty=False)
     torch.testing.assert_close(paste_masks(masks, boxes, like), ref)
+
+
+def test_single_level_extractor_traced_on_one_level_runs_all_levels():
+    """mmdet's SingleRoIExtractor skips levels no RoI maps to; traced with
+    small RoIs only, the graph must still pool large RoIs from their own
+    (coarse) level, as mmdet does in PyTorch."""
+    import types
+
+    from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
+
+    from panet_mmdet.deployment.detector import \
+        single_level_forward_traceable
+    torch.manual_seed(3)
+    extractor = SingleRoIExtractor(
+        dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+        out_channels=4, featmap_strides=[4, 8, 16, 32]).eval()
+    feats = tuple(torch.randn(1, 4, 512 // s, 512 // s)
+                  for s in (4, 8, 16, 32))
+    small = torch.tensor([[0., 10., 10., 30., 30.], [0., 50., 60., 70., 75.]])
+    # scales 20, 150, 300, 512: levels 0, 1, 2, 3 (mmdet's mapping)
+    mixed = torch.tensor([[0., 10., 10., 30., 30.], [0., 0., 0., 150., 150.],
+                          [0., 100., 50., 400., 350.], [0., 0., 0., 512., 512.]])
+    assert extractor.map_roi_levels(mixed, 4).tolist() == [0, 1, 2, 3]
+    assert set(extractor.map_roi_levels(small, 4).tolist()) == {0}
+    with torch.no_grad():
+        ref = extractor(feats, mixed)
+    extractor.roi_layers = torch.nn.ModuleList(
+        ExportableRoIAlign.from_mmcv(layer) for layer in extractor.roi_layers)
+    extractor.forward = types.MethodType(single_level_forward_traceable,
+                                         extractor)
+    with torch.no_grad():
+        assert torch.equal(extractor(feats, mixed), ref)
+
+    class Wrap(torch.nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.extractor = extractor
+
+        def forward(self, rois, *feats):
+            return self.extractor(feats, rois)
+
+    buf = io.BytesIO()
+    names = ['rois'] + [f'f{i}' for i in range(4)]
+    with torch.no_grad():
+        torch.onnx.export(Wrap(), (small, *feats), buf, dynamo=False,
+                          opset_version=16, input_names=names,
+                          dynamic_axes={'rois': {0: 'n'}})
+    session = ort.InferenceSession(buf.getvalue(),
+                                   providers=['CPUExecutionProvider'])
+    out, = session.run(None, dict(zip(names, [mixed.numpy()] +
+                                      [f.numpy() for f in feats])))
+    np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
+    assert np.abs(out[3]).max() > 0.1  # the level-3 RoI is pooled

@@ -44,6 +44,20 @@ def test_model_benchmark_and_summary():
     assert 'roi_head.mask_head' in out and 'total' in out
 
 
+def test_benchmark_onnx(tmp_path):
+    out = run_tool(['tools/benchmarks/benchmark_onnx.py', DEMO, '--shape',
+                    '96', '128', '--score-thr', '0.0', '--repeats', '1',
+                    '--warmup', '0', '--json', str(tmp_path / 'r.json')]).stdout
+    for name in ('PyTorch (mmdet predict)', 'ONNX Runtime, RoiAlign op',
+                 'ONNX Runtime, GridSample RoIAlign'):
+        assert name in out
+    assert 'disagree' not in out
+    import json
+    record = json.load(open(tmp_path / 'r.json'))
+    # every image carries max_per_img detections with score_thr 0
+    assert set(record['counts'].values()) == {100}
+
+
 def test_infer_writes_images(tmp_path, tiny_data):
     import torch
     from mmengine.config import Config

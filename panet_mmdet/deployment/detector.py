@@ -25,8 +25,11 @@ Graph contract (batch of one image):
 
 - input ``input``: ``(1, 3, H, W)`` float32, the output of the model's
   ``data_preprocessor`` (normalised, channel order converted, padded).
+- input ``img_shape``: ``(2, )`` int64, height and width of the image
+  inside the padded input (mmdet's ``img_shape``): proposals and detections
+  are clipped to it, as mmdet does; ``[H, W]`` when nothing is padded.
 - ``dets``: ``(1, N, 5)`` x1, y1, x2, y2, score in the input's pixels,
-  boxes clipped to ``[0, W] x [0, H]``, sorted by descending score.
+  boxes clipped to ``img_shape``, sorted by descending score.
 - ``labels``: ``(1, N)`` int64 class indices.
 - ``masks`` (mask models): ``(1, N, H, W)`` float32 foreground
   probabilities; mmdet binarises them at ``test_cfg.rcnn.mask_thr_binary``.
@@ -34,7 +37,8 @@ Graph contract (batch of one image):
 ``N`` is data-dependent, ``0 <= N <= test_cfg.rcnn.max_per_img``.
 """
 import copy
-from typing import List, Tuple
+import types
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -129,6 +133,36 @@ def check_exportable(model: nn.Module) -> None:
                              'roi_head.mask_roi_extractor')
 
 
+def single_level_forward_traceable(extractor: SingleRoIExtractor,
+                                   feats: Tuple[Tensor], rois: Tensor,
+                                   roi_scale_factor: Optional[float] = None
+                                   ) -> Tensor:
+    """``SingleRoIExtractor.forward`` without its data-dependent branch.
+
+    mmdet pools a level only if some RoI maps to it (``if inds.numel() >
+    0``); a trace freezes that test to the example input, so a level that
+    no RoI used while tracing would pool nothing ever after. Here every
+    level pools every RoI and each RoI keeps its own level's result
+    (``torch.where`` on mmdet's ``map_roi_levels``): the same values,
+    ``L`` RoIAlign calls instead of one.
+
+    Shapes: ``feats`` L x ``(1, C, H_l, W_l)``, ``rois (n, 5)`` ->
+    ``(n, C, out_h, out_w)``.
+    """
+    rois = rois.type_as(feats[0])
+    num_levels = len(feats)
+    if num_levels == 1:
+        return extractor.roi_layers[0](feats[0], rois)
+    target = extractor.map_roi_levels(rois, num_levels).view(-1, 1, 1, 1)
+    if roi_scale_factor is not None:
+        rois = extractor.roi_rescale(rois, roi_scale_factor)
+    out = extractor.roi_layers[0](feats[0], rois)
+    for level in range(1, num_levels):
+        pooled = extractor.roi_layers[level](feats[level], rois)
+        out = torch.where(target == level, pooled, out)
+    return out
+
+
 def paste_masks(masks: Tensor, boxes: Tensor, like: Tensor) -> Tensor:
     """Paste ``(n, 1, M, M)`` masks into the frame of ``like`` (..., H, W).
 
@@ -175,6 +209,9 @@ class ExportableTwoStageDetector(nn.Module):
             extractor.roi_layers = nn.ModuleList(
                 ExportableRoIAlign.from_mmcv(layer, roi_align_impl)
                 for layer in extractor.roi_layers)
+            if type(extractor) is SingleRoIExtractor:
+                extractor.forward = types.MethodType(
+                    single_level_forward_traceable, extractor)
         self.model = model
         self.with_mask = roi_head.with_mask
         self.output_names: List[str] = ['dets', 'labels'] + (
@@ -194,13 +231,14 @@ class ExportableTwoStageDetector(nn.Module):
         shifts = torch.stack([sx, sy, sx, sy], dim=-1).reshape(-1, 1, 4)
         return (shifts + base[None]).reshape(-1, 4)
 
-    def _proposals(self, feats: Tuple[Tensor], input: Tensor) -> Tensor:
+    def _proposals(self, feats: Tuple[Tensor], img_hw: Tuple[Tensor,
+                                                             Tensor]) -> Tensor:
         """mmdet's ``RPNHead.predict_by_feat`` for one image: ``(n, 4)``."""
         rpn = self.model.rpn_head
         cfg = rpn.test_cfg
         nms_pre = cfg.nms_pre
         min_size = cfg.get('min_bbox_size', -1)
-        height, width = shape_hw(input)
+        height, width = img_hw
         cls_scores, bbox_preds = rpn(feats)
         level_boxes, level_scores = [], []
         for level, (cls, reg) in enumerate(zip(cls_scores, bbox_preds)):
@@ -245,7 +283,8 @@ class ExportableTwoStageDetector(nn.Module):
         return torch.cat([dummy, rois])
 
     def _detect(self, feats: Tuple[Tensor], proposals: Tensor,
-                input: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+                img_hw: Tuple[Tensor, Tensor]
+                ) -> Tuple[Tensor, Tensor, Tensor]:
         """mmdet's ``BBoxHead.predict_by_feat`` + ``multiclass_nms``."""
         roi_head = self.model.roi_head
         head = roi_head.bbox_head
@@ -259,8 +298,7 @@ class ExportableTwoStageDetector(nn.Module):
         boxes = boxes.reshape(-1, 1 if head.reg_class_agnostic else
                               num_classes, 4)
         if head.bbox_coder.clip_border:
-            height, width = shape_hw(input)
-            boxes = clip_boxes(boxes, height, width)
+            boxes = clip_boxes(boxes, *img_hw)
         boxes = boxes.expand(-1, num_classes, 4).transpose(0, 1)  # (C, n, 4)
         scores = scores.t().contiguous()  # (C, n)
         label, index = batched_nms_indices(boxes, scores, cfg.max_per_img,
@@ -292,12 +330,18 @@ class ExportableTwoStageDetector(nn.Module):
         probs = mask_preds.gather(1, index).sigmoid()
         return paste_masks(probs, rois[:, 1:], input)[1:]
 
-    def forward(self, input: Tensor) -> Tuple[Tensor, ...]:
-        """``(1, 3, H, W)`` -> ``dets (1, N, 5)``, ``labels (1, N)``[,
-        ``masks (1, N, H, W)``]."""
+    def forward(self, input: Tensor,
+                img_shape: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+        """``input (1, 3, H, W)``, ``img_shape (2, )`` (default ``[H, W]``)
+        -> ``dets (1, N, 5)``, ``labels (1, N)``[, ``masks (1, N, H, W)``].
+        """
+        if img_shape is None:
+            img_hw = shape_hw(input)
+        else:
+            img_hw = tuple(img_shape.to(torch.float32).unbind(0))
         feats = self.model.extract_feat(input)
-        proposals = self._proposals(feats, input)
-        boxes, scores, labels = self._detect(feats, proposals, input)
+        proposals = self._proposals(feats, img_hw)
+        boxes, scores, labels = self._detect(feats, proposals, img_hw)
         dets = torch.cat([boxes, scores[:, None]], dim=1)[None]
         if not self.with_mask:
             return dets, labels[None]

@@ -117,6 +117,10 @@ def export_onnx(model: torch.nn.Module,
         roi_align_impl: ``'onnx'`` (``RoiAlign``) or ``'grid_sample'``.
         example_input: ``(1, 3, H, W)`` to trace with (default: zeros).
 
+    The graph's inputs are ``input`` and ``img_shape`` (``(2, )`` int64,
+    the unpadded image's height and width), see
+    :mod:`panet_mmdet.deployment.detector`.
+
     Raises:
         UnsupportedModelError: a part of the model does not export.
         ValueError: bad ``shape`` or ``opset``.
@@ -141,8 +145,10 @@ def export_onnx(model: torch.nn.Module,
         # trace as constants; that is intended (they validate, they do not
         # compute), and the tests run exported graphs on other sizes.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
-        torch.onnx.export(wrapper, (example_input, ), out, dynamo=False,
-                          opset_version=opset, input_names=['input'],
+        img_shape = torch.tensor(example_input.shape[-2:], dtype=torch.long)
+        torch.onnx.export(wrapper, (example_input, img_shape), out,
+                          dynamo=False, opset_version=opset,
+                          input_names=['input', 'img_shape'],
                           output_names=names, dynamic_axes=dynamic_axes,
                           do_constant_folding=True)
     onnx_model = onnx.load(out)
@@ -155,14 +161,17 @@ def export_onnx(model: torch.nn.Module,
     return out
 
 
-def torch_predict(model: torch.nn.Module,
-                  input: torch.Tensor) -> Dict[str, np.ndarray]:
-    """mmdet's own ``predict`` on a pre-processed ``(1, 3, H, W)`` input,
-    the input's frame as the image frame: the reference for the graph."""
+def torch_predict(model: torch.nn.Module, input: torch.Tensor,
+                  img_shape: Optional[Tuple[int, int]] = None
+                  ) -> Dict[str, np.ndarray]:
+    """mmdet's own ``predict`` on a pre-processed ``(1, 3, H, W)`` input
+    holding an ``img_shape`` image (default: all of it), in the input's
+    frame: the reference for the graph."""
     from mmdet.structures import DetDataSample
     height, width = input.shape[-2:]
+    img_shape = tuple(img_shape) if img_shape else (height, width)
     sample = DetDataSample(metainfo=dict(
-        img_shape=(height, width), ori_shape=(height, width),
+        img_shape=img_shape, ori_shape=(height, width),
         pad_shape=(height, width), batch_input_shape=(height, width),
         scale_factor=(1., 1.)))
     with torch.no_grad():

@@ -15,6 +15,7 @@ zero padding at the bottom and right), for one image:
     >>> detector = OnnxDetector('panet.onnx')
     >>> input, info = preprocess(cv2.imread('img.png'), detector.meta)
     >>> input.shape           # (1, 3, H, W) float32: the graph's `input`
+    >>> info['img_shape']     # (h, w) of the image in it: `img_shape`
     >>> result = detector(cv2.imread('img.png'))   # all of it, image frame
 """
 import json
@@ -149,15 +150,23 @@ class OnnxDetector:
         self.meta = json.loads(props[METADATA_KEY])
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def run(self, input: np.ndarray) -> Dict[str, np.ndarray]:
-        """Raw graph outputs for a pre-processed ``(1, 3, H, W)`` input."""
-        values = self.session.run(None, {'input': input})
+    def run(self, input: np.ndarray,
+            img_shape: Optional[Tuple[int, int]] = None
+            ) -> Dict[str, np.ndarray]:
+        """Raw graph outputs for a pre-processed ``(1, 3, H, W)`` input
+        holding an ``img_shape`` image (``info['img_shape']`` of
+        :func:`preprocess`; default: the whole input)."""
+        if img_shape is None:
+            img_shape = input.shape[-2:]
+        values = self.session.run(None, {
+            'input': input,
+            'img_shape': np.asarray(img_shape, np.int64)})
         return dict(zip(self.output_names, values))
 
     def __call__(self, image: np.ndarray) -> Dict[str, np.ndarray]:
         """BGR image -> detections in the image's own frame."""
         input, info = preprocess(image, self.meta)
-        return to_original_frame(self.run(input), info,
+        return to_original_frame(self.run(input, info['img_shape']), info,
                                  self.meta.get('mask_thr_binary', 0.5))
 
 

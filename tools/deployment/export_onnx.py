@@ -4,8 +4,9 @@
         --shape 256 256 [--dynamic] [--opset 16] [--verify IMAGE]
 
 The graph takes ``input`` (1, 3, H, W), the model's data_preprocessor
-output, and returns ``dets`` (1, N, 5), ``labels`` (1, N) and, for mask
-models, ``masks`` (1, N, H, W) probabilities (README, "Deploy").
+output, and ``img_shape`` (2,) int64, the image's size inside it; it returns
+``dets`` (1, N, 5), ``labels`` (1, N) and, for mask models, ``masks``
+(1, N, H, W) probabilities (README, "Deploy").
 ``--verify IMAGE`` runs PyTorch (mmdet's own predict) and ONNX Runtime on
 the image and exits 1 unless every detection matches one to one.
 """
@@ -54,12 +55,13 @@ def verify(model, onnx_path, image_path, score_min):
     if image is None:
         raise FileNotFoundError(f'cannot read image {image_path!r}')
     detector = OnnxDetector(onnx_path)
-    input, _ = preprocess(image, detector.meta)
+    input, info = preprocess(image, detector.meta)
     t = time.perf_counter()
-    reference = torch_predict(model, torch.from_numpy(input))
+    reference = torch_predict(model, torch.from_numpy(input),
+                              info['img_shape'])
     t_torch = time.perf_counter() - t
     t = time.perf_counter()
-    outputs = detector.run(input)
+    outputs = detector.run(input, info['img_shape'])
     t_ort = time.perf_counter() - t
     report = compare_detections(
         reference, graph_result(outputs, detector.meta['mask_thr_binary']),

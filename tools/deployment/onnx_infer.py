@@ -7,6 +7,9 @@ Pre-processing (the config's test resize, normalisation, padding), class
 names and palette come from the metadata that tools/deployment/export_onnx.py
 stored in the file; ``--config`` only replaces names and palette (and needs
 mmengine). Boxes and masks are mapped back to the image's own frame.
+``--save-pred`` writes labels, scores, boxes and (where pycocotools is
+installed) COCO-RLE masks, the layout of ``tools/infer.py --save-pred``;
+``tools/deployment/compare_predictions.py`` compares the two files.
 """
 import argparse
 import importlib.util
@@ -52,6 +55,24 @@ def names_from_config(path):
     return list(meta.get('classes', [])), list(meta.get('palette', []))
 
 
+def encode_masks(masks):
+    """COCO RLE per mask, as mmdet's DetInferencer saves them, where
+    pycocotools is installed (an empty list otherwise)."""
+    try:
+        from pycocotools import mask as mask_util
+    except ImportError:
+        print('note: pycocotools is not installed; --save-pred writes no '
+              'masks')
+        return []
+    import numpy as np
+    encoded = []
+    for mask in masks:
+        rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+        rle['counts'] = rle['counts'].decode()
+        encoded.append(rle)
+    return encoded
+
+
 def main(argv=None):
     args = parse_args(argv)
     for path, what in ((args.model, 'model'), (args.image, 'image')):
@@ -81,6 +102,8 @@ def main(argv=None):
             bboxes=[[round(float(v), 3) for v in b]
                     for b in result['bboxes']],
             classes=classes)
+        if 'masks' in result:
+            record['masks'] = encode_masks(result['masks'])
         with open(args.save_pred, 'w') as f:
             json.dump(record, f)
     return 0

@@ -1,0 +1,139 @@
+"""Inference latency: ONNX Runtime (exported graph) vs PyTorch, same inputs.
+
+For each config, the model is loaded once (checkpoint, or random weights),
+exported with both RoIAlign implementations (the ONNX ``RoiAlign`` op and the
+GridSample construction), and then mmdet's own ``predict`` and the two ONNX
+Runtime sessions run on the same pre-processed input, interleaved after
+warm-up; medians and ratios against PyTorch are printed, with the number of
+detections each produced (they must agree: same model, same input).
+
+    # the README's table (CPU, all cores)
+    python tools/benchmarks/benchmark_onnx.py \
+        configs/demo/panet_r18_fpn-gn_demo.py --shape 256 256 \
+        --checkpoint work_dirs/demo/panet_r18_fpn-gn_demo/iter_480.pth
+    python tools/benchmarks/benchmark_onnx.py \
+        configs/panet/panet_r50_fpn-gn_1x_coco.py --shape 800 1216 \
+        --score-thr 0.0 --repeats 5
+
+With random weights a COCO model's class scores sit near 1/81, under the
+config's ``score_thr`` (0.05), so nothing reaches the mask head; ``--score-thr
+0.0`` makes every image carry ``max_per_img`` detections through the mask
+head, the heavy end of a trained model's test-time work.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _timing import device_line, interleaved_medians  # noqa: E402
+
+IMPLS = ('onnx', 'grid_sample')
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config')
+    p.add_argument('--checkpoint', help='weights (default: random init)')
+    p.add_argument('--shape', type=int, nargs=2, default=(256, 256),
+                   metavar=('H', 'W'), help='padded input size')
+    p.add_argument('--image', help='an image to resize to --shape and '
+                   'normalise (default: a seeded random image)')
+    p.add_argument('--score-thr', type=float,
+                   help="override the config's test_cfg.rcnn.score_thr")
+    p.add_argument('--threads', type=int, default=0,
+                   help='threads for both runtimes (0: all cores)')
+    p.add_argument('--repeats', type=int, default=10)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--json', help='also write the results here')
+    return p.parse_args(argv)
+
+
+def make_input(meta, shape, image_path=None, seed=0):
+    """(1, 3, H, W) float32 as the data_preprocessor makes it."""
+    import cv2
+    h, w = shape
+    if image_path:
+        image = cv2.imread(image_path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f'cannot read image {image_path!r}')
+        image = cv2.resize(image, (w, h))
+    else:
+        image = np.random.default_rng(seed).integers(
+            0, 256, (h, w, 3), dtype=np.uint8)
+    image = image.astype(np.float32)
+    if meta['bgr_to_rgb']:
+        image = image[..., ::-1]
+    image = (image - np.float32(meta['mean'])) / np.float32(meta['std'])
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from panet_mmdet.deployment import (OnnxDetector, export_onnx,
+                                        load_detector, torch_predict)
+    from panet_mmdet.deployment.exporter import export_metadata
+
+    threads = args.threads or os.cpu_count()
+    torch.set_num_threads(threads)
+    options = None
+    if args.score_thr is not None:
+        options = {'model.test_cfg.rcnn.score_thr': args.score_thr}
+    model = load_detector(args.config, args.checkpoint, options)
+    shape = tuple(args.shape)
+    input = make_input(export_metadata(model, shape), shape, args.image)
+    input_t = torch.from_numpy(input)
+
+    sessions = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for impl in IMPLS:
+            path = osp.join(tmp, f'{impl}.onnx')
+            export_onnx(model, path, shape, roi_align_impl=impl,
+                        example_input=input_t)
+            sessions[impl] = OnnxDetector(path, threads=threads)
+
+    counts = {'pytorch': len(torch_predict(model, input_t)['scores'])}
+    for impl, session in sessions.items():
+        counts[f'ort_{impl}'] = int(session.run(input)['dets'].shape[1])
+    fns = {'pytorch': lambda: torch_predict(model, input_t)}
+    for impl, session in sessions.items():
+        fns[f'ort_{impl}'] = (lambda s=session: s.run(input))
+    medians = interleaved_medians(fns, 'cpu', args.repeats, args.warmup)
+
+    name = osp.splitext(osp.basename(args.config))[0]
+    weights = args.checkpoint or 'random weights'
+    print(device_line('cpu') + f'; ONNX Runtime {_ort_version()}, '
+          f'{threads} intra-op threads')
+    print(f'{name} ({weights}), input 1x3x{shape[0]}x{shape[1]}, median of '
+          f'{args.repeats} after {args.warmup} warm-up, interleaved')
+    print('| runtime | detections | ms / image | speed-up vs PyTorch |')
+    print('|---|---:|---:|---:|')
+    labels = {'pytorch': 'PyTorch (mmdet predict)',
+              'ort_onnx': 'ONNX Runtime, RoiAlign op',
+              'ort_grid_sample': 'ONNX Runtime, GridSample RoIAlign'}
+    for key, label in labels.items():
+        print(f'| {label} | {counts[key]} | {medians[key] * 1000:.1f} | '
+              f"{medians['pytorch'] / medians[key]:.2f}x |")
+    if len(set(counts.values())) != 1:
+        print(f'warning: the runtimes disagree on the detections: {counts}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(config=args.config, weights=weights,
+                           shape=list(shape), threads=threads,
+                           repeats=args.repeats, counts=counts,
+                           median_s=medians), f, indent=2)
+    return medians
+
+
+def _ort_version():
+    import onnxruntime
+    return onnxruntime.__version__
+
+
+if __name__ == '__main__':
+    main()
