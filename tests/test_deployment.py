@@ -12,6 +12,7 @@ import glob
 import importlib.util
 import json
 import os.path as osp
+import re
 
 import cv2
 import numpy as np
@@ -25,7 +26,7 @@ from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
                                     check_exportable, compare_detections,
                                     export_onnx, graph_result, load_detector,
                                     preprocess, torch_predict)
-from panet_mmdet.deployment.exporter import export_metadata
+from panet_mmdet.deployment.exporter import _test_resize, export_metadata
 from panet_mmdet.deployment.parity import box_iou, mask_iou
 
 pytestmark = pytest.mark.slow
@@ -269,15 +270,19 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'panet', '**', '*.py'),
                   'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'])
 
 
+def _load(config):
+    from mmengine.hub import get_config
+    return (get_config(config) if config.startswith('mmdet::') else
+            Config.fromfile(config))
+
+
 def _build(config):
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    from mmengine.hub import get_config
 
     import panet_mmdet  # noqa: F401
     register_all_modules()
-    cfg = (get_config(config) if config.startswith('mmdet::') else
-           Config.fromfile(config))
+    cfg = _load(config) if isinstance(config, str) else config
     return MODELS.build(cfg.model)
 
 
@@ -285,6 +290,29 @@ def _build(config):
                          ids=[osp.basename(c) for c in CONFIGS])
 def test_every_two_stage_config_is_exportable(config):
     check_exportable(_build(config))
+    # the test pipeline is one the ONNX Runtime pre-processing repeats
+    resize = _test_resize(_load(config))
+    assert resize is not None and resize['keep_ratio']
+
+
+def test_unsupported_settings_are_named():
+    """Settings the graph would silently ignore stop the export."""
+    for key, value, part in (
+            ('rcnn', dict(type='nms', iou_threshold=0.5, class_agnostic=True),
+             'test_cfg.rcnn.nms.class_agnostic=True'),
+            ('rpn', dict(type='nms', iou_threshold=0.7, offset=1),
+             'test_cfg.rpn.nms.offset=1'),
+            ('rcnn', dict(type='soft_nms', iou_threshold=0.5),
+             "test_cfg.rcnn.nms.type is 'soft_nms'")):
+        cfg = _load(osp.join(ROOT, PANET_DEMO))
+        cfg.model.test_cfg[key].nms = value
+        with pytest.raises(UnsupportedModelError, match=re.escape(part)):
+            check_exportable(_build(cfg))
+    cfg = _load(osp.join(ROOT, PANET_DEMO))
+    cfg.test_dataloader.dataset.pipeline.insert(
+        2, dict(type='Pad', size_divisor=64))
+    with pytest.raises(ValueError, match="a 'Pad' step"):
+        _test_resize(cfg)
 
 
 @pytest.mark.parametrize('config,part', [
@@ -322,9 +350,10 @@ def test_tools_export_verify_and_infer_without_torch(trained_panet, panet,
     out = str(tmp_path / 'panet.onnx')
     proc = run_tool(['tools/deployment/export_onnx.py', config, ckpt,
                      '--out', out, '--shape', '128', '128', '--verify',
-                     image])
+                     image, osp.join(tiny_data, 'train')])
     assert 'standard ONNX ops only' in proc.stdout
     assert 'reference detections matched' in proc.stdout
+    assert 'verify: 9/9 images match' in proc.stdout
 
     # --verify fails when the graph does not reproduce the model
     changed = load_detector(config, ckpt)

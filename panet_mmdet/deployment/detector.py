@@ -82,6 +82,15 @@ def _check_nms(cfg, where: str) -> None:
     _require(nms.get('type', 'nms') == 'nms',
              f'{where}.nms.type is {nms.get("type")!r}; only "nms" exports')
     _require('iou_threshold' in nms, f'{where}.nms has no iou_threshold')
+    _require(not nms.get('class_agnostic', False),
+             f'{where}.nms.class_agnostic=True; only per-class (per-level) '
+             'NMS exports')
+    _require(nms.get('offset', 0) == 0,
+             f'{where}.nms.offset={nms.get("offset")}; only offset=0 exports')
+    unknown = sorted(set(nms) - {'type', 'iou_threshold', 'class_agnostic',
+                                 'offset', 'split_thr'})
+    _require(not unknown, f'{where}.nms has {unknown}, which the export '
+             'does not apply')
 
 
 def _check_extractor(extractor: nn.Module, where: str) -> None:
@@ -193,8 +202,9 @@ class ExportableTwoStageDetector(nn.Module):
         roi_align_impl (str): ``'onnx'`` or ``'grid_sample'``
             (see :class:`ExportableRoIAlign`).
 
-    ``forward(input)`` takes ``(1, 3, H, W)`` and returns ``(dets, labels)``
-    or ``(dets, labels, masks)`` as described in the module docstring.
+    ``forward(input, img_shape)`` takes ``(1, 3, H, W)`` and ``(2, )`` and
+    returns ``(dets, labels)`` or ``(dets, labels, masks)`` as described in
+    the module docstring.
     """
 
     def __init__(self, model: nn.Module, roi_align_impl: str = 'onnx') -> None:

@@ -8,6 +8,7 @@ ONNX Runtime side needs to pre- and post-process is stored in the file's
 metadata (:mod:`panet_mmdet.deployment.runtime`).
 """
 import json
+import os
 import warnings
 from typing import Dict, Optional, Tuple
 
@@ -39,21 +40,39 @@ def load_detector(config, checkpoint: Optional[str] = None,
     return init_detector(config, checkpoint, device='cpu')
 
 
+_PIPELINE_STEPS = ('LoadImageFromFile', 'LoadAnnotations', 'Resize',
+                   'PackDetInputs')
+
+
 def _test_resize(cfg: Config) -> Optional[Dict]:
-    """The ``Resize`` step of the config's test pipeline (scale, keep_ratio)."""
-    pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.get(
-        'pipeline', [])
+    """The ``Resize`` step of the test pipeline that mmdet's inference uses
+    (``test_dataloader.dataset.pipeline``): ``scale`` and ``keep_ratio``.
+
+    Raises:
+        ValueError: a step the ONNX Runtime pre-processing does not repeat.
+    """
+    pipeline = cfg.test_dataloader.dataset.get('pipeline') or cfg.get(
+        'test_pipeline', [])
+    resize = None
     for step in pipeline:
-        if step.get('type') in ('Resize', 'mmdet.Resize'):
-            if 'scale' not in step:
-                raise ValueError('the test pipeline Resize has no `scale` '
-                                 f'(got {dict(step)}); only scale is handled')
-            scale = step['scale']
-            if isinstance(scale, int):
-                scale = (scale, scale)
-            return dict(scale=list(scale),
-                        keep_ratio=bool(step.get('keep_ratio', False)))
-    return None
+        kind = str(step.get('type')).replace('mmdet.', '')
+        if kind not in _PIPELINE_STEPS:
+            raise ValueError(
+                f'the test pipeline has a {kind!r} step, which the ONNX '
+                f'Runtime pre-processing does not repeat; supported steps: '
+                f'{_PIPELINE_STEPS}')
+        if kind != 'Resize':
+            continue
+        if 'scale' not in step or step.get('interpolation',
+                                           'bilinear') != 'bilinear':
+            raise ValueError('the test pipeline Resize needs `scale` and '
+                             f'bilinear interpolation, got {dict(step)}')
+        scale = step['scale']
+        if isinstance(scale, int):
+            scale = (scale, scale)
+        resize = dict(scale=list(scale),
+                      keep_ratio=bool(step.get('keep_ratio', False)))
+    return resize
 
 
 def export_metadata(model: torch.nn.Module,
@@ -134,6 +153,9 @@ def export_onnx(model: torch.nn.Module,
     wrapper = ExportableTwoStageDetector(model, roi_align_impl).eval()
     if example_input is None:
         example_input = torch.zeros(1, 3, *shape)
+    if tuple(example_input.shape) != (1, 3, *shape):
+        raise ValueError(f'example_input must be (1, 3, {shape[0]}, '
+                         f'{shape[1]}), got {tuple(example_input.shape)}')
     names = wrapper.output_names
     dynamic_axes = {name: {1: 'num_dets'} for name in names}
     if dynamic:
@@ -156,8 +178,12 @@ def export_onnx(model: torch.nn.Module,
     meta['roi_align_impl'] = roi_align_impl
     entry = onnx_model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    try:
+        check_standard_onnx(onnx_model)
+    except Exception:
+        os.remove(out)  # never leave a graph that failed its check
+        raise
     onnx.save(onnx_model, out)
-    check_standard_onnx(onnx_model)
     return out
 
 

@@ -7,10 +7,12 @@ The graph takes ``input`` (1, 3, H, W), the model's data_preprocessor
 output, and ``img_shape`` (2,) int64, the image's size inside it; it returns
 ``dets`` (1, N, 5), ``labels`` (1, N) and, for mask models, ``masks``
 (1, N, H, W) probabilities (README, "Deploy").
-``--verify IMAGE`` runs PyTorch (mmdet's own predict) and ONNX Runtime on
-the image and exits 1 unless every detection matches one to one.
+``--verify IMAGE [IMAGE ...]`` (files or folders) runs PyTorch (mmdet's own
+predict) and ONNX Runtime on each image and exits 1 unless every detection
+matches one to one.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 import time
@@ -34,8 +36,9 @@ def parse_args(argv=None):
                    choices=('onnx', 'grid_sample'),
                    help='RoIAlign as the ONNX RoiAlign op or built from '
                    'GridSample (fixed sampling_ratio only)')
-    p.add_argument('--verify', metavar='IMAGE',
-                   help='compare PyTorch and ONNX Runtime on this image')
+    p.add_argument('--verify', metavar='IMAGE', nargs='+',
+                   help='compare PyTorch and ONNX Runtime on these images '
+                   '(files or folders)')
     p.add_argument('--score-min', type=float, default=0.05,
                    help='--verify: detections from this score on must match')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -43,35 +46,62 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def verify(model, onnx_path, image_path, score_min):
-    """Print PyTorch-vs-ONNX-Runtime parity on one image; True if it holds."""
+def image_files(paths):
+    """Image files named by ``paths``: files as given, folders expanded."""
+    files = []
+    for path in [paths] if isinstance(paths, str) else paths:
+        if osp.isdir(path):
+            files += sorted(
+                osp.join(path, name) for name in os.listdir(path)
+                if name.lower().endswith(('.png', '.jpg', '.jpeg', '.bmp')))
+        else:
+            files.append(path)
+    if not files:
+        raise FileNotFoundError(f'no images in {paths!r}')
+    return files
+
+
+def verify(model, onnx_path, images, score_min):
+    """Print PyTorch-vs-ONNX-Runtime parity on each image (a path, a folder
+    or a list of them) and over all; True if it holds on every image."""
     import cv2
+    import numpy as np
     import torch
 
     from panet_mmdet.deployment import (OnnxDetector, compare_detections,
                                         graph_result, preprocess,
                                         torch_predict)
-    image = cv2.imread(image_path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f'cannot read image {image_path!r}')
     detector = OnnxDetector(onnx_path)
-    input, info = preprocess(image, detector.meta)
-    t = time.perf_counter()
-    reference = torch_predict(model, torch.from_numpy(input),
-                              info['img_shape'])
-    t_torch = time.perf_counter() - t
-    t = time.perf_counter()
-    outputs = detector.run(input, info['img_shape'])
-    t_ort = time.perf_counter() - t
-    report = compare_detections(
-        reference, graph_result(outputs, detector.meta['mask_thr_binary']),
-        score_min=score_min)
-    print(f'verify {image_path} (input {input.shape[2]}x{input.shape[3]}): '
-          f'{report.summary()}')
-    print(f'verify: one run each, PyTorch {t_torch * 1000:.0f} ms, ONNX '
-          f'Runtime {t_ort * 1000:.0f} ms (not a benchmark: see '
-          'tools/benchmarks/benchmark_onnx.py)')
-    return report.ok()
+    files = image_files(images)
+    matched = failed = 0
+    score_diff, box_iou, mask_ious = 0., 1., []
+    for path in files:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f'cannot read image {path!r}')
+        input, info = preprocess(image, detector.meta)
+        reference = torch_predict(model, torch.from_numpy(input),
+                                  info['img_shape'])
+        outputs = detector.run(input, info['img_shape'])
+        report = compare_detections(
+            reference,
+            graph_result(outputs, detector.meta['mask_thr_binary']),
+            score_min=score_min)
+        print(f'verify {path} (input {input.shape[2]}x{input.shape[3]}): '
+              f'{report.summary()}')
+        failed += not report.ok()
+        matched += report.matched
+        score_diff = max(score_diff, report.max_score_diff)
+        box_iou = min(box_iou, report.min_box_iou)
+        mask_ious += report.mask_ious
+    if len(files) > 1:
+        masks = (f', mask IoU mean {np.mean(mask_ious):.4f} min '
+                 f'{np.min(mask_ious):.4f}' if mask_ious else '')
+        print(f'verify: {len(files) - failed}/{len(files)} images match; '
+              f'{matched} detections (score >= {score_min}) matched, max '
+              f'|score difference| {score_diff:.2e}, min box IoU '
+              f'{box_iou:.4f}{masks}')
+    return failed == 0
 
 
 def main(argv=None):
