@@ -27,13 +27,13 @@ import sys
 import torch
 
 _TOOLS = osp.dirname(osp.abspath(__file__))
-sys.path.insert(0, osp.join(_TOOLS, 'benchmarks'))
 sys.path.insert(0, osp.join(_TOOLS, 'analysis'))
-from _timing import (device_line, interleaved_medians,  # noqa
-                     peak_memory_bytes, sync)
 from model_summary import summarise  # noqa
 
 import panet_mmdet  # noqa: F401,E402
+from panet_mmdet.utils.benchmarking import (device_line,  # noqa: E402
+                                          interleaved_medians,
+                                          peak_memory_bytes, sync)
 
 
 def parse_args(argv=None):

@@ -9,16 +9,13 @@ median forward+backward time and memory for each RoI count, with ratios.
     python tools/benchmarks/benchmark_mask_head.py --device cuda
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _timing import device_line, interleaved_medians, peak_memory_bytes  # noqa
-
-from panet_mmdet.models import FullyConnectedFusionMaskHead  # noqa
+from panet_mmdet.models import FullyConnectedFusionMaskHead
+from panet_mmdet.utils.benchmarking import (device_line, interleaved_medians,
+                                          peak_memory_bytes)
 
 
 def parse_args(argv=None):

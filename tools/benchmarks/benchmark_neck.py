@@ -12,16 +12,13 @@ bytes of the tensors autograd saves for backward (the activation memory a
 training step holds), which is what differs between necks.
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 from mmdet.models.necks import FPN, PAFPN
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _timing import device_line, interleaved_medians, peak_memory_bytes  # noqa
-
-from panet_mmdet.models import BottomUpAugmentedFPN  # noqa
+from panet_mmdet.models import BottomUpAugmentedFPN
+from panet_mmdet.utils.benchmarking import (device_line, interleaved_medians,
+                                          peak_memory_bytes)
 
 
 def parse_args(argv=None):

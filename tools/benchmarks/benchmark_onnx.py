@@ -24,14 +24,12 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import tempfile
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _timing import device_line, interleaved_medians  # noqa: E402
+from panet_mmdet.utils.benchmarking import device_line, interleaved_medians
 
 IMPLS = ('onnx', 'grid_sample')
 

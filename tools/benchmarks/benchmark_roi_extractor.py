@@ -15,8 +15,6 @@ with ratios against the loop and against SingleRoIExtractor.
     python tools/benchmarks/benchmark_roi_extractor.py --device cuda --channels 256
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 import torch.nn as nn
@@ -24,10 +22,9 @@ from mmcv.cnn import ConvModule
 from mmdet.models.roi_heads.roi_extractors import (GenericRoIExtractor,
                                                    SingleRoIExtractor)
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _timing import device_line, interleaved_medians, peak_memory_bytes  # noqa
-
-from panet_mmdet.models import AdaptiveFeaturePoolingRoIExtractor  # noqa
+from panet_mmdet.models import AdaptiveFeaturePoolingRoIExtractor
+from panet_mmdet.utils.benchmarking import (device_line, interleaved_medians,
+                                          peak_memory_bytes)
 
 STRIDES = [4, 8, 16, 32]
 

@@ -1,4 +1,9 @@
-"""Shared timing and memory helpers for the benchmark scripts."""
+"""Timing and memory helpers shared by the benchmark scripts in ``tools/``.
+
+    from panet_mmdet.utils.benchmarking import interleaved_medians
+    medians = interleaved_medians({'a': run_a, 'b': run_b}, 'cpu',
+                                  repeats=10, warmup=3)
+"""
 import statistics
 import time
 from typing import Callable, Dict, List
