@@ -53,8 +53,11 @@ def parse_args(argv=None):
 
 
 def make_input(meta, shape, image_path=None, seed=0):
-    """(1, 3, H, W) float32 as the data_preprocessor makes it."""
+    """(1, 3, H, W) float32 as the data_preprocessor makes it, from an image
+    resized to exactly ``shape`` (or a seeded random one)."""
     import cv2
+
+    from panet_mmdet.deployment import preprocess
     h, w = shape
     if image_path:
         image = cv2.imread(image_path, cv2.IMREAD_COLOR)
@@ -64,11 +67,8 @@ def make_input(meta, shape, image_path=None, seed=0):
     else:
         image = np.random.default_rng(seed).integers(
             0, 256, (h, w, 3), dtype=np.uint8)
-    image = image.astype(np.float32)
-    if meta['bgr_to_rgb']:
-        image = image[..., ::-1]
-    image = (image - np.float32(meta['mean'])) / np.float32(meta['std'])
-    return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+    input, _ = preprocess(image, dict(meta, resize=None), pad_to=shape)
+    return input
 
 
 def main(argv=None):
