@@ -156,6 +156,9 @@ def export_onnx(model: torch.nn.Module,
     if tuple(example_input.shape) != (1, 3, *shape):
         raise ValueError(f'example_input must be (1, 3, {shape[0]}, '
                          f'{shape[1]}), got {tuple(example_input.shape)}')
+    # the metadata first: a test pipeline it cannot describe stops here
+    meta = export_metadata(model, None if dynamic else shape)
+    meta['roi_align_impl'] = roi_align_impl
     names = wrapper.output_names
     dynamic_axes = {name: {1: 'num_dets'} for name in names}
     if dynamic:
@@ -174,8 +177,6 @@ def export_onnx(model: torch.nn.Module,
                           output_names=names, dynamic_axes=dynamic_axes,
                           do_constant_folding=True)
     onnx_model = onnx.load(out)
-    meta = export_metadata(model, None if dynamic else shape)
-    meta['roi_align_impl'] = roi_align_impl
     entry = onnx_model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     try:
