@@ -10,10 +10,12 @@ detections each produced (they must agree: same model, same input).
     # the README's table (CPU, all cores)
     python tools/benchmarks/benchmark_onnx.py \
         configs/demo/panet_r18_fpn-gn_demo.py --shape 256 256 \
-        --checkpoint work_dirs/demo/panet_r18_fpn-gn_demo/iter_480.pth
+        --checkpoint work_dirs/demo/panet_r18_fpn-gn_demo/iter_480.pth \
+        --image data/demo_shapes/val/val_00001.png --repeats 10
     python tools/benchmarks/benchmark_onnx.py \
         configs/panet/panet_r50_fpn-gn_1x_coco.py --shape 800 1216 \
-        --score-thr 0.0 --repeats 5
+        --score-thr 0.0 --image data/demo_shapes/val/val_00001.png \
+        --repeats 5 --warmup 1
 
 With random weights a COCO model's class scores sit near 1/81, under the
 config's ``score_thr`` (0.05), so nothing reaches the mask head; ``--score-thr

@@ -65,16 +65,15 @@ def verify(model, onnx_path, images, score_min):
     """Print PyTorch-vs-ONNX-Runtime parity on each image (a path, a folder
     or a list of them) and over all; True if it holds on every image."""
     import cv2
-    import numpy as np
     import torch
 
-    from panet_mmdet.deployment import (OnnxDetector, compare_detections,
-                                        graph_result, preprocess,
-                                        torch_predict)
+    from panet_mmdet.deployment import (OnnxDetector, ParityReport,
+                                        compare_detections, graph_result,
+                                        preprocess, torch_predict)
     detector = OnnxDetector(onnx_path)
     files = image_files(images)
-    matched = failed = 0
-    score_diff, box_iou, mask_ious = 0., 1., []
+    failed = 0
+    total = ParityReport(0, 0, 0)
     for path in files:
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
@@ -90,17 +89,16 @@ def verify(model, onnx_path, images, score_min):
         print(f'verify {path} (input {input.shape[2]}x{input.shape[3]}): '
               f'{report.summary()}')
         failed += not report.ok()
-        matched += report.matched
-        score_diff = max(score_diff, report.max_score_diff)
-        box_iou = min(box_iou, report.min_box_iou)
-        mask_ious += report.mask_ious
+        total.num_reference += report.num_reference
+        total.num_test += report.num_test
+        total.matched += report.matched
+        total.max_score_diff = max(total.max_score_diff,
+                                   report.max_score_diff)
+        total.min_box_iou = min(total.min_box_iou, report.min_box_iou)
+        total.mask_ious += report.mask_ious
     if len(files) > 1:
-        masks = (f', mask IoU mean {np.mean(mask_ious):.4f} min '
-                 f'{np.min(mask_ious):.4f}' if mask_ious else '')
         print(f'verify: {len(files) - failed}/{len(files)} images match; '
-              f'{matched} detections (score >= {score_min}) matched, max '
-              f'|score difference| {score_diff:.2e}, min box IoU '
-              f'{box_iou:.4f}{masks}')
+              f'over all, {total.summary()}')
     return failed == 0
 
 
