@@ -17,7 +17,7 @@ def pytest_configure(config):
 @pytest.fixture(scope='session')
 def tiny_data(tmp_path_factory):
     """8 train / 4 val images of 128 px, written by the demo generator."""
-    from panet_mmdet.datasets import generate_shapes_dataset
+    from panet_mmdet.demo_data import generate_shapes_dataset
     out = str(tmp_path_factory.mktemp('tiny_shapes'))
     generate_shapes_dataset(out, num_train=8, num_val=4, seed=3,
                             img_size=(128, 128), objects_per_image=(2, 4))

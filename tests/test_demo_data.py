@@ -9,7 +9,7 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from panet_mmdet.datasets import CLASSES, generate_shapes_dataset, size_bucket
+from panet_mmdet.demo_data import CLASSES, generate_shapes_dataset, size_bucket
 
 
 def _digest(folder):

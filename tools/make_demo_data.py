@@ -10,9 +10,8 @@ import collections
 import json
 import time
 
-from panet_mmdet.datasets.shapes_generator import (BACKGROUNDS, MASK_FORMATS,
-                                                   generate_shapes_dataset,
-                                                   size_bucket)
+from panet_mmdet.demo_data import (BACKGROUNDS, MASK_FORMATS,
+                                  generate_shapes_dataset, size_bucket)
 
 
 def parse_args(argv=None):

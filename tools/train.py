@@ -14,7 +14,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
-from panet_mmdet.utils import check_dataset_paths, setup_cpu_distributed
+from panet_mmdet.engine import setup_cpu_distributed
+from panet_mmdet.utils import check_dataset_paths
 
 
 def parse_args(argv=None):

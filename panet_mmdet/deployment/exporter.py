@@ -19,7 +19,7 @@ from mmengine.config import Config
 from .detector import ExportableTwoStageDetector
 from .runtime import METADATA_KEY
 
-DEFAULT_OPSET = 16  # RoiAlign's half_pixel mode and GridSample need 16
+_DEFAULT_OPSET = 16  # RoiAlign's half_pixel mode and GridSample need 16
 _STANDARD_DOMAINS = ('', 'ai.onnx')
 
 
@@ -120,7 +120,7 @@ def check_standard_onnx(onnx_model) -> None:
 def export_onnx(model: torch.nn.Module,
                 out: str,
                 shape: Tuple[int, int],
-                opset: int = DEFAULT_OPSET,
+                opset: int = _DEFAULT_OPSET,
                 dynamic: bool = False,
                 roi_align_impl: str = 'onnx',
                 example_input: Optional[torch.Tensor] = None) -> str:
@@ -145,8 +145,8 @@ def export_onnx(model: torch.nn.Module,
         ValueError: bad ``shape`` or ``opset``.
     """
     import onnx
-    if opset < DEFAULT_OPSET:
-        raise ValueError(f'opset must be >= {DEFAULT_OPSET} (RoiAlign with '
+    if opset < _DEFAULT_OPSET:
+        raise ValueError(f'opset must be >= {_DEFAULT_OPSET} (RoiAlign with '
                          f"half_pixel, GridSample), got {opset}")
     if len(shape) != 2 or min(shape) < 32:
         raise ValueError(f'shape must be (H, W) with both >= 32, got {shape}')

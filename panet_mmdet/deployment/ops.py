@@ -26,7 +26,9 @@ from mmcv.ops import nms as mmcv_nms
 from mmcv.ops import roi_align as mmcv_roi_align
 from torch import Tensor
 
-ROI_ALIGN_IMPLS = ('onnx', 'grid_sample')
+from panet_mmdet.utils import check_choice
+
+_ROI_ALIGN_IMPLS = ('onnx', 'grid_sample')
 
 
 # ---------------------------------------------------------------- shapes
@@ -81,7 +83,7 @@ class _RoiAlignOp(torch.autograd.Function):
                     spatial_scale_f=spatial_scale)
 
 
-def grid_sample_roi_align(feat: Tensor, boxes: Tensor,
+def _grid_sample_roi_align(feat: Tensor, boxes: Tensor,
                           output_size: Tuple[int, int], spatial_scale: float,
                           sampling_ratio: int, aligned: bool) -> Tensor:
     """RoIAlign from ``grid_sample``: mmcv's sampling rule, standard ops only.
@@ -158,9 +160,7 @@ class ExportableRoIAlign(nn.Module):
     def __init__(self, output_size, spatial_scale: float, sampling_ratio: int,
                  aligned: bool = True, impl: str = 'onnx') -> None:
         super().__init__()
-        if impl not in ROI_ALIGN_IMPLS:
-            raise ValueError(f'impl must be one of {ROI_ALIGN_IMPLS}, got '
-                             f'{impl!r}')
+        check_choice('impl', impl, _ROI_ALIGN_IMPLS)
         if isinstance(output_size, int):
             output_size = (output_size, output_size)
         self.output_size = tuple(int(s) for s in output_size)
@@ -181,7 +181,7 @@ class ExportableRoIAlign(nn.Module):
     def forward(self, input: Tensor, rois: Tensor) -> Tensor:
         boxes = rois[:, 1:5]
         if self.impl == 'grid_sample':
-            return grid_sample_roi_align(input, boxes, self.output_size,
+            return _grid_sample_roi_align(input, boxes, self.output_size,
                                          self.spatial_scale,
                                          self.sampling_ratio, self.aligned)
         return _RoiAlignOp.apply(input, boxes, rois[:, 0].long(),

@@ -28,7 +28,7 @@ METADATA_KEY = 'panet_mmdet'
 
 
 # ---------------------------------------------------------- pre-processing
-def rescale_size(width: int, height: int,
+def _rescale_size(width: int, height: int,
                  scale: Tuple[int, int]) -> Tuple[int, int]:
     """mmcv's ``imrescale`` size: fit the long and the short edge into
     ``max(scale)`` and ``min(scale)``, keeping the aspect ratio."""
@@ -62,7 +62,7 @@ def preprocess(image: np.ndarray, meta: Dict,
     if resize:
         scale = tuple(resize['scale'])
         if resize['keep_ratio']:
-            new_w, new_h = rescale_size(ori_w, ori_h, scale)
+            new_w, new_h = _rescale_size(ori_w, ori_h, scale)
         else:
             new_w, new_h = scale
         if (new_w, new_h) != (ori_w, ori_h):

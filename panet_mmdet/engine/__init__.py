@@ -1,7 +1,8 @@
-from .device_agnostic_ddp import DeviceAgnosticDistributedDataParallel
+from .cpu_distributed import (DeviceAgnosticDistributedDataParallel,
+                              setup_cpu_distributed)
 from .hooks import DistributedLossAveragingHook, RandomStateCheckpointHook
 
 __all__ = [
-    'DeviceAgnosticDistributedDataParallel', 'DistributedLossAveragingHook',
-    'RandomStateCheckpointHook'
+    'DeviceAgnosticDistributedDataParallel', 'setup_cpu_distributed',
+    'DistributedLossAveragingHook', 'RandomStateCheckpointHook'
 ]

@@ -1,8 +1,7 @@
-from .checkpoint_compat import allow_mmengine_checkpoints, mmengine_safe_globals
-from .config_checks import check_dataset_paths
-from .dist import setup_cpu_distributed
+from .checkpoint_compat import allow_mmengine_checkpoints
+from .config_checks import check_choice, check_dataset_paths, check_positive_int
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'mmengine_safe_globals',
-    'check_dataset_paths', 'setup_cpu_distributed'
+    'allow_mmengine_checkpoints', 'check_choice', 'check_dataset_paths',
+    'check_positive_int'
 ]

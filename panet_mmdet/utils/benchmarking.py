@@ -16,7 +16,7 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_once(fn: Callable[[], None], device: str) -> float:
+def _time_once(fn: Callable[[], None], device: str) -> float:
     """Seconds of one call: CUDA events on GPU, perf_counter on CPU."""
     if device.startswith('cuda'):
         start = torch.cuda.Event(enable_timing=True)
@@ -42,11 +42,11 @@ def interleaved_medians(fns: Dict[str, Callable[[], None]], device: str,
     times: Dict[str, List[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            times[name].append(time_once(fn, device))
+            times[name].append(_time_once(fn, device))
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def saved_tensor_bytes(fn: Callable[[], None]) -> int:
+def _saved_tensor_bytes(fn: Callable[[], None]) -> int:
     """Bytes of the tensors autograd saves for backward during fn (storage
     counted once, parameters excluded): the activation memory a training
     step holds on top of the model's weights."""
@@ -70,7 +70,7 @@ def saved_tensor_bytes(fn: Callable[[], None]) -> int:
 
 def peak_memory_bytes(fn: Callable[[], None], device: str) -> int:
     """CUDA: peak allocated during fn above what was allocated before.
-    CPU: saved-for-backward activation bytes (see saved_tensor_bytes)."""
+    CPU: saved-for-backward activation bytes (see _saved_tensor_bytes)."""
     if device.startswith('cuda'):
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
@@ -79,7 +79,7 @@ def peak_memory_bytes(fn: Callable[[], None], device: str) -> int:
         fn()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
-    return saved_tensor_bytes(fn)
+    return _saved_tensor_bytes(fn)
 
 
 def device_line(device: str) -> str:

@@ -37,7 +37,7 @@ def _history_buffer_method(owner: Any, name: str) -> Any:
     return getattr(HistoryBuffer, name)
 
 
-def mmengine_safe_globals() -> List[Any]:
+def _mmengine_safe_globals() -> List[Any]:
     """The allow-list entries, in ``torch.serialization.add_safe_globals`` form."""
     from numpy._core import multiarray
     entries: List[Any] = [HistoryBuffer, np.ndarray, np.dtype,
@@ -57,4 +57,4 @@ def allow_mmengine_checkpoints() -> None:
     """
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:
-        add_safe_globals(mmengine_safe_globals())
+        add_safe_globals(_mmengine_safe_globals())

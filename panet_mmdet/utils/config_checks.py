@@ -1,10 +1,29 @@
-"""Early, named errors for configs whose data paths do not exist."""
+"""Early, named errors for wrong config values and missing data paths."""
 import os.path as osp
-from typing import Iterator, Tuple
+from typing import Any, Iterator, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def check_choice(name: str, value: Any, choices: Sequence,
+                 allowed: str = 'one of') -> None:
+    """Raise ``ValueError`` naming the argument and what is allowed.
+
+    >>> check_choice('fusion', 'mean', ('max', 'sum'))
+    Traceback (most recent call last):
+    ValueError: fusion must be one of ('max', 'sum'), got 'mean'
+    """
+    if value not in tuple(choices):
+        raise ValueError(f'{name} must be {allowed} {tuple(choices)}, got '
+                         f'{value!r}')
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    """Raise ``ValueError`` naming the argument unless it is an int > 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f'{name} must be a positive int, got {value!r}')
 
 
 def _datasets(cfg: dict, where: str) -> Iterator[Tuple[str, dict]]:

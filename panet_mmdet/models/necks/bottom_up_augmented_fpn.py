@@ -10,49 +10,39 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, MultiConfig, OptConfigType
 from torch import Tensor
 
-DOWNSAMPLE_MODES = ('conv', 'maxpool')
-FUSION_MODES = ('add', 'concat')
-EXTRA_CONV_SOURCES = ('on_input', 'on_lateral', 'on_output')
+from panet_mmdet.utils import check_choice, check_positive_int
+
+_DOWNSAMPLE_MODES = ('conv', 'maxpool')
+_FUSION_MODES = ('add', 'concat')
+_EXTRA_CONV_SOURCES = ('on_input', 'on_lateral', 'on_output')
 _AS_FPN = 'as_fpn'
 
 
 def _check_fpn_args(in_channels, out_channels, num_outs, start_level,
                     end_level, add_extra_convs) -> None:
-    """FPN's own asserts, as ``ValueError`` naming the argument."""
+    """``ValueError`` naming the argument where ``FPN.__init__`` has a bare
+    ``assert`` (or none: start_level, out_channels)."""
     if (not isinstance(in_channels, (list, tuple)) or not in_channels
             or not all(isinstance(c, int) and c > 0 for c in in_channels)):
         raise ValueError('in_channels must be a non-empty list of positive '
                          f'ints (one per backbone level), got {in_channels!r}')
-    if not isinstance(out_channels, int) or out_channels <= 0:
-        raise ValueError(f'out_channels must be a positive int, got '
-                         f'{out_channels!r}')
-    num_ins = len(in_channels)
-    if not 0 <= start_level < num_ins:
-        raise ValueError(f'start_level must be in [0, {num_ins - 1}] for '
-                         f'{num_ins} in_channels, got {start_level}')
-    if end_level == -1 or end_level == num_ins - 1:
-        used = num_ins - start_level
-        if num_outs < used:
-            raise ValueError(
-                f'num_outs must be >= the {used} used backbone levels '
-                f'(in_channels[{start_level}:]), got {num_outs}')
-    else:
-        if not start_level <= end_level < num_ins:
-            raise ValueError(
-                f'end_level must be -1 or in [start_level={start_level}, '
-                f'{num_ins - 1}] for {num_ins} in_channels, got {end_level}')
-        if num_outs != end_level - start_level + 1:
-            raise ValueError(
-                f'num_outs must equal end_level - start_level + 1 = '
-                f'{end_level - start_level + 1} when end_level is set, got '
-                f'{num_outs}')
-    if isinstance(add_extra_convs, str):
-        if add_extra_convs not in EXTRA_CONV_SOURCES:
-            raise ValueError(f'add_extra_convs must be a bool or one of '
-                             f'{EXTRA_CONV_SOURCES}, got {add_extra_convs!r}')
-    elif not isinstance(add_extra_convs, bool):
-        raise ValueError(f'add_extra_convs must be a bool or one of '
-                         f'{EXTRA_CONV_SOURCES}, got {add_extra_convs!r}')
+    check_positive_int('out_channels', out_channels)
+    last = len(in_channels) - 1
+    check_choice('start_level', start_level, range(last + 1), 'in')
+    if end_level not in (-1, last):
+        check_choice('end_level', end_level, range(start_level, last + 1),
+                     '-1 or in')
+        last = end_level
+    used = last - start_level + 1
+    if last == len(in_channels) - 1 and num_outs < used:
+        raise ValueError(f'num_outs must be >= the {used} used backbone '
+                         f'levels, got {num_outs}')
+    if last != len(in_channels) - 1 and num_outs != used:
+        raise ValueError(f'num_outs must equal end_level - start_level + 1 = '
+                         f'{used} when end_level is set, got {num_outs}')
+    if not isinstance(add_extra_convs, bool):
+        check_choice('add_extra_convs', add_extra_convs, _EXTRA_CONV_SOURCES,
+                     'a bool or one of')
 
 
 @MODELS.register_module()
@@ -144,17 +134,13 @@ class BottomUpAugmentedFPN(FPN):
     ) -> None:
         _check_fpn_args(in_channels, out_channels, num_outs, start_level,
                         end_level, add_extra_convs)
-        if downsample not in DOWNSAMPLE_MODES:
-            raise ValueError(f'downsample must be one of {DOWNSAMPLE_MODES}, '
-                             f'got {downsample!r}')
-        if fusion not in FUSION_MODES:
-            raise ValueError(f'fusion must be one of {FUSION_MODES}, got '
-                             f'{fusion!r}')
+        check_choice('downsample', downsample, _DOWNSAMPLE_MODES)
+        check_choice('fusion', fusion, _FUSION_MODES)
         for name, value in (('pa_conv_cfg', pa_conv_cfg),
                             ('pa_norm_cfg', pa_norm_cfg)):
             if isinstance(value, str) and value != _AS_FPN:
-                raise ValueError(f"{name} must be a dict, None or '{_AS_FPN}', "
-                                 f'got {value!r}')
+                raise ValueError(f"{name} must be a dict, None or "
+                                 f"'{_AS_FPN}', got {value!r}")
         super().__init__(
             in_channels=list(in_channels),
             out_channels=out_channels,

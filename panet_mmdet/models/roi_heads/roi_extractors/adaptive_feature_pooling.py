@@ -10,13 +10,16 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
-LAYER_TYPES = ('conv', 'fc')
-FUSIONS = ('max', 'sum')
-IMPLEMENTATIONS = ('auto', 'batched', 'loop')
+from panet_mmdet.utils import check_choice, check_positive_int
+
+_LAYER_TYPES = ('conv', 'fc')
+_FUSIONS = ('max', 'sum')
+_IMPLEMENTATIONS = ('auto', 'batched', 'loop')
 # GN normalises contiguous channel groups, so one GN over the channel-
 # concatenated levels equals one GN per level. (BN in training mode would
 # too, but SyncBN must stay a module to synchronise: it runs in the loop.)
 _BATCHABLE_NORMS = ('GN', )
+_PLAIN_CONVS = (None, 'Conv', 'Conv2d')
 
 
 class _FCLevelLayer(nn.Module):
@@ -80,17 +83,14 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         conv_cfg, norm_cfg, act_cfg (dict, optional): Of the per-level layer.
             ``act_cfg`` defaults to ReLU, as in the paper.
         fusion (str): ``'max'`` (the paper's default) or ``'sum'``.
-        implementation (str): ``'batched'`` runs the L per-level convs as one
-            grouped conv (weights concatenated at run time) and the L fc
-            layers as one batched matmul; ``'loop'`` runs one layer per level;
-            ``'auto'`` (default) picks by measurement
-            (``tools/benchmarks/benchmark_roi_extractor.py``, README): the
-            batched conv (same speed as the loop on CPU, about 23% less
-            activation memory) and the looped fc (the batched fc is no
-            faster and holds a stacked copy of the weights); it falls back
-            to the loop where batching would not be exact (conv norms other
-            than GN, activations with parameters).
-            Parameters are the same either way.
+        implementation (str): How the per-level convs run; parameters and
+            results are the same either way. ``'batched'``: the L convs as
+            one grouped conv (weights concatenated at run time), with one
+            GN call for all levels; ``'loop'``: one layer per level;
+            ``'auto'`` (default): batched wherever that is exact (conv
+            layers with no norm or GN, a plain conv and a parameter-free
+            activation; see the README's extractor benchmark for why), the
+            loop otherwise. fc layers always loop.
         init_cfg (dict, optional): Initialisation config.
 
     Shapes:
@@ -114,24 +114,15 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
                  fusion: str = 'max',
                  implementation: str = 'auto',
                  init_cfg: OptMultiConfig = None) -> None:
-        if layer_type not in LAYER_TYPES:
-            raise ValueError(f'layer_type must be one of {LAYER_TYPES}, got '
-                             f'{layer_type!r}')
-        if fusion not in FUSIONS:
-            raise ValueError(f'fusion must be one of {FUSIONS}, got '
-                             f'{fusion!r}')
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(f'implementation must be one of '
-                             f'{IMPLEMENTATIONS}, got {implementation!r}')
+        check_choice('layer_type', layer_type, _LAYER_TYPES)
+        check_choice('fusion', fusion, _FUSIONS)
+        check_choice('implementation', implementation, _IMPLEMENTATIONS)
         if not featmap_strides:
             raise ValueError('featmap_strides must name at least one level, '
                              f'got {featmap_strides!r}')
-        for name, value in (('out_channels', out_channels),
-                            ('layer_channels', layer_channels),
-                            ('kernel_size', kernel_size)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f'{name} must be a positive int, got '
-                                 f'{value!r}')
+        check_positive_int('out_channels', out_channels)
+        check_positive_int('layer_channels', layer_channels)
+        check_positive_int('kernel_size', kernel_size)
         if init_cfg is None and layer_type == 'fc':
             # as mmdet's fc box heads; ConvModule initialises itself
             init_cfg = dict(type='Xavier', layer='Linear',
@@ -156,26 +147,28 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
             self.level_layers = nn.ModuleList(
                 _FCLevelLayer(out_channels * area, layer_channels, norm_cfg,
                               act_cfg) for _ in range(levels))
-        # The fc path applies each level's norm module itself; the conv path
-        # folds the norm into one functional GN call.
-        norm_ok = (layer_type == 'fc' or norm_cfg is None
-                   or norm_cfg['type'] in _BATCHABLE_NORMS)
-        conv_ok = conv_cfg is None or conv_cfg.get('type') in ('Conv',
-                                                               'Conv2d')
-        act_ok = not any(name.startswith('activate')
-                         for name, _ in self.level_layers[0].named_parameters())
-        batchable = norm_ok and conv_ok and act_ok
+        batchable = self._conv_batch_is_exact(conv_cfg, norm_cfg)
         if implementation == 'batched' and not batchable:
             raise ValueError(
-                "implementation='batched' needs norm_cfg None or GN, a plain "
-                'conv and a parameter-free activation; use '
-                "implementation='loop' or 'auto'")
+                "implementation='batched' needs layer_type='conv' with "
+                'norm_cfg None or GN, a plain conv and a parameter-free '
+                "activation; use implementation='loop' or 'auto'")
         if implementation == 'auto':
-            # measured (README): batched conv saves ~23% activation memory at
-            # the loop's speed; batched fc saves no time and stacks weights
-            implementation = ('batched' if batchable and layer_type == 'conv'
-                              else 'loop')
+            implementation = 'batched' if batchable else 'loop'
         self.implementation = implementation
+
+    def _conv_batch_is_exact(self, conv_cfg: OptConfigType,
+                             norm_cfg: OptConfigType) -> bool:
+        """Whether the L per-level ConvModules can run as one grouped conv,
+        one GN call and one activation call with the same result."""
+        if self.layer_type != 'conv':
+            return False
+        first = self.level_layers[0]
+        conv_type = None if conv_cfg is None else conv_cfg.get('type')
+        norm_ok = norm_cfg is None or norm_cfg['type'] in _BATCHABLE_NORMS
+        act_ok = not (first.with_activation
+                      and any(True for _ in first.activate.parameters()))
+        return conv_type in _PLAIN_CONVS and norm_ok and act_ok
 
     # ------------------------------------------------------------------ pool
     def pool_all_levels(self, feats: Sequence[Tensor],
@@ -222,19 +215,6 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
             x = first.activate(x)
         return self._fuse(x.view(n, levels, -1, *x.shape[2:]).transpose(0, 1))
 
-    def _batched_fc(self, pooled: List[Tensor]) -> Tensor:
-        fcs = [m.fc for m in self.level_layers]
-        x = torch.stack([p.flatten(1) for p in pooled])  # (L, n, C*S*S)
-        weight = torch.stack([fc.weight for fc in fcs])  # (L, d, C*S*S)
-        bias = torch.stack([fc.bias for fc in fcs]).unsqueeze(1)  # (L, 1, d)
-        y = torch.baddbmm(bias, x, weight.transpose(1, 2))  # (L, n, d)
-        first = self.level_layers[0]
-        if first.norm is not None:
-            y = torch.stack([m.norm(t) for m, t in zip(self.level_layers, y)])
-        if first.activate is not None:
-            y = first.activate(y)
-        return self._fuse(y)
-
     # --------------------------------------------------------------- forward
     def _check(self, feats: Sequence[Tensor], rois: Tensor) -> None:
         if len(feats) < self.num_inputs:
@@ -258,9 +238,10 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         else:
             shape = (0, self.layer_channels)
         out = feats[0].new_zeros(shape)
-        anchor = sum(p.view(-1)[0] for p in self.parameters()) * 0.
-        anchor = anchor + sum(f.sum() for f in feats) * 0.
-        return out + anchor.to(out.dtype)
+        # a zero that depends on every parameter and every used level
+        graph_link = sum(p.view(-1)[0] for p in self.parameters()) * 0.
+        graph_link = graph_link + sum(f.sum() for f in feats) * 0.
+        return out + graph_link.to(out.dtype)
 
     def forward(self,
                 feats: Tuple[Tensor],
@@ -285,8 +266,6 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
         pooled = self.pool_all_levels(feats, rois)
-        if self.implementation == 'loop':
-            return self._loop(pooled)
-        if self.layer_type == 'conv':
+        if self.implementation == 'batched':
             return self._batched_conv(pooled)
-        return self._batched_fc(pooled)
+        return self._loop(pooled)

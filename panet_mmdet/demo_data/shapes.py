@@ -23,34 +23,31 @@ import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
+
+from panet_mmdet.utils import check_choice
 
 CLASSES: Tuple[str, ...] = ('circle', 'rectangle', 'triangle')
 
 # Visible-area ranges (pixels) for COCO's size buckets: small < 32**2,
 # medium in [32**2, 96**2], large > 96**2. The sampled target areas stay
 # clear of the bucket edges so that anti-aliasing never moves an object.
-AREA_RANGES: Dict[str, Tuple[int, int]] = {
+_AREA_RANGES: Dict[str, Tuple[int, int]] = {
     'small': (120, 850),
     'medium': (1300, 8000),
     'large': (10500, 22000),
 }
-SIZE_PROBS: Dict[str, float] = {'small': 0.4, 'medium': 0.42, 'large': 0.18}
+_SIZE_PROBS: Dict[str, float] = {'small': 0.4, 'medium': 0.42, 'large': 0.18}
 
 BACKGROUNDS = ('synthetic', 'photo')
 MASK_FORMATS = ('polygon', 'rle')
 
 _PHOTO_NAMES = ('astronaut', 'chelsea', 'coffee', 'rocket', 'immunohistochemistry',
                 'hubble_deep_field', 'retina', 'cat')
-
-
-def _check_choice(name: str, value, allowed: Sequence) -> None:
-    if value not in allowed:
-        raise ValueError(f'{name} must be one of {tuple(allowed)}, got {value!r}')
 
 
 def _synthetic_background(rng: np.random.Generator, h: int,
@@ -98,7 +95,7 @@ def _photo_background(rng: np.random.Generator, h: int,
 
 
 def _shape_mask(rng: np.random.Generator, label: int, area: float, h: int,
-                w: int, anchor: Optional[Tuple[float, float]]) -> np.ndarray:
+                w: int, centre: Optional[Tuple[float, float]]) -> np.ndarray:
     """Rasterise one shape of about ``area`` pixels, bool (h, w)."""
     aspect = rng.uniform(0.6, 1.6)
     angle = rng.uniform(0, 180)
@@ -111,11 +108,11 @@ def _shape_mask(rng: np.random.Generator, label: int, area: float, h: int,
     else:  # triangle, vertices on an ellipse: area = 3*sqrt(3)/4 * a * b
         b = math.sqrt(area / (3 * math.sqrt(3) / 4 * aspect))
         a = aspect * b
-    if anchor is None:
+    if centre is None:
         cx = rng.uniform(0.1 * w, 0.9 * w)
         cy = rng.uniform(0.1 * h, 0.9 * h)
     else:
-        cx, cy = anchor
+        cx, cy = centre
     canvas = np.zeros((h, w), np.uint8)
     if label == 0:
         cv2.ellipse(canvas, ((cx, cy), (2 * a, 2 * b), angle), 1, thickness=-1)
@@ -129,7 +126,7 @@ def _shape_mask(rng: np.random.Generator, label: int, area: float, h: int,
     return canvas.astype(bool)
 
 
-def _touching_anchor(rng: np.random.Generator,
+def _touching_centre(rng: np.random.Generator,
                      box: Tuple[int, int, int, int], area: float, h: int,
                      w: int) -> Tuple[float, float]:
     """A centre beside ``box`` (x0, y0, x1, y1) so a new shape touches it."""
@@ -150,7 +147,7 @@ def _bbox(mask: np.ndarray) -> Tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
+def _mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
     """Outer contours of a bool mask as COCO polygons (x, y pairs)."""
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
@@ -164,7 +161,7 @@ def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
     return polygons
 
 
-def has_hole(mask: np.ndarray) -> bool:
+def _has_hole(mask: np.ndarray) -> bool:
     """Whether a bool mask encloses background (a polygon cannot say so)."""
     _, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP,
                                     cv2.CHAIN_APPROX_SIMPLE)
@@ -180,7 +177,80 @@ def size_bucket(area: float) -> str:
     return 'medium'
 
 
-def render_image(rng: np.random.Generator,
+class _Shape(NamedTuple):
+    label: int
+    mask: np.ndarray  # bool (h, w), the whole shape
+    colour: np.ndarray  # BGR, float (3, )
+
+
+def _place_shapes(rng: np.random.Generator, height: int, width: int,
+                  num_objects: int, touch_prob: float, min_visible: float,
+                  forbid_holes: bool, max_tries: int) -> List[_Shape]:
+    """Up to ``num_objects`` shapes in painting order (later ones occlude
+    earlier ones), each kept only if every earlier shape stays in its size
+    bucket and at least ``min_visible`` of it stays visible."""
+    shapes: List[_Shape] = []
+    visible: List[np.ndarray] = []
+    buckets = list(_SIZE_PROBS)
+    probs = np.array([_SIZE_PROBS[b] for b in buckets])
+    for _ in range(max_tries):
+        if len(shapes) == num_objects:
+            break
+        bucket = buckets[int(rng.choice(len(buckets), p=probs / probs.sum()))]
+        lo, hi = _AREA_RANGES[bucket]
+        target = rng.uniform(lo, hi)
+        label = int(rng.integers(len(CLASSES)))
+        centre = None
+        if shapes and rng.random() < touch_prob:
+            other = visible[int(rng.integers(len(visible)))]
+            centre = _touching_centre(rng, _bbox(other), target, height, width)
+        mask = _shape_mask(rng, label, target, height, width, centre)
+        area = mask.sum()
+        # Reject shapes clipped by the border into another size bucket.
+        if area == 0 or size_bucket(area) != bucket:
+            continue
+        new_visible = [v & ~mask for v in visible]
+        ok = all(nv.sum() >= min_visible * s.mask.sum() and
+                 size_bucket(nv.sum()) == size_bucket(s.mask.sum())
+                 for nv, s in zip(new_visible, shapes))
+        if ok and forbid_holes:
+            # Polygons can describe neither holes nor slivers without area.
+            ok = not any(_has_hole(m) for m in new_visible) and all(
+                _mask_to_polygons(m) for m in new_visible + [mask])
+        if not ok:
+            continue
+        visible = new_visible + [mask]
+        shapes.append(_Shape(label, mask, rng.uniform(0, 255, size=3)))
+    return shapes
+
+
+def _paint(rng: np.random.Generator, background: np.ndarray,
+           shapes: List[_Shape]) -> np.ndarray:
+    """Shapes over the background in order, each with a horizontal shading,
+    then pixel noise: uint8 (h, w, 3)."""
+    height, width = background.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    canvas = background.astype(np.float32)
+    for shape in shapes:
+        x0, y0, x1, y1 = _bbox(shape.mask)
+        shade = 1.0 + 0.25 * ((xx - x0) / max(x1 - x0, 1) - 0.5)
+        shaded = shape.colour[None, None] * shade[..., None]
+        canvas[shape.mask] = shaded[shape.mask]
+    noisy = canvas + rng.normal(0, 4, canvas.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def _visible_masks(shapes: List[_Shape]) -> List[np.ndarray]:
+    """Each shape's mask minus what later shapes cover."""
+    covered = np.zeros_like(shapes[0].mask) if shapes else None
+    visible = []
+    for shape in reversed(shapes):
+        visible.append(shape.mask & ~covered)
+        covered = covered | shape.mask
+    return visible[::-1]
+
+
+def _render_image(rng: np.random.Generator,
                  height: int,
                  width: int,
                  num_objects: int,
@@ -189,73 +259,33 @@ def render_image(rng: np.random.Generator,
                  min_visible: float = 0.45,
                  forbid_holes: bool = True,
                  max_tries: int = 60) -> Tuple[np.ndarray, List[dict]]:
-    """Draw one image and its instances.
+    """Draw one image and its instances: background, placing, painting.
 
     Returns:
         tuple: the BGR image, uint8 (height, width, 3), and a list of
         instances, each ``dict(label, mask)`` with the *visible* bool mask
         (height, width), in painting order (later ones occlude earlier ones).
     """
-    img = (_synthetic_background(rng, height, width) if background == 'synthetic'
-           else _photo_background(rng, height, width))
-    full_masks: List[np.ndarray] = []
-    visible: List[np.ndarray] = []
-    labels: List[int] = []
-    colours: List[np.ndarray] = []
-    buckets = list(SIZE_PROBS)
-    probs = np.array([SIZE_PROBS[b] for b in buckets])
-    for _ in range(max_tries):
-        if len(labels) == num_objects:
-            break
-        bucket = buckets[int(rng.choice(len(buckets), p=probs / probs.sum()))]
-        lo, hi = AREA_RANGES[bucket]
-        target = rng.uniform(lo, hi)
-        label = int(rng.integers(len(CLASSES)))
-        anchor = None
-        if labels and rng.random() < touch_prob:
-            other = visible[int(rng.integers(len(visible)))]
-            anchor = _touching_anchor(rng, _bbox(other), target, height, width)
-        mask = _shape_mask(rng, label, target, height, width, anchor)
-        area = mask.sum()
-        # Reject shapes clipped by the border into another size bucket.
-        if area == 0 or size_bucket(area) != bucket:
-            continue
-        new_visible = [v & ~mask for v in visible]
-        ok = all(nv.sum() >= min_visible * fm.sum() and size_bucket(nv.sum()) ==
-                 size_bucket(fm.sum())
-                 for nv, fm in zip(new_visible, full_masks))
-        if ok and forbid_holes:
-            # Polygons can describe neither holes nor slivers without area.
-            ok = not any(has_hole(m) for m in new_visible) and all(
-                mask_to_polygons(m) for m in new_visible + [mask])
-        if not ok:
-            continue
-        visible = new_visible + [mask]
-        full_masks.append(mask)
-        labels.append(label)
-        colours.append(rng.uniform(0, 255, size=3))
-    # Paint in order: later objects cover earlier ones.
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    canvas = img.astype(np.float32)
-    for mask, colour in zip(full_masks, colours):
-        x0, y0, x1, y1 = _bbox(mask)
-        shade = 1.0 + 0.25 * ((xx - x0) / max(x1 - x0, 1) - 0.5)
-        shaded = colour[None, None] * shade[..., None]
-        canvas[mask] = shaded[mask]
-    img = np.clip(canvas + rng.normal(0, 4, canvas.shape), 0, 255).astype(np.uint8)
-    return img, [dict(label=lb, mask=m) for lb, m in zip(labels, visible)]
+    make_background = (_synthetic_background if background == 'synthetic'
+                       else _photo_background)
+    img = make_background(rng, height, width)
+    shapes = _place_shapes(rng, height, width, num_objects, touch_prob,
+                           min_visible, forbid_holes, max_tries)
+    img = _paint(rng, img, shapes)
+    return img, [dict(label=s.label, mask=m)
+                 for s, m in zip(shapes, _visible_masks(shapes))]
 
 
-def encode_mask(mask: np.ndarray, mask_format: str):
+def _encode_mask(mask: np.ndarray, mask_format: str):
     """COCO ``segmentation`` of a bool mask: polygons or compressed RLE."""
     if mask_format == 'polygon':
-        return mask_to_polygons(mask)
+        return _mask_to_polygons(mask)
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return dict(size=[int(s) for s in rle['size']],
                 counts=rle['counts'].decode('ascii'))
 
 
-def generate_split(out_dir: str, split: str, num_images: int, seed: int,
+def _generate_split(out_dir: str, split: str, num_images: int, seed: int,
                    img_size: Tuple[int, int], objects_per_image: Tuple[int, int],
                    background: str, mask_format: str) -> dict:
     """Write ``{out_dir}/{split}/*.png`` and return the COCO dict."""
@@ -267,7 +297,7 @@ def generate_split(out_dir: str, split: str, num_images: int, seed: int,
     for img_id in range(1, num_images + 1):
         num_objects = int(rng.integers(objects_per_image[0],
                                        objects_per_image[1] + 1))
-        img, instances = render_image(
+        img, instances = _render_image(
             rng, height, width, num_objects, background,
             forbid_holes=mask_format == 'polygon')
         file_name = f'{split}_{img_id:05d}.png'
@@ -280,7 +310,7 @@ def generate_split(out_dir: str, split: str, num_images: int, seed: int,
             annotations.append(
                 dict(id=len(annotations) + 1, image_id=img_id,
                      category_id=inst['label'] + 1,
-                     segmentation=encode_mask(m, mask_format),
+                     segmentation=_encode_mask(m, mask_format),
                      area=float(m.sum()),
                      bbox=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
                      iscrowd=0))
@@ -317,8 +347,8 @@ def generate_shapes_dataset(out_dir: str,
         background: One of ``BACKGROUNDS``.
         mask_format: ``'polygon'`` or ``'rle'``.
     """
-    _check_choice('background', background, BACKGROUNDS)
-    _check_choice('mask_format', mask_format, MASK_FORMATS)
+    check_choice('background', background, BACKGROUNDS)
+    check_choice('mask_format', mask_format, MASK_FORMATS)
     if num_train < 1 or num_val < 1:
         raise ValueError(f'num_train and num_val must be >= 1, got '
                          f'{num_train} and {num_val}')
@@ -333,7 +363,7 @@ def generate_shapes_dataset(out_dir: str,
     paths = {}
     for split, num, split_seed in (('train', num_train, seed),
                                    ('val', num_val, seed + 1)):
-        coco = generate_split(out_dir, split, num, split_seed, tuple(img_size),
+        coco = _generate_split(out_dir, split, num, split_seed, tuple(img_size),
                               tuple(objects_per_image), background, mask_format)
         path = osp.join(ann_dir, f'instances_{split}.json')
         with open(path, 'w') as f:
