@@ -1,6 +1,16 @@
-"""Every config in configs/ builds; non-COCO ones run a loss and a predict."""
+"""Every config in configs/ builds; non-COCO ones run a loss and a predict;
+the built models match their recorded fingerprints.
+
+Regenerate the fingerprints after an intended model change with
+``python tests/test_configs.py --update-fingerprints`` (and say why in the
+commit).
+"""
+import collections
 import glob
+import hashlib
+import json
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -14,6 +24,7 @@ CONFIGS = sorted(
     osp.relpath(p, ROOT)
     for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
+FINGERPRINTS = osp.join(ROOT, 'tests', 'data', 'config_fingerprints.json')
 
 
 def _build(cfg):
@@ -51,6 +62,54 @@ def test_config_builds(config):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
+def fingerprint(model):
+    """What a config builds: parameter count, module types, and a digest of
+    every state-dict entry's name and shape."""
+    entries = [(k, list(v.shape)) for k, v in model.state_dict().items()]
+    return dict(
+        params=sum(p.numel() for p in model.parameters()),
+        module_types=dict(sorted(collections.Counter(
+            type(m).__name__ for m in model.modules()).items())),
+        state_dict_digest=hashlib.sha1(
+            json.dumps(entries).encode()).hexdigest())
+
+
+def _fingerprints():
+    return {c: fingerprint(_build(Config.fromfile(osp.join(ROOT, c))))
+            for c in CONFIGS}
+
+
+def test_built_models_match_their_fingerprints():
+    """Config refactors (shared bases, overrides instead of restated
+    defaults) must build the same models; the fingerprints were recorded
+    before configs/_base_/models/panet_r50_fpn-gn.py existed."""
+    with open(FINGERPRINTS) as f:
+        expected = json.load(f)
+    assert sorted(expected) == CONFIGS, 'configs added or removed: update'
+    for config, got in _fingerprints().items():
+        assert got == expected[config], config
+
+
+def test_variants_share_the_panet_model_base():
+    base = Config.fromfile(osp.join(
+        ROOT, 'configs/_base_/models/panet_r50_fpn-gn.py')).model
+    faster = Config.fromfile(osp.join(
+        ROOT, 'configs/panet/panet-faster-rcnn_r50_fpn-gn_1x_coco.py')).model
+    cityscapes = Config.fromfile(osp.join(
+        ROOT, 'configs/panet/panet_r50_fpn-gn_1x_cityscapes.py')).model
+    assert faster.type == 'FasterRCNN' and faster.roi_head.mask_head is None
+    for part in ('neck', 'backbone', 'rpn_head'):
+        assert faster[part] == base[part] == cityscapes[part], part
+    for part in ('bbox_roi_extractor', 'bbox_head'):
+        assert faster.roi_head[part] == base.roi_head[part], part
+    # Cityscapes changes the class count and the box loss, nothing else
+    for part in ('bbox_head', 'mask_head'):
+        assert cityscapes.roi_head[part].num_classes == 8
+        cityscapes.roi_head[part].num_classes = 80
+    cityscapes.roi_head.bbox_head.loss_bbox = base.roi_head.bbox_head.loss_bbox
+    assert cityscapes.to_dict() == base.to_dict()
+
+
 def test_ablation_chain_ends_at_the_full_model():
     full = Config.fromfile(osp.join(ROOT, 'configs/panet/panet_r50_fpn-gn_1x_coco.py'))
     last = Config.fromfile(osp.join(
@@ -77,3 +136,10 @@ def test_non_coco_config_loss_and_predict(config):
         results = model(**model.data_preprocessor(packed, False), mode='predict')
     assert [r.pred_instances.masks.shape[1:] for r in results] == \
         [(128, 192), (160, 128)]
+
+
+if __name__ == '__main__' and sys.argv[1:] == ['--update-fingerprints']:
+    with open(FINGERPRINTS, 'w') as f:
+        json.dump(_fingerprints(), f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(f'wrote {FINGERPRINTS}')

@@ -1,22 +1,18 @@
 # Box-only PANet: Faster R-CNN with the bottom-up path augmentation neck,
-# adaptive feature pooling and the heavier box head (GN in neck and head).
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['panet_mmdet'], allow_failed_imports=False)
-
-norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
+# adaptive feature pooling and the heavier box head (GN in neck and head):
+# the PANet model of ../_base_/models/panet_r50_fpn-gn.py without its mask
+# branch, with Faster R-CNN's settings where mmdet's Mask R-CNN differs
+# (type, no mask padding, no low-quality matches in the R-CNN assigner), on
+# mmdet's COCO detection data. train_cfg.rcnn.mask_size and
+# test_cfg.rcnn.mask_thr_binary stay in the config, unused without a mask head.
+_base_ = [
+    '../_base_/models/panet_r50_fpn-gn.py',
+    'mmdet::_base_/datasets/coco_detection.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py',
+]
 model = dict(
-    neck=dict(type='BottomUpAugmentedFPN', norm_cfg=norm_cfg),
-    roi_head=dict(
-        bbox_roi_extractor=dict(
-            type='AdaptiveFeaturePoolingRoIExtractor',
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2),
-            layer_type='conv',
-            layer_channels=256,
-            norm_cfg=norm_cfg),
-        bbox_head=dict(
-            type='ConvFCBBoxHead',
-            num_shared_convs=3,
-            num_shared_fcs=1,
-            conv_out_channels=256,
-            fc_out_channels=1024,
-            norm_cfg=norm_cfg)))
+    type='FasterRCNN',
+    data_preprocessor=dict(pad_mask=False),
+    roi_head=dict(mask_roi_extractor=None, mask_head=None),
+    train_cfg=dict(rcnn=dict(assigner=dict(match_low_quality=False))))
