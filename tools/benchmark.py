@@ -21,19 +21,14 @@ bytes autograd saves for backward (training) -- the CPU has no allocator peak
 to read.
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 
-_TOOLS = osp.dirname(osp.abspath(__file__))
-sys.path.insert(0, osp.join(_TOOLS, 'analysis'))
-from model_summary import summarise  # noqa
-
-import panet_mmdet  # noqa: F401,E402
-from panet_mmdet.utils.benchmarking import (device_line,  # noqa: E402
-                                          interleaved_medians,
-                                          peak_memory_bytes, sync)
+import panet_mmdet  # noqa: F401
+from panet_mmdet.utils.benchmarking import (build_detector, device_line,
+                                            format_table, interleaved_medians,
+                                            memory_label, model_summary,
+                                            peak_memory_bytes, sync)
 
 
 def parse_args(argv=None):
@@ -54,21 +49,6 @@ def parse_args(argv=None):
                    help='also print the top ops (torch profiler) of 3 '
                    'training steps of each model')
     return p.parse_args(argv)
-
-
-def load_cfg(path):
-    from mmengine.config import Config
-    from mmengine.hub import get_config
-    return get_config(path) if path.startswith('mmdet::') else \
-        Config.fromfile(path)
-
-
-def build(path, device):
-    from mmdet.registry import MODELS
-    cfg = load_cfg(path)
-    model = MODELS.build(cfg.model)  # random init: no download
-    model.to(device)
-    return model
 
 
 def num_classes_of(model):
@@ -95,11 +75,9 @@ def main(argv=None):
         raise ValueError('--amp needs --device cuda: mmcv 2.1\'s CPU NMS has no '
                          'bf16 kernel, so CPU autocast fails for stock Mask '
                          'R-CNN and PANet alike')
-    from mmdet.utils import register_all_modules
-    register_all_modules()
     dev = args.device
-    models = {'config': build(args.config, dev), 'baseline':
-              build(args.baseline, dev)}
+    models = {'config': build_detector(args.config, dev),
+              'baseline': build_detector(args.baseline, dev)}
     classes = {num_classes_of(m) for m in models.values()}
     if len(classes) != 1:
         raise ValueError(f'the two configs predict different class counts '
@@ -143,9 +121,8 @@ def main(argv=None):
           f'{args.objects} objects per image; medians of {args.repeats} '
           f'interleaved steps after {args.warmup} warm-up steps')
     print(f'config:   {args.config}\nbaseline: {args.baseline}')
-    for name, model in models.items():
-        print(f'params {name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M')
-    mem_name = 'peak MiB' if dev.startswith('cuda') else 'saved MiB'
+    columns = {'train': 'train ms', 'infer': 'infer ms',
+               'memory': memory_label(dev) + ' (train)'}
     for mode, dtype in modes:
         t_train = interleaved_medians(
             {k: train_step(k, dtype) for k in models}, dev, args.repeats,
@@ -155,14 +132,11 @@ def main(argv=None):
             args.warmup)
         mem_train = {k: peak_memory_bytes(train_step(k, dtype), dev)
                      for k in models}
-        print(f'\n[{mode}]  {"":10s} {"train ms":>9s} {"infer ms":>9s} '
-              f'{mem_name + " (train)":>18s}')
-        for k in models:
-            print(f'         {k:10s} {t_train[k] * 1e3:9.1f} '
-                  f'{t_infer[k] * 1e3:9.1f} {mem_train[k] / 2**20:18.1f}')
-        print(f'         ratio      {t_train["config"] / t_train["baseline"]:9.2f} '
-              f'{t_infer["config"] / t_infer["baseline"]:9.2f} '
-              f'{mem_train["config"] / mem_train["baseline"]:18.2f}')
+        rows = {k: dict(train=t_train[k] * 1e3, infer=t_infer[k] * 1e3,
+                        memory=mem_train[k] / 2**20) for k in models}
+        print()
+        print(format_table(rows, columns, ratios=[('config', 'baseline')],
+                           label=f'[{mode}]'))
     if dev.startswith('cuda'):
         inf_mem = {}
         for k in models:
@@ -185,13 +159,16 @@ def main(argv=None):
                 sync(dev)
             print(f'\n[profile: {k}, 3 training steps, top ops by self time]')
             print(prof.key_averages().table(sort_by=sort, row_limit=8))
-    flops = {k: summarise(p, args.img_size)['total'][1]
-             for k, p in (('config', args.config), ('baseline', args.baseline))}
-    print(f'\ninference GFLOPs (one {args.img_size[0]}x{args.img_size[1]} image, '
-          f'RoI heads at test-time box counts): config '
-          f'{flops["config"] / 1e9:.1f}, baseline {flops["baseline"] / 1e9:.1f}, '
-          f'ratio {flops["config"] / flops["baseline"]:.2f}  (per part: '
-          f'tools/analysis/model_summary.py)')
+    totals = {k: model_summary(p, args.img_size)['total']
+              for k, p in (('config', args.config),
+                           ('baseline', args.baseline))}
+    print(f'\nparameters, and inference FLOPs of one {args.img_size[0]}x'
+          f'{args.img_size[1]} image (RoI heads at test-time box counts; per '
+          'part: tools/analysis/model_summary.py)')
+    print(format_table(
+        {k: dict(params=p / 1e6, flops=f / 1e9) for k, (p, f) in totals.items()},
+        {'params': 'params M', 'flops': 'GFLOPs'},
+        ratios=[('config', 'baseline')]))
     if not dev.startswith('cuda'):
         print('note: CPU run, small images and whatever backbone the configs '
               'name; GPU numbers need --device cuda at 800x1333')

@@ -14,8 +14,9 @@ import torch
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
 
 from panet_mmdet.models import FullyConnectedFusionMaskHead
-from panet_mmdet.utils.benchmarking import (device_line, interleaved_medians,
-                                          peak_memory_bytes)
+from panet_mmdet.utils.benchmarking import (device_line, format_table,
+                                            interleaved_medians, memory_label,
+                                            peak_memory_bytes)
 
 
 def parse_args(argv=None):
@@ -41,13 +42,13 @@ def main(argv=None):
     for h in heads.values():
         h.init_weights()
         h.to(dev)
-    params = {k: sum(p.numel() for p in h.parameters()) for k, h in heads.items()}
+    params = {k: sum(p.numel() for p in h.parameters()) / 1e6
+              for k, h in heads.items()}
     print(device_line(dev))
     print(f'{args.num_convs} convs x {args.channels} channels, 14x14 RoIs -> '
           f'28x28, {args.num_classes} classes; medians of {args.repeats}')
-    print('params M: ' + ', '.join(f'{k} {v / 1e6:.2f}' for k, v in params.items())
-          + f'  (x{params["FullyConnectedFusion"] / params["FCNMaskHead"]:.2f})')
-    mem_name = 'peak MiB' if dev.startswith('cuda') else 'saved MiB'
+    columns = dict(params='params M', fwd='fwd ms', fwd_bwd='fwd+bwd ms',
+                   mem=memory_label(dev))
     for n in args.rois:
         x = torch.randn(n, args.channels, 14, 14, device=dev, requires_grad=True)
         labels = torch.randint(0, args.num_classes, (n, ), device=dev)
@@ -70,14 +71,12 @@ def main(argv=None):
         t_f = interleaved_medians({k: fwd(h) for k, h in heads.items()},
                                   dev, args.repeats, args.warmup)
         mem = {k: peak_memory_bytes(step(h), dev) for k, h in heads.items()}
-        print(f'\n[{n} positive RoIs]')
-        print(f'{"head":22s} {"fwd ms":>8s} {"fwd+bwd ms":>11s} {mem_name:>10s}')
-        for k in heads:
-            print(f'{k:22s} {t_f[k] * 1e3:8.1f} {t_fb[k] * 1e3:11.1f} '
-                  f'{mem[k] / 2**20:10.1f}')
-        a, b = 'FullyConnectedFusion', 'FCNMaskHead'
-        print(f'ratio: fwd x{t_f[a] / t_f[b]:.2f}, fwd+bwd x{t_fb[a] / t_fb[b]:.2f}, '
-              f'memory x{mem[a] / mem[b]:.2f}')
+        rows = {k: dict(params=params[k], fwd=t_f[k] * 1e3,
+                        fwd_bwd=t_fb[k] * 1e3, mem=mem[k] / 2**20)
+                for k in heads}
+        print()
+        print(format_table(rows, columns, label=f'[{n} positive RoIs]',
+                           ratios=[('FullyConnectedFusion', 'FCNMaskHead')]))
 
 
 if __name__ == '__main__':

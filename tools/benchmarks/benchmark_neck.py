@@ -17,8 +17,9 @@ import torch
 from mmdet.models.necks import FPN, PAFPN
 
 from panet_mmdet.models import BottomUpAugmentedFPN
-from panet_mmdet.utils.benchmarking import (device_line, interleaved_medians,
-                                          peak_memory_bytes)
+from panet_mmdet.utils.benchmarking import (device_line, format_table,
+                                            interleaved_medians, memory_label,
+                                            peak_memory_bytes)
 
 
 def parse_args(argv=None):
@@ -80,29 +81,20 @@ def main(argv=None):
     print(f'input: batch {args.batch}, image {h}x{w}, in_channels '
           f'{args.in_channels}, out_channels {args.channels}, '
           f'{"GN" if args.gn else "no norm"}; medians of {args.repeats}')
-    mem_name = 'peak MiB' if device.startswith('cuda') else 'saved MiB'
-    rows = []
-    for name, neck in necks.items():
-        rows.append(dict(
-            name=name,
+    rows = {
+        name: dict(
             params=sum(p.numel() for p in neck.parameters()) / 1e6,
             gflops=flops(neck, inputs) / 1e9,
             fwd=t_fwd[name] * 1e3,
             fwd_bwd=t_fb[name] * 1e3,
-            mem=peak_memory_bytes(lambda: fwd_bwd(neck), device) / 2**20))
-    header = (f'{"neck":22s} {"params M":>9s} {"GFLOPs":>8s} {"fwd ms":>8s} '
-              f'{"fwd+bwd ms":>11s} {mem_name:>10s}')
-    print(header)
-    for r in rows:
-        print(f'{r["name"]:22s} {r["params"]:9.2f} {r["gflops"]:8.2f} '
-              f'{r["fwd"]:8.1f} {r["fwd_bwd"]:11.1f} {r["mem"]:10.1f}')
-    ours = rows[-1]
-    for base in rows[:2]:
-        print(f'BottomUpAugmentedFPN / {base["name"]}: '
-              f'FLOPs x{ours["gflops"] / base["gflops"]:.2f}, '
-              f'fwd x{ours["fwd"] / base["fwd"]:.2f}, '
-              f'fwd+bwd x{ours["fwd_bwd"] / base["fwd_bwd"]:.2f}, '
-              f'memory x{ours["mem"] / base["mem"]:.2f}')
+            mem=peak_memory_bytes(lambda: fwd_bwd(neck), device) / 2**20)
+        for name, neck in necks.items()
+    }
+    columns = dict(params='params M', gflops='GFLOPs', fwd='fwd ms',
+                   fwd_bwd='fwd+bwd ms', mem=memory_label(device))
+    print(format_table(rows, columns, label='neck',
+                       ratios=[('BottomUpAugmentedFPN', 'FPN'),
+                               ('BottomUpAugmentedFPN', 'PAFPN')]))
 
 
 if __name__ == '__main__':

@@ -31,7 +31,8 @@ import tempfile
 import numpy as np
 import torch
 
-from panet_mmdet.utils.benchmarking import device_line, interleaved_medians
+from panet_mmdet.utils.benchmarking import (device_line, format_table,
+                                            interleaved_medians)
 
 IMPLS = ('onnx', 'grid_sample')
 
@@ -115,16 +116,15 @@ def main(argv=None):
           f'{threads} intra-op threads')
     print(f'{name} ({weights}), input 1x3x{shape[0]}x{shape[1]}, median of '
           f'{args.repeats} after {args.warmup} warm-up, interleaved')
-    print('| runtime | detections | ms / image | speed-up vs PyTorch |')
-    print('|---|---:|---:|---:|')
     labels = {'pytorch': 'PyTorch (mmdet predict)',
               'ort_onnx': 'ONNX Runtime, RoiAlign op',
               'ort_grid_sample': 'ONNX Runtime, GridSample RoIAlign'}
-    for key, label in labels.items():
-        if key not in medians:
-            continue
-        print(f'| {label} | {counts[key]} | {medians[key] * 1000:.1f} | '
-              f"{medians['pytorch'] / medians[key]:.2f}x |")
+    rows = {label: dict(detections=counts[key], ms=medians[key] * 1000,
+                        speedup=f"{medians['pytorch'] / medians[key]:.2f}x")
+            for key, label in labels.items() if key in medians}
+    print(format_table(rows, dict(detections='detections', ms='ms / image',
+                                  speedup='speed-up vs PyTorch'),
+                       label='runtime', markdown=True))
     if len(set(counts.values())) != 1:
         print(f'warning: the runtimes disagree on the detections: {counts}')
     if args.json:

@@ -1,7 +1,8 @@
 """Speed and memory of AdaptiveFeaturePoolingRoIExtractor, in one run, vs
 
-- the same extractor with ``implementation='loop'`` (a straightforward loop
-  over levels: RoIAlign, that level's layer, then fuse),
+- for conv layers, the same extractor with ``implementation='loop'`` (a
+  straightforward loop over levels: RoIAlign, that level's layer, then fuse)
+  against its default, batched, execution (fc layers always loop),
 - mmdet's ``SingleRoIExtractor`` followed by one layer (Mask R-CNN's cost),
 - mmdet's ``GenericRoIExtractor`` (every level, a shared pre-layer, sum) with
   the same layer.
@@ -9,7 +10,7 @@
 For each RoI count and layer type ('conv': 3x3 conv + GN + ReLU on the RoI
 grid, as in the mask branch and the heavier box head; 'fc': fc1 of the 2fc
 box head) it prints median forward and forward+backward times and memory,
-with ratios against the loop and against SingleRoIExtractor.
+with ratios against SingleRoIExtractor (and, for conv, batched vs loop).
 
     python tools/benchmarks/benchmark_roi_extractor.py                 # CPU
     python tools/benchmarks/benchmark_roi_extractor.py --device cuda --channels 256
@@ -23,8 +24,9 @@ from mmdet.models.roi_heads.roi_extractors import (GenericRoIExtractor,
                                                    SingleRoIExtractor)
 
 from panet_mmdet.models import AdaptiveFeaturePoolingRoIExtractor
-from panet_mmdet.utils.benchmarking import (device_line, interleaved_medians,
-                                          peak_memory_bytes)
+from panet_mmdet.utils.benchmarking import (device_line, format_table,
+                                            interleaved_medians, memory_label,
+                                            peak_memory_bytes)
 
 STRIDES = [4, 8, 16, 32]
 
@@ -78,14 +80,13 @@ def candidates(layer_type, c, fc_dim):
                      kernel_size=3, padding=1, norm_cfg=gn)
         if layer_type == 'conv' else None)
     generic_layer = nn.Identity() if layer_type == 'conv' else layer()
-    return {
-        'AFP batched': AdaptiveFeaturePoolingRoIExtractor(
-            **afp, implementation='batched'),
-        'AFP loop': AdaptiveFeaturePoolingRoIExtractor(
-            **afp, implementation='loop'),
-        'Single+layer': _Chain(single, single_layer),
-        'Generic+layer': _Chain(generic, generic_layer),
-    }
+    afps = {'AFP loop': AdaptiveFeaturePoolingRoIExtractor(
+        **afp, implementation='loop')}
+    if layer_type == 'conv':
+        afps['AFP batched'] = AdaptiveFeaturePoolingRoIExtractor(
+            **afp, implementation='batched')
+    return dict(afps, **{'Single+layer': _Chain(single, single_layer),
+                         'Generic+layer': _Chain(generic, generic_layer)})
 
 
 class _Chain(nn.Module):
@@ -108,7 +109,7 @@ def main(argv=None):
     print(f'features: batch {args.batch}, {h}x{w} image, {args.channels} '
           f'channels, strides {STRIDES}; RoIAlign 7x7; fc width '
           f'{args.fc_dim}; medians of {args.repeats}')
-    mem_name = 'peak MiB' if dev.startswith('cuda') else 'saved MiB'
+    columns = dict(fwd='fwd ms', fwd_bwd='fwd+bwd ms', mem=memory_label(dev))
     for layer_type in args.layers:
         mods = {k: m.to(dev) for k, m in
                 candidates(layer_type, args.channels, args.fc_dim).items()}
@@ -137,17 +138,15 @@ def main(argv=None):
                 args.warmup)
             mem = {k: peak_memory_bytes(fwd_bwd(m), dev)
                    for k, m in mods.items()}
-            print(f'\n[{layer_type} layer, {n} RoIs]')
-            print(f'{"extractor":15s} {"fwd ms":>8s} {"fwd+bwd ms":>11s} '
-                  f'{mem_name:>10s} {"fwd/loop":>9s} {"f+b/loop":>9s} '
-                  f'{"mem/loop":>9s} {"f+b/Single":>11s}')
-            for k in mods:
-                print(f'{k:15s} {t_fwd[k] * 1e3:8.1f} {t_fb[k] * 1e3:11.1f} '
-                      f'{mem[k] / 2**20:10.1f} '
-                      f'{t_fwd[k] / t_fwd["AFP loop"]:9.2f} '
-                      f'{t_fb[k] / t_fb["AFP loop"]:9.2f} '
-                      f'{mem[k] / mem["AFP loop"]:9.2f} '
-                      f'{t_fb[k] / t_fb["Single+layer"]:11.2f}')
+            rows = {k: dict(fwd=t_fwd[k] * 1e3, fwd_bwd=t_fb[k] * 1e3,
+                            mem=mem[k] / 2**20) for k in mods}
+            afps = [k for k in mods if k.startswith('AFP')]
+            ratios = [(k, 'Single+layer') for k in afps]
+            if 'AFP batched' in mods:
+                ratios.append(('AFP batched', 'AFP loop'))
+            print()
+            print(format_table(rows, columns, ratios=ratios,
+                               label=f'[{layer_type} layer, {n} RoIs]'))
 
 
 if __name__ == '__main__':
