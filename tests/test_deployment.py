@@ -28,6 +28,7 @@ from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
                                     preprocess, torch_predict)
 from panet_mmdet.deployment.exporter import _test_resize, export_metadata
 from panet_mmdet.deployment.parity import box_iou, mask_iou
+from panet_mmdet.utils.benchmarking import build_detector, load_config
 
 pytestmark = pytest.mark.slow
 
@@ -270,28 +271,12 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'panet', '**', '*.py'),
                   'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'])
 
 
-def _load(config):
-    from mmengine.hub import get_config
-    return (get_config(config) if config.startswith('mmdet::') else
-            Config.fromfile(config))
-
-
-def _build(config):
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-
-    import panet_mmdet  # noqa: F401
-    register_all_modules()
-    cfg = _load(config) if isinstance(config, str) else config
-    return MODELS.build(cfg.model)
-
-
 @pytest.mark.parametrize('config', CONFIGS,
                          ids=[osp.basename(c) for c in CONFIGS])
 def test_every_two_stage_config_is_exportable(config):
-    check_exportable(_build(config))
+    check_exportable(build_detector(config))
     # the test pipeline is one the ONNX Runtime pre-processing repeats
-    resize = _test_resize(_load(config))
+    resize = _test_resize(load_config(config))
     assert resize is not None and resize['keep_ratio']
 
 
@@ -304,11 +289,11 @@ def test_unsupported_settings_are_named():
              'test_cfg.rpn.nms.offset=1'),
             ('rcnn', dict(type='soft_nms', iou_threshold=0.5),
              "test_cfg.rcnn.nms.type is 'soft_nms'")):
-        cfg = _load(osp.join(ROOT, PANET_DEMO))
+        cfg = load_config(osp.join(ROOT, PANET_DEMO))
         cfg.model.test_cfg[key].nms = value
         with pytest.raises(UnsupportedModelError, match=re.escape(part)):
-            check_exportable(_build(cfg))
-    cfg = _load(osp.join(ROOT, PANET_DEMO))
+            check_exportable(build_detector(cfg))
+    cfg = load_config(osp.join(ROOT, PANET_DEMO))
     cfg.test_dataloader.dataset.pipeline.insert(
         2, dict(type='Pad', size_divisor=64))
     with pytest.raises(ValueError, match="a 'Pad' step"):
@@ -321,7 +306,7 @@ def test_unsupported_settings_are_named():
 ])
 def test_unsupported_configs_name_the_part(config, part):
     with pytest.raises(UnsupportedModelError, match=part):
-        check_exportable(_build(osp.join(ROOT, 'configs', 'drop-in', config)))
+        check_exportable(build_detector(osp.join(ROOT, 'configs', 'drop-in', config)))
 
 
 def test_export_rejects_bad_arguments(panet, tmp_path):

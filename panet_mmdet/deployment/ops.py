@@ -84,8 +84,8 @@ class _RoiAlignOp(torch.autograd.Function):
 
 
 def _grid_sample_roi_align(feat: Tensor, boxes: Tensor,
-                          output_size: Tuple[int, int], spatial_scale: float,
-                          sampling_ratio: int, aligned: bool) -> Tensor:
+                           output_size: Tuple[int, int], spatial_scale: float,
+                           sampling_ratio: int, aligned: bool) -> Tensor:
     """RoIAlign from ``grid_sample``: mmcv's sampling rule, standard ops only.
 
     Every bin averages ``sampling_ratio**2`` bilinear samples; a sample more
@@ -182,8 +182,8 @@ class ExportableRoIAlign(nn.Module):
         boxes = rois[:, 1:5]
         if self.impl == 'grid_sample':
             return _grid_sample_roi_align(input, boxes, self.output_size,
-                                         self.spatial_scale,
-                                         self.sampling_ratio, self.aligned)
+                                          self.spatial_scale,
+                                          self.sampling_ratio, self.aligned)
         return _RoiAlignOp.apply(input, boxes, rois[:, 0].long(),
                                  self.output_size[0], self.output_size[1],
                                  self.spatial_scale, self.sampling_ratio,

@@ -29,7 +29,7 @@ METADATA_KEY = 'panet_mmdet'
 
 # ---------------------------------------------------------- pre-processing
 def _rescale_size(width: int, height: int,
-                 scale: Tuple[int, int]) -> Tuple[int, int]:
+                  scale: Tuple[int, int]) -> Tuple[int, int]:
     """mmcv's ``imrescale`` size: fit the long and the short edge into
     ``max(scale)`` and ``min(scale)``, keeping the aspect ratio."""
     factor = min(max(scale) / max(height, width),
