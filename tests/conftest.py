@@ -12,6 +12,9 @@ TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'mask-rcnn_r18_fpn_gn_tiny.py')
 def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'slow: runs a training job in a subprocess (tens of seconds)')
+    config.addinivalue_line(
+        'markers', 'slurm: needs a Slurm partition that answers '
+        '(tools/dev/local_slurm.sh up); skips otherwise')
 
 
 @pytest.fixture(scope='session')

@@ -97,8 +97,8 @@ def main(argv=None):
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
     check_dataset_paths(cfg, loaders=('test_dataloader', ))
-    if args.launcher == 'pytorch':
-        setup_cpu_distributed(cfg)
+    if args.launcher in ('pytorch', 'slurm'):
+        setup_cpu_distributed(cfg, args.launcher)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
 

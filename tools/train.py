@@ -88,8 +88,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
     check_dataset_paths(cfg, loaders=('train_dataloader', 'val_dataloader'))
-    if args.launcher == 'pytorch':
-        setup_cpu_distributed(cfg)
+    if args.launcher in ('pytorch', 'slurm'):
+        setup_cpu_distributed(cfg, args.launcher)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
     runner.train()

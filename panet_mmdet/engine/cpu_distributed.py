@@ -3,10 +3,11 @@
 mmengine 0.10.x assumes CUDA in two places of a distributed run, and this
 module replaces both:
 
-- ``init_dist`` calls ``torch.cuda.set_device`` unconditionally:
+- ``init_dist`` calls ``torch.cuda.set_device`` unconditionally (for
+  ``--launcher slurm`` it even divides by the GPU count):
   :func:`setup_cpu_distributed` initialises a gloo process group itself
   before the Runner is built (``tools/train.py`` and ``tools/test.py`` call
-  it for ``--launcher pytorch`` when CUDA is unavailable);
+  it for ``--launcher pytorch`` and ``slurm`` when CUDA is unavailable);
 - ``Runner.wrap_model`` always passes ``device_ids=[LOCAL_RANK]``, which
   ``DistributedDataParallel`` rejects for a CPU module:
   :class:`DeviceAgnosticDistributedDataParallel` drops it there. Select it
@@ -15,6 +16,7 @@ module replaces both:
 """
 import datetime
 import os
+import subprocess
 from typing import Optional, Sequence
 
 import torch
@@ -24,7 +26,12 @@ from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
+from panet_mmdet.utils import check_choice
+
 _TORCHRUN_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+_SLURM_ENV = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID',
+              'SLURM_JOB_NODELIST')
+_LAUNCHERS = ('pytorch', 'slurm')
 
 
 @MODEL_WRAPPERS.register_module()
@@ -49,12 +56,54 @@ class DeviceAgnosticDistributedDataParallel(MMDistributedDataParallel):
         super().__init__(module=module, device_ids=device_ids, **kwargs)
 
 
-def setup_cpu_distributed(cfg: Config, timeout_s: int = 1800) -> bool:
-    """Prepare a ``launcher='pytorch'`` run for CPU-only machines.
+def _first_slurm_host(node_list: str) -> str:
+    """The first host name of a Slurm node list such as ``node[3-5,8]``."""
+    try:
+        out = subprocess.run(['scontrol', 'show', 'hostnames', node_list],
+                             capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise RuntimeError(
+            f'--launcher slurm: could not expand SLURM_JOB_NODELIST='
+            f'{node_list!r} with `scontrol show hostnames` ({e}); set '
+            'MASTER_ADDR to the first node\'s address') from e
+    hosts = out.stdout.split()
+    if not hosts:
+        raise RuntimeError(f'`scontrol show hostnames {node_list}` named no '
+                           'host; set MASTER_ADDR')
+    return hosts[0]
+
+
+def torchrun_env_from_slurm() -> None:
+    """Set torchrun's variables from those ``srun`` gives each task.
+
+    As mmengine's Slurm launcher does: ``RANK`` = ``SLURM_PROCID``,
+    ``WORLD_SIZE`` = ``SLURM_NTASKS``, ``LOCAL_RANK`` = ``SLURM_LOCALID``,
+    ``MASTER_ADDR`` = the job's first node unless set, ``MASTER_PORT`` =
+    29500 unless set.
+    """
+    missing = [k for k in _SLURM_ENV if k not in os.environ]
+    if missing:
+        raise RuntimeError(
+            f'--launcher slurm needs the environment srun gives its tasks; '
+            f'missing {missing}. Start with tools/slurm_train.sh or srun.')
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        os.environ['MASTER_ADDR'] = _first_slurm_host(
+            os.environ['SLURM_JOB_NODELIST'])
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str = 'pytorch',
+                          timeout_s: int = 1800) -> bool:
+    """Prepare a distributed run (``launcher`` 'pytorch' or 'slurm') for
+    CPU-only machines.
 
     Initialises the default process group with the gloo backend from
     torchrun's environment variables (``RANK``, ``WORLD_SIZE``,
-    ``MASTER_ADDR``, ``MASTER_PORT``), so that the Runner skips its own
+    ``MASTER_ADDR``, ``MASTER_PORT``; for Slurm derived from ``srun``'s by
+    :func:`torchrun_env_from_slurm`), so that the Runner skips its own
     ``init_dist``, and selects :class:`DeviceAgnosticDistributedDataParallel`
     unless the config names a model wrapper itself.
 
@@ -62,12 +111,15 @@ def setup_cpu_distributed(cfg: Config, timeout_s: int = 1800) -> bool:
         bool: True when it initialised a CPU process group, False when CUDA
         is available (nothing to do: mmengine's own path works there).
     """
+    check_choice('launcher', launcher, _LAUNCHERS)
     if torch.cuda.is_available():
         return False
+    if launcher == 'slurm':
+        torchrun_env_from_slurm()
     missing = [k for k in _TORCHRUN_ENV if k not in os.environ]
     if missing:
         raise RuntimeError(
-            f'--launcher pytorch needs the torchrun environment; missing '
+            f'--launcher {launcher} needs the torchrun environment; missing '
             f'{missing}. Start with tools/dist_train.sh or torchrun.')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo',

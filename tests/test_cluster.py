@@ -1,0 +1,140 @@
+"""Scale-out, end to end: two torchrun "nodes" on one machine train exactly
+as one node with two processes, and the Slurm launchers run on a real Slurm.
+
+The Slurm test needs a cluster whose partition answers (a one-machine one:
+``sudo tools/dev/local_slurm.sh up``, which .ci/run starts); elsewhere it
+skips and says why, unless PANET_REQUIRE_SLURM=1 (set by .ci/run) turns the
+skip into a failure.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_CONFIG, data_options, run_tool
+
+pytestmark = pytest.mark.slow
+PARTITION = os.environ.get('PANET_SLURM_PARTITION', 'debug')
+ITERS = 2
+
+
+def _train_args(work, data_root):
+    return ['--work-dir', str(work), '--cfg-options', *data_options(data_root),
+            f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100']
+
+
+def _losses(work):
+    """The logged training scalars of each iteration (rank 0's log, which
+    DistributedLossAveragingHook fills with the mean over all processes)."""
+    [path] = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    rows = [json.loads(line) for line in open(path)]
+    return {r['iter']: {k: v for k, v in r.items() if k.startswith('loss')}
+            for r in rows if 'loss' in r}
+
+
+def _weights(work):
+    import panet_mmdet  # noqa: F401  (weights_only allow-list)
+    ckpt = torch.load(osp.join(work, f'iter_{ITERS}.pth'), map_location='cpu')
+    return ckpt['state_dict']
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep +
+               os.environ.get('PYTHONPATH', ''), PYTHON=sys.executable,
+               OMP_NUM_THREADS='1')  # same threads per process in both runs
+    env.update(extra)
+    return env
+
+
+def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
+    """NNODES=2 (NODE_RANK 0 and 1, one process each, MASTER_ADDR
+    127.0.0.1) against NNODES=1 with 2 processes, same seed and data.
+    Tolerance: none. The two runs make the same computations in the same
+    order (gloo's all-reduce over 2 ranks does not depend on where the ranks
+    live), so losses and weights must be bit-identical."""
+    one = tmp_path / 'one_node'
+    proc = subprocess.run(
+        ['tools/dist_train.sh', TINY_CONFIG, '2', *_train_args(one, tiny_data)],
+        cwd=ROOT, env=_env(PORT='29541'), capture_output=True, text=True,
+        timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    nodes = []
+    for rank in (0, 1):  # separate work dirs: no shared file system needed
+        nodes.append(subprocess.Popen(
+            ['tools/dist_train.sh', TINY_CONFIG, '1',
+             *_train_args(tmp_path / f'node{rank}', tiny_data)],
+            cwd=ROOT, env=_env(NNODES='2', NODE_RANK=str(rank),
+                               MASTER_ADDR='127.0.0.1', PORT='29542'),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=900) for p in nodes]
+    for p, (_, err) in zip(nodes, outputs):
+        assert p.returncode == 0, err[-4000:]
+    assert 'GPU number: 2' in outputs[0][0] + outputs[0][1]  # world size 2
+    # rank 0 (node 0) writes the checkpoint; node 1 has none
+    assert not glob.glob(str(tmp_path / 'node1' / '*.pth'))
+
+    two = tmp_path / 'node0'
+    losses_one, losses_two = _losses(one), _losses(two)
+    assert sorted(losses_one) == list(range(1, ITERS + 1))
+    assert losses_two == losses_one
+    w_one, w_two = _weights(one), _weights(two)
+    assert w_one.keys() == w_two.keys()
+    for k in w_one:
+        assert torch.equal(w_one[k], w_two[k]), k
+
+
+def _slurm_ready():
+    if shutil.which('srun') is None:
+        return ('Slurm is not installed (no srun); start a one-machine '
+                'cluster with: sudo tools/dev/local_slurm.sh up')
+    probe = subprocess.run(['sinfo', '-h', '-p', PARTITION, '-o', '%T'],
+                           capture_output=True, text=True)
+    state = probe.stdout.strip()
+    if probe.returncode != 0 or not state.startswith(('idle', 'mixed')):
+        return (f'Slurm partition {PARTITION!r} does not answer or has no '
+                f'free node (sinfo: {state or probe.stderr.strip()!r}); '
+                'start one with: sudo tools/dev/local_slurm.sh up')
+    return None
+
+
+@pytest.mark.slurm
+def test_slurm_train_then_test(tiny_data, tmp_path):
+    reason = _slurm_ready()
+    if reason:
+        if os.environ.get('PANET_REQUIRE_SLURM') == '1':
+            pytest.fail(reason)
+        pytest.skip(reason)
+    knobs = dict(GRES='', GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1')
+    work = tmp_path / 'slurm_train'
+    proc = run_tool(['tools/slurm_train.sh', PARTITION, 'panet-train',
+                     TINY_CONFIG, str(work), '--cfg-options',
+                     *data_options(tiny_data), f'train_cfg.max_iters={ITERS}',
+                     'train_cfg.val_interval=100'],
+                    env=dict(knobs, MASTER_PORT='29543', OMP_NUM_THREADS='1'))
+    out = proc.stdout + proc.stderr
+    assert 'Distributed launcher: slurm' in out and 'GPU number: 2' in out
+    [log] = glob.glob(str(work / '*' / '*.log'))
+    assert f'Iter(train) [{ITERS}/{ITERS}]' in open(log).read()
+    ckpt = work / f'iter_{ITERS}.pth'
+    assert not any(k.startswith('module.') for k in _weights(work))
+
+    metrics = {}
+    for name, cmd, env in (
+            ('slurm', ['tools/slurm_test.sh', PARTITION, 'panet-test',
+                       TINY_CONFIG, str(ckpt)], dict(knobs, MASTER_PORT='29544')),
+            ('single', ['tools/test.py', TINY_CONFIG, str(ckpt)], None)):
+        path = tmp_path / f'{name}.json'
+        run_tool(cmd + ['--work-dir', str(tmp_path / name), '--save-metrics',
+                        str(path), '--cfg-options', *data_options(tiny_data)],
+                 env=env)
+        metrics[name] = json.loads(path.read_text())
+    assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics['slurm'])
+    # 2 Slurm tasks evaluate the same val set as one process
+    assert metrics['slurm'] == metrics['single']

@@ -1,0 +1,72 @@
+"""CPU distributed set-up: torchrun's variables from Slurm's, named errors."""
+import os
+import stat
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from panet_mmdet.engine import setup_cpu_distributed, torchrun_env_from_slurm
+
+SLURM = dict(SLURM_PROCID='3', SLURM_NTASKS='4', SLURM_LOCALID='1',
+             SLURM_JOB_NODELIST='node[7-8]')
+TORCHRUN = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for k in TORCHRUN + tuple(SLURM):
+        monkeypatch.delenv(k, raising=False)
+    return monkeypatch
+
+
+def _fake_scontrol(tmp_path, monkeypatch, hosts):
+    """An ``scontrol`` on PATH that expands any node list to ``hosts``."""
+    script = tmp_path / 'scontrol'
+    script.write_text('#!/bin/sh\n[ "$1 $2" = "show hostnames" ] || exit 1\n'
+                      + ''.join(f'echo {h}\n' for h in hosts))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv('PATH', f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
+
+
+def test_slurm_variables_become_torchrun_variables(clean_env, tmp_path):
+    for k, v in SLURM.items():
+        clean_env.setenv(k, v)
+    _fake_scontrol(tmp_path, clean_env, ['node7', 'node8'])
+    torchrun_env_from_slurm()
+    assert {k: os.environ[k] for k in TORCHRUN} == dict(
+        RANK='3', WORLD_SIZE='4', LOCAL_RANK='1', MASTER_ADDR='node7',
+        MASTER_PORT='29500')
+
+
+def test_slurm_keeps_a_given_master(clean_env):
+    for k, v in SLURM.items():
+        clean_env.setenv(k, v)
+    clean_env.setenv('MASTER_ADDR', '10.0.0.5')  # no scontrol needed
+    clean_env.setenv('MASTER_PORT', '29610')
+    torchrun_env_from_slurm()
+    assert (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']) == \
+        ('10.0.0.5', '29610')
+
+
+def test_missing_slurm_variables_are_named(clean_env):
+    clean_env.setenv('SLURM_PROCID', '0')
+    with pytest.raises(RuntimeError, match='SLURM_NTASKS'):
+        torchrun_env_from_slurm()
+
+
+def test_unexpandable_node_list_is_named(clean_env, tmp_path):
+    for k, v in SLURM.items():
+        clean_env.setenv(k, v)
+    clean_env.setenv('PATH', str(tmp_path))  # no scontrol at all
+    with pytest.raises(RuntimeError, match='MASTER_ADDR'):
+        torchrun_env_from_slurm()
+
+
+def test_bad_launcher_and_missing_torchrun_env(clean_env):
+    with pytest.raises(ValueError, match='launcher'):
+        setup_cpu_distributed(Config(), 'mpi')
+    if torch.cuda.is_available():
+        pytest.skip('with CUDA, mmengine initialises the process group')
+    with pytest.raises(RuntimeError, match='RANK'):
+        setup_cpu_distributed(Config(), 'pytorch')
