@@ -30,7 +30,8 @@ setup(
     # pinned, tested set). mmcv must be built with its ops (mmcv._ext);
     # tools/setup_env.sh does that once and caches the wheel. torch <= 2.13
     # because mmcv 2.x compiles as C++17 and torch >= 2.14 headers need
-    # C++20; mmdet 3.3 refuses mmcv >= 2.2. torchvision is not needed.
+    # C++20; mmdet 3.3 refuses mmcv >= 2.2. torchvision is needed only by the
+    # timm extra (see requirements/timm.txt).
     install_requires=[
         'torch>=2.0,<2.14',
         'mmcv>=2.0.0rc4,<2.2.0',
@@ -46,6 +47,9 @@ setup(
         # ONNX export (tools/deployment/export_onnx.py) and ONNX Runtime
         # inference (tools/deployment/onnx_infer.py)
         'deploy': ['onnx>=1.14', 'onnxruntime>=1.16'],
+        # timm backbones through mmpretrain's TIMMBackbone
+        # (configs/panet/panet_timm-r50-gn_fpn-gn_1x_coco.py)
+        'timm': ['timm>=0.9', 'mmpretrain>=1.0,<2', 'torchvision'],
     },
     zip_safe=False,
 )

@@ -18,6 +18,7 @@ from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
 from conftest import total_loss
+from panet_mmdet.utils.benchmarking import build_detector
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -28,11 +29,9 @@ FINGERPRINTS = osp.join(ROOT, 'tests', 'data', 'config_fingerprints.json')
 
 
 def _build(cfg):
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    register_all_modules()
     torch.manual_seed(0)
-    return MODELS.build(cfg.model)  # no init_weights: nothing downloads
+    # no init_weights and timm backbones without pretrained: nothing downloads
+    return build_detector(cfg)
 
 
 def test_config_list_is_complete():
@@ -43,7 +42,9 @@ def test_config_list_is_complete():
             'panet_r50_fpn-gn_1x_cityscapes.py',
             'retinanet_r50_bufpn_1x_coco.py',
             'cascade-mask-rcnn_r50_bufpn_1x_coco.py',
-            'panet_r18_fpn-gn_demo.py', 'mask-rcnn_r18_fpn_gn_demo.py'} <= names
+            'panet_r18_fpn-gn_demo.py', 'mask-rcnn_r18_fpn_gn_demo.py',
+            'panet_timm-resnet50-gn_fpn-gn_1x_coco.py',
+            'panet_timm-resnet18-gn_fpn-gn_demo.py'} <= names
     assert len([c for c in CONFIGS if 'ablations' in c]) == 6
 
 
@@ -51,12 +52,14 @@ def test_config_list_is_complete():
 def test_config_builds(config):
     cfg = Config.fromfile(osp.join(ROOT, config))
     if 'demo' not in config:
-        assert cfg.custom_imports.imports == ['panet_mmdet']
+        assert cfg.custom_imports.imports[0] == 'panet_mmdet'
     model = _build(cfg)
     if 'coco' in config or 'cityscapes' in config:
-        # real-data configs keep mmdet's ImageNet-pretrained backbone
-        assert 'torchvision://' in str(cfg.model.backbone.init_cfg) or \
-            'open-mmlab://' in str(cfg.model.backbone.init_cfg)
+        # real-data configs keep an ImageNet-pretrained backbone: mmdet's,
+        # or timm's weights
+        assert 'torchvision://' in str(cfg.model.backbone.get('init_cfg')) or \
+            'open-mmlab://' in str(cfg.model.backbone.get('init_cfg')) or \
+            cfg.model.backbone.get('pretrained') is True
     if 'bufpn' in config or osp.basename(config).startswith('panet'):
         assert type(model.neck).__name__ == 'BottomUpAugmentedFPN'
     assert sum(p.numel() for p in model.parameters()) > 0

@@ -15,9 +15,16 @@ TORCHRUN = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 
 @pytest.fixture
 def clean_env(monkeypatch):
+    """No torchrun or Slurm variables; afterwards the environment exactly as
+    before (torchrun_env_from_slurm writes os.environ itself, which
+    monkeypatch would not undo, and a leaked MASTER_ADDR would send later
+    distributed tests to a host that does not exist)."""
+    saved = dict(os.environ)
     for k in TORCHRUN + tuple(SLURM):
         monkeypatch.delenv(k, raising=False)
-    return monkeypatch
+    yield monkeypatch
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _fake_scontrol(tmp_path, monkeypatch, hosts):
@@ -70,3 +77,10 @@ def test_bad_launcher_and_missing_torchrun_env(clean_env):
         pytest.skip('with CUDA, mmengine initialises the process group')
     with pytest.raises(RuntimeError, match='RANK'):
         setup_cpu_distributed(Config(), 'pytorch')
+
+
+def test_environment_is_restored_after_the_slurm_tests():
+    """Runs after the tests above in the same process: nothing leaked."""
+    assert os.environ.get('MASTER_ADDR') != 'node7'
+    assert 'SLURM_JOB_NODELIST' not in os.environ or \
+        os.environ['SLURM_JOB_NODELIST'] != SLURM['SLURM_JOB_NODELIST']

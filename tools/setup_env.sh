@@ -32,7 +32,7 @@ step() { echo "setup_env: $*"; }
 # The stamp is a hash of everything that decides the environment's contents.
 inputs_hash() {
     cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/requirements/tests.txt" \
-        "$ROOT/requirements/deploy.txt" \
+        "$ROOT/requirements/deploy.txt" "$ROOT/requirements/timm.txt" \
         "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1
 }
 HASH=$(inputs_hash)
@@ -68,17 +68,16 @@ PIP=("$VPY" -m pip --disable-pip-version-check)
 [ "$("$VPY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$PYVER" ] \
     || die "$VENV was made with another Python than $PYTHON" "remove .venv/ and rerun"
 
-step "installing build tools and torch (pinned in requirements/constraints.txt)"
+step "installing build tools, torch and torchvision (pinned in requirements/constraints.txt)"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" pip setuptools wheel ninja \
     || die "pip could not install pip/setuptools/wheel/ninja" "check access to the package registry"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" torch numpy \
-    || die "pip could not install torch" "check access to the package registry (torch==2.13.0 is needed: mmcv 2.x does not compile against torch >= 2.14)"
-# A torchvision that cannot import breaks mmdet's lazy imports: remove it.
-if "$VPY" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("torchvision") is None)' 2>/dev/null \
-   && ! "$VPY" -c 'import torchvision' >/dev/null 2>&1; then
-    step "removing a torchvision that does not import with this torch"
-    "${PIP[@]}" uninstall -q -y torchvision
-fi
+# torch 2.13.0's standard build (CUDA 13 libraries, about 4 GB, runs on CPU
+# too): the registry's torchvision 0.28.0 does not import with the +cpu build.
+"${PIP[@]}" install -q -c "$CONSTRAINTS" torch torchvision numpy \
+    || die "pip could not install torch and torchvision" "check access to the package registry and free disk space (about 5 GB); torch==2.13.0 is needed: mmcv 2.x does not compile against torch >= 2.14"
+"$VPY" -c 'import torchvision.ops' 2>/dev/null \
+    || die "torchvision does not import with this torch ($("$VPY" -c 'import torch; print(torch.__version__)'))" \
+           "remove .venv/ and rerun; torch and torchvision must be the builds pinned in requirements/constraints.txt"
 
 # ---- mmcv with ops, built once and cached --------------------------------------
 TORCH_TAG=$("$VPY" -c 'import torch; print(torch.__version__.replace("+", "_"))')
@@ -121,9 +120,9 @@ step "installing $(basename "$WHEEL")"
 "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "could not install $WHEEL" "remove it from $WHEEL_CACHE and rerun to rebuild"
 
 # ---- the rest of the stack and the package ---------------------------------------
-step "installing mmengine, mmdet, onnx + onnxruntime (deployment) and test requirements"
+step "installing mmengine, mmdet, onnx + onnxruntime (deployment), timm + mmpretrain and test requirements"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
-    -r "$ROOT/requirements/deploy.txt" \
+    -r "$ROOT/requirements/deploy.txt" -r "$ROOT/requirements/timm.txt" \
     || die "pip could not install the runtime requirements" "check access to the package registry"
 step "installing panet_mmdet in editable mode"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT" \
@@ -133,11 +132,15 @@ step "installing panet_mmdet in editable mode"
 step "verifying imports"
 "$VPY" - <<'PY' || die "the environment does not import cleanly" "see the traceback above; remove .venv/ and rerun"
 import mmcv, mmcv.ops, mmengine, mmdet, torch, onnx, onnxruntime
+import torchvision, timm, mmpretrain
 from mmcv.ops import RoIAlign  # needs mmcv._ext
+from mmpretrain.models import TIMMBackbone
 import panet_mmdet, panet_mmdet.deployment
-print(f'setup_env: torch {torch.__version__}, mmcv {mmcv.__version__}, '
+print(f'setup_env: torch {torch.__version__}, torchvision '
+      f'{torchvision.__version__}, mmcv {mmcv.__version__}, '
       f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
       f'onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}, '
+      f'timm {timm.__version__}, mmpretrain {mmpretrain.__version__}, '
       f'panet_mmdet {panet_mmdet.__version__}')
 PY
 echo "$HASH" > "$STAMP"

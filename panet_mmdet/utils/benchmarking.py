@@ -117,13 +117,25 @@ def load_config(path: str) -> Config:
 
 def build_detector(config: Union[str, Config],
                    device: str = 'cpu') -> torch.nn.Module:
-    """The config's model with its random initialisation (nothing is
-    downloaded), on ``device``."""
+    """The config's model with its random initialisation, on ``device``.
+
+    Imports the config's ``custom_imports`` and downloads nothing: timm
+    backbones are built with ``pretrained=False`` (mmdet's ``init_cfg``
+    weights load only in ``init_weights``, which is not called).
+    """
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.utils import import_modules_from_strings
     register_all_modules()
     cfg = load_config(config) if isinstance(config, str) else config
-    return MODELS.build(cfg.model).to(device)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    model_cfg = cfg.model.copy()
+    backbone = model_cfg.get('backbone', {})
+    if 'TIMMBackbone' in str(backbone.get('type', '')):
+        model_cfg.backbone = dict(backbone, pretrained=False)
+        model_cfg.backbone.pop('weights_file', None)
+    return MODELS.build(model_cfg).to(device)
 
 
 def model_summary(config: str,
