@@ -138,3 +138,13 @@ def test_demo_config_short_training_run(tiny_data, tmp_path):
     [log] = list(work.glob('*/*.log'))
     text = log.read_text()
     assert 'OfflineTIMMBackbone' in text and 'coco/segm_mAP' in text
+
+
+@pytest.mark.parametrize('config', [DEMO, COCO])
+def test_deployment_loads_timm_configs_offline(config):
+    """export_onnx / load_detector import the config's custom_imports and
+    download nothing (the checkpoint holds the weights)."""
+    from panet_mmdet.deployment import check_exportable, load_detector
+    model = load_detector(config)
+    assert type(model.backbone).__name__ == 'OfflineTIMMBackbone'
+    check_exportable(model)

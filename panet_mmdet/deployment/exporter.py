@@ -31,11 +31,14 @@ def load_detector(config, checkpoint: Optional[str] = None,
     from mmdet.apis import init_detector
 
     import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
+    from panet_mmdet.utils.configs import load_config, offline_model_cfg
     if isinstance(config, str):
-        config = Config.fromfile(config)
+        config = load_config(config)
     if cfg_options:
         config.merge_from_dict(cfg_options)
-    # a backbone's ImageNet init would download: the checkpoint has it all
+    # ImageNet weights would download (mmdet's init_cfg, timm's pretrained):
+    # the checkpoint has it all
+    config.model = offline_model_cfg(config)
     config.model.setdefault('backbone', {})['init_cfg'] = None
     return init_detector(config, checkpoint, device='cpu')
 

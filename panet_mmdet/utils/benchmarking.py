@@ -16,6 +16,8 @@ from typing import Callable, Dict, List, Mapping, Sequence, Tuple, Union
 import torch
 from mmengine.config import Config
 
+from .configs import load_config, offline_model_cfg
+
 Cell = Union[float, int, str, None]
 # the detector parts PANet changes, as attribute paths of a two-stage model
 SUMMARY_PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
@@ -107,14 +109,6 @@ def memory_label(device: str) -> str:
 
 
 # ------------------------------------------------------------------ models
-def load_config(path: str) -> Config:
-    """A config file, or one of mmdet's as ``mmdet::path/in/its/configs.py``."""
-    if path.startswith('mmdet::'):
-        from mmengine.hub import get_config
-        return get_config(path)
-    return Config.fromfile(path)
-
-
 def build_detector(config: Union[str, Config],
                    device: str = 'cpu') -> torch.nn.Module:
     """The config's model with its random initialisation, on ``device``.
@@ -125,17 +119,9 @@ def build_detector(config: Union[str, Config],
     """
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    from mmengine.utils import import_modules_from_strings
     register_all_modules()
     cfg = load_config(config) if isinstance(config, str) else config
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    model_cfg = cfg.model.copy()
-    backbone = model_cfg.get('backbone', {})
-    if 'TIMMBackbone' in str(backbone.get('type', '')):
-        model_cfg.backbone = dict(backbone, pretrained=False)
-        model_cfg.backbone.pop('weights_file', None)
-    return MODELS.build(model_cfg).to(device)
+    return MODELS.build(offline_model_cfg(cfg)).to(device)
 
 
 def model_summary(config: str,
