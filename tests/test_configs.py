@@ -45,7 +45,8 @@ def test_config_list_is_complete():
             'panet_r18_fpn-gn_demo.py', 'mask-rcnn_r18_fpn_gn_demo.py',
             'panet_timm-resnet50-gn_fpn-gn_1x_coco.py',
             'panet_timm-resnet18-gn_fpn-gn_demo.py'} <= names
-    assert len([c for c in CONFIGS if 'ablations' in c]) == 6
+    assert len([c for c in CONFIGS if 'panet/ablations' in c]) == 6
+    assert len([c for c in CONFIGS if 'demo/ablations' in c]) == 6
 
 
 @pytest.mark.parametrize('config', CONFIGS)

@@ -12,6 +12,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STOCK = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_gn_demo.py')
 PANET = osp.join(ROOT, 'configs', 'demo', 'panet_r18_fpn-gn_demo.py')
 GN = dict(type='GN', num_groups=16, requires_grad=True)
+WIDTH = 64  # the demo configs' neck and head channels
 
 
 def _afp(layer_type, channels, **kwargs):
@@ -24,7 +25,7 @@ def _afp(layer_type, channels, **kwargs):
 VARIANTS = {
     # AFP on the mask branch + the stock FCNMaskHead with 3 convs
     'afp-mask+FCNMaskHead': dict(
-        mask_roi_extractor=_afp('conv', 128, norm_cfg=GN),
+        mask_roi_extractor=_afp('conv', WIDTH, norm_cfg=GN),
         mask_head=dict(num_convs=3)),
     # AFP fc1 per level + stock ConvFCBBoxHead as fc2 (the 2fc box head)
     'afp-fc1+2fc-box-head': dict(
@@ -34,9 +35,9 @@ VARIANTS = {
                        fc_out_channels=1024)),
     # AFP conv per level + stock ConvFCBBoxHead(3 convs, 1 fc): heavier head
     'afp-conv+heavier-box-head': dict(
-        bbox_roi_extractor=_afp('conv', 128, norm_cfg=GN),
+        bbox_roi_extractor=_afp('conv', WIDTH, norm_cfg=GN),
         bbox_head=dict(type='ConvFCBBoxHead', num_shared_convs=3,
-                       num_shared_fcs=1, conv_out_channels=128,
+                       num_shared_fcs=1, conv_out_channels=WIDTH,
                        norm_cfg=GN)),
     # the fully-connected fusion head after a stock extractor (4 convs)
     'stock-extractor+ff-head': dict(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job (`make demo`): generate the embedded demo data, train the demo
 # config with tools/train.py, evaluate it with tools/test.py (COCO bbox + segm
-# AP on the demo val split) and draw predictions with mmdet's visualiser.
+# AP on the demo val split) and draw predictions with mmdet's visualiser
+# (ground truth beside predictions; the busiest val image is copied to
+# WORK_DIR/demo_prediction.png).
 #
 #   bash tools/run_demo.sh [CONFIG]        # after tools/setup_env.sh
 #
@@ -43,4 +45,6 @@ VIS=$(ls -td "$WORK_DIR"/*/vis 2>/dev/null | head -n1 || true)
 echo
 echo "demo result ($CONFIG, seed $SEED): data+train $((TRAINED - START)) s, total $((END - START)) s"
 "$PY" tools/analysis/compare_results.py "$WORK_DIR"
-echo "prediction images: $VIS"
+echo "prediction images (ground truth left, predictions right): $VIS"
+"$PY" tools/analysis/demo_picture.py "$DATA_DIR/annotations/instances_val.json" "$VIS" \
+    --out "$WORK_DIR/demo_prediction.png"

@@ -1,0 +1,214 @@
+"""The demo ablation ladder (configs/demo/ablations/): each rung changes one
+component of its parent and nothing else; the ladder starts at the stock demo
+Mask R-CNN and ends at the PANet demo; the table and the runner script work.
+"""
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import panet_mmdet  # noqa: F401
+from conftest import ROOT, run_tool
+from panet_mmdet.utils.benchmarking import build_detector
+
+A = 'configs/demo/ablations/'
+STOCK = 'configs/demo/mask-rcnn_r18_fpn_gn_demo.py'
+PANET = 'configs/demo/panet_r18_fpn-gn_demo.py'
+# (config, its parent, the model parts the step may change)
+AFP_PARTS = ('roi_head.bbox_roi_extractor', 'roi_head.bbox_head',
+             'roi_head.mask_roi_extractor', 'roi_head.mask_head')
+STEPS = [
+    (A + 'mask-rcnn_r18_bufpn-gn_demo.py', STOCK, ('neck', )),
+    (A + 'mask-rcnn_r18_bufpn-gn-afp_demo.py',
+     A + 'mask-rcnn_r18_bufpn-gn_demo.py', AFP_PARTS),
+    (A + 'mask-rcnn_r18_bufpn-gn-afp-ff_demo.py',
+     A + 'mask-rcnn_r18_bufpn-gn-afp_demo.py', ('roi_head.mask_head', )),
+    (A + 'mask-rcnn_r18_bufpn-gn-afp-ff-hhd_demo.py',
+     A + 'mask-rcnn_r18_bufpn-gn-afp-ff_demo.py',
+     ('roi_head.bbox_roi_extractor', 'roi_head.bbox_head')),
+    # single components on the stock model
+    (A + 'mask-rcnn_r18_fpn-gn-afp_demo.py', STOCK, AFP_PARTS),
+    (A + 'mask-rcnn_r18_fpn-gn-ff_demo.py', STOCK, ('roi_head.mask_head', )),
+]
+LADDER = [STOCK] + [s[0] for s in STEPS[:4]]
+# the module type each step brings in (the evidence that it is the component)
+NEW_TYPES = {
+    STEPS[0][0]: {'BottomUpAugmentedFPN'},
+    STEPS[1][0]: {'AdaptiveFeaturePoolingRoIExtractor'},
+    STEPS[2][0]: {'FullyConnectedFusionMaskHead'},
+    STEPS[4][0]: {'AdaptiveFeaturePoolingRoIExtractor'},
+    STEPS[5][0]: {'FullyConnectedFusionMaskHead'},
+}
+
+
+def _cfg(path):
+    return Config.fromfile(osp.join(ROOT, path))
+
+
+def _flatten(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+        key = f'{prefix}{k}'
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + '.'))
+        else:
+            out[key] = v
+    return out
+
+
+def _under(key, parts):
+    return any(key == p or key.startswith(p + '.') for p in parts)
+
+
+def _shapes(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def test_every_ablation_config_is_in_a_step():
+    found = sorted(A + f for f in os.listdir(osp.join(ROOT, A)))
+    assert found == sorted(s[0] for s in STEPS)
+
+
+@pytest.mark.parametrize('config,parent,parts', STEPS,
+                         ids=[osp.basename(s[0]) for s in STEPS])
+def test_step_changes_one_component(config, parent, parts):
+    child_cfg, parent_cfg = _cfg(config), _cfg(parent)
+    # the config: every changed model key lies in the component's parts ...
+    child, par = _flatten(child_cfg.model.to_dict()), _flatten(
+        parent_cfg.model.to_dict())
+    changed = {k for k in set(child) | set(par) if child.get(k) != par.get(k)}
+    assert changed, f'{config} changes nothing'
+    assert all(_under(k, parts) for k in changed), \
+        sorted(k for k in changed if not _under(k, parts))
+    # ... and nothing outside the model (data, schedule, optimizer, seed)
+    for key in set(child_cfg.keys()) | set(parent_cfg.keys()):
+        if key not in ('model', 'width', 'fc_width', 'norm_cfg'):
+            assert child_cfg.get(key) == parent_cfg.get(key), key
+    # the built models: the same weights (names and shapes) outside the parts
+    torch.manual_seed(0)
+    child_model = build_detector(child_cfg)
+    parent_model = build_detector(parent_cfg)
+    a, b = _shapes(child_model), _shapes(parent_model)
+    prefixes = tuple(p + '.' for p in parts)
+    outside = {k: v for k, v in a.items() if not k.startswith(prefixes)}
+    assert outside == {k: v for k, v in b.items()
+                       if not k.startswith(prefixes)}
+    assert a != b
+    new = ({type(m).__name__ for m in child_model.modules()} -
+           {type(m).__name__ for m in parent_model.modules()})
+    assert NEW_TYPES.get(config, set()) <= new, new
+
+
+def test_ladder_starts_at_stock_and_ends_at_the_panet_demo():
+    assert _cfg(PANET).model.to_dict() == _cfg(LADDER[-1]).model.to_dict()
+    stock = build_detector(_cfg(STOCK))
+    assert type(stock.neck).__name__ == 'FPN'
+    assert type(stock.roi_head.bbox_roi_extractor).__name__ == 'SingleRoIExtractor'
+    assert type(stock.roi_head.mask_head).__name__ == 'FCNMaskHead'
+    # the heavier head rung differs from the 2fc rung in its box branch only,
+    # i.e. rungs 3 and 4 are the paper's 2fc vs heavier-head comparison
+    two_fc = build_detector(_cfg(LADDER[3])).roi_head
+    heavy = build_detector(_cfg(LADDER[4])).roi_head
+    assert two_fc.bbox_roi_extractor.layer_type == 'fc'
+    assert heavy.bbox_roi_extractor.layer_type == 'conv'
+    assert heavy.bbox_head.num_shared_convs == 3 and \
+        two_fc.bbox_head.num_shared_convs == 0
+
+
+def test_run_ablation_lists_the_ladder_in_order():
+    with open(osp.join(ROOT, 'tools', 'run_ablation.sh')) as f:
+        script = f.read()
+    block = script[script.index('CONFIGS=('):script.index('if [ "${ABLATION_SINGLES')]
+    names = [osp.basename(c) for c in LADDER]
+    positions = [block.index(n) for n in names]
+    assert positions == sorted(positions)
+
+
+# ------------------------------------------------------------------ table
+def _fake_run(root, name, seed, segm, bbox, times=(2.0, 1.0, 1.2)):
+    work = osp.join(root, f'{name}_seed{seed}')
+    os.makedirs(osp.join(work, '20260101_000000', 'vis_data'))
+    metrics = {'coco/segm_mAP': segm, 'coco/bbox_mAP': bbox}
+    for s, v in zip('sml', (0.1, 0.2, 0.3)):
+        metrics[f'coco/segm_mAP_{s}'] = v + segm
+        metrics[f'coco/bbox_mAP_{s}'] = v + bbox
+    with open(osp.join(work, 'test_metrics.json'), 'w') as f:
+        json.dump(metrics, f)
+    with open(osp.join(work, '20260101_000000', 'vis_data', 'scalars.json'),
+              'w') as f:
+        for i, t in enumerate(times):
+            f.write(json.dumps(dict(iter=20 + 20 * i, loss=1.0, time=t)) + '\n')
+
+
+def test_ablation_table_numbers(tmp_path):
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    import ablation_table
+    root = str(tmp_path)
+    for seed, (s0, s1) in enumerate(((0.30, 0.36), (0.32, 0.40), (0.34, 0.38))):
+        _fake_run(root, 'a', seed, s0, s0 - 0.1)
+        _fake_run(root, 'b', seed, s1, s1 - 0.05)
+    costs = {'x/a.py': dict(infer_ms_per_img=100.0, params=2e6, gflops=3.0,
+                            train_saved_mib=50.0),
+             'x/b.py': dict(infer_ms_per_img=150.0, params=3e6, gflops=4.5,
+                            train_saved_mib=80.0)}
+    costs_file = tmp_path / 'costs.json'
+    costs_file.write_text(json.dumps(dict(configs=costs)))
+    out = str(tmp_path / 'table')
+    ablation_table.main(['--root', root, '--costs', str(costs_file), '--out',
+                         out, 'stock=x/a.py', 'panet=x/b.py'])
+    rows = json.load(open(out + '.json'))['rows']
+    assert rows[0]['segm_mAP_mean'] == pytest.approx(0.32)
+    assert rows[0]['segm_mAP_std'] == pytest.approx(0.02)
+    assert rows[1]['segm_mAP_gain'] == pytest.approx(0.06)
+    assert rows[1]['bbox_mAP_gain'] == pytest.approx(0.11)
+    assert rows[0]['segm_mAP_gain'] is None
+    # median of the logged times after the first 20 iterations
+    assert rows[0]['train_s_per_iter'] == pytest.approx(1.1)
+    diff, in_std = ablation_table.pooled_gap(rows[1], rows[0])
+    assert diff == pytest.approx(0.06) and in_std == pytest.approx(3.0)
+    md = open(out + '.md').read()
+    assert '| panet | 3 | 0.380 +- 0.020 | 0.330 +- 0.020 |' in md
+    assert '+0.060 / +0.110' in md and '| 150 | 3.00 | 4.50 | 80 |' in md
+    assert os.path.getsize(out + '.png') > 10000
+
+
+def test_ablation_table_rejects_bad_rungs(tmp_path):
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    import ablation_table
+    with pytest.raises(ValueError, match='LABEL=CONFIG'):
+        ablation_table.main(['--root', str(tmp_path), 'no-label'])
+
+
+@pytest.mark.slow
+def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
+    """Two training iterations per rung on tiny data: every rung is trained,
+    tested and tabled; a rerun skips finished runs and redoes a missing one
+    from its checkpoint without training again."""
+    out = str(tmp_path / 'ablation')
+    env = dict(ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='2', COST_REPEATS='1',
+               CKPT_INTERVAL='1',
+               ABLATION_CFG_OPTIONS='train_cfg.max_iters=2 '
+               'train_dataloader.batch_size=2 '
+               'default_hooks.logger.interval=1')
+    first = run_tool(['tools/run_ablation.sh', '0'], env=env, timeout=1500)
+    assert first.stdout.count(': training (log:') == 5, first.stdout
+    table = open(osp.join(out, 'ablation.md')).read()
+    for label in ('stock Mask R-CNN', '+BPA', '+AFP', '+FF', '+HHD (PANet)'):
+        assert f'| {label} | 1 |' in table
+    costs = json.load(open(osp.join(out, 'costs.json')))['configs']
+    assert len(costs) == 5
+    params = [costs[c]['params'] for c in LADDER]
+    assert params[-1] > params[0] and params[1] > params[0]
+    # interrupted after training: only the test is redone
+    os.remove(osp.join(out, 'mask-rcnn_r18_bufpn-gn_demo_seed0',
+                       'test_metrics.json'))
+    second = run_tool(['tools/run_ablation.sh', '0'], env=env, timeout=900)
+    assert second.stdout.count('done before, skipped') == 4, second.stdout
+    assert ': training (log:' not in second.stdout
+    assert '[2/5] +BPA, seed 0: testing' in second.stdout
+    assert osp.isfile(osp.join(out, 'ablation.png'))

@@ -1,0 +1,186 @@
+"""The demo ablation table: accuracy over seeds and cost, one row per rung,
+as Markdown + JSON, and a plot of AP against inference time.
+
+    python tools/analysis/ablation_table.py --root work_dirs/ablation \
+        --costs work_dirs/ablation/costs.json --out work_dirs/ablation/ablation \
+        stock=configs/demo/mask-rcnn_r18_fpn_gn_demo.py \
+        +BPA=configs/demo/ablations/mask-rcnn_r18_bufpn-gn_demo.py ...
+
+Each ``LABEL=CONFIG`` is a rung, in ladder order; its runs are the work dirs
+``ROOT/<config name>_seed<N>`` that ``tools/run_ablation.sh`` writes (COCO
+metrics from ``tools/test.py --save-metrics``, iteration times from the
+training log). Writes ``OUT.md``, ``OUT.json`` and ``OUT.png`` and prints
+the Markdown table.
+
+Columns: segm and bbox AP as mean +- sample std over the seeds, segm AP_S /
+AP_M / AP_L means, the gain of the mean over the previous rung, the median
+logged training seconds per iteration (all seeds), and from the costs file
+(``tools/analysis/ablation_costs.py``) inference ms per image, parameters,
+FLOPs and training activation memory.
+"""
+import argparse
+import glob
+import json
+import math
+import os.path as osp
+import statistics
+import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from compare_results import load, train_seconds_per_iter  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('rungs', nargs='+', metavar='LABEL=CONFIG')
+    p.add_argument('--root', default='work_dirs/ablation')
+    p.add_argument('--costs', help='JSON of tools/analysis/ablation_costs.py')
+    p.add_argument('--out', help='path prefix for .md, .json and .png')
+    return p.parse_args(argv)
+
+
+def _stats(values):
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return None, None
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return statistics.fmean(values), std
+
+
+def collect(rungs, root, costs=None):
+    """One dict per rung: per-seed metrics, their means and stds, costs."""
+    rows = []
+    for label, config in rungs:
+        name = osp.basename(config)[:-3]
+        dirs = sorted(glob.glob(osp.join(root, f'{name}_seed*')),
+                      key=lambda d: int(d.rsplit('_seed', 1)[1]))
+        runs = [(int(d.rsplit('_seed', 1)[1]), load(d), train_seconds_per_iter(d))
+                for d in dirs if osp.isfile(osp.join(d, 'test_metrics.json'))]
+        row = dict(label=label, config=config, seeds=[s for s, _, _ in runs])
+        for key in ('segm_mAP', 'bbox_mAP', 'segm_mAP_s', 'segm_mAP_m',
+                    'segm_mAP_l', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
+            values = [m.get(f'coco/{key}') for _, m, _ in runs]
+            row[key] = dict(zip(row['seeds'], values))
+            row[key + '_mean'], row[key + '_std'] = _stats(values)
+        times = [t for _, _, t in runs if not math.isnan(t)]
+        row['train_s_per_iter'] = statistics.median(times) if times else None
+        cost = (costs or {}).get(config, {})
+        for key in ('infer_ms_per_img', 'params', 'gflops', 'train_saved_mib',
+                    'train_step_s'):
+            row[key] = cost.get(key)
+        rows.append(row)
+    for prev, row in zip([None] + rows[:-1], rows):
+        for key in ('segm_mAP', 'bbox_mAP'):
+            ok = prev is not None and None not in (prev[key + '_mean'],
+                                                   row[key + '_mean'])
+            row[key + '_gain'] = (row[key + '_mean'] - prev[key + '_mean']
+                                  if ok else None)
+    return rows
+
+
+def pooled_gap(a, b, key='segm_mAP'):
+    """(mean difference a - b, that difference in pooled sample stds)."""
+    if None in (a[key + '_mean'], b[key + '_mean'], a[key + '_std'],
+                b[key + '_std']):
+        return None, None
+    diff = a[key + '_mean'] - b[key + '_mean']
+    pooled = math.sqrt((a[key + '_std']**2 + b[key + '_std']**2) / 2)
+    return diff, (diff / pooled if pooled > 0 else math.inf)
+
+
+def _pm(mean, std):
+    if mean is None:
+        return '-'
+    return f'{mean:.3f}' if std is None else f'{mean:.3f} +- {std:.3f}'
+
+
+def _num(value, fmt):
+    return '-' if value is None else format(value, fmt)
+
+
+def markdown(rows):
+    head = ('| rung | seeds | segm AP | bbox AP | segm AP_S / AP_M / AP_L | '
+            'gain segm / bbox | train s/iter | infer ms/img | params M | '
+            'GFLOPs | train act. MiB |')
+    lines = [head, '|---|---:|---|---|---|---|---:|---:|---:|---:|---:|']
+    for r in rows:
+        sml = ' / '.join(_num(r[f'segm_mAP_{s}_mean'], '.3f') for s in 'sml')
+        gain = ('-' if r['segm_mAP_gain'] is None else
+                f'{r["segm_mAP_gain"]:+.3f} / {r["bbox_mAP_gain"]:+.3f}')
+        lines.append(
+            f'| {r["label"]} | {len(r["seeds"])} | '
+            f'{_pm(r["segm_mAP_mean"], r["segm_mAP_std"])} | '
+            f'{_pm(r["bbox_mAP_mean"], r["bbox_mAP_std"])} | {sml} | {gain} | '
+            f'{_num(r["train_s_per_iter"], ".2f")} | '
+            f'{_num(r["infer_ms_per_img"], ".0f")} | '
+            f'{_num(r["params"] and r["params"] / 1e6, ".2f")} | '
+            f'{_num(r["gflops"], ".2f")} | '
+            f'{_num(r["train_saved_mib"], ".0f")} |')
+    return '\n'.join(lines)
+
+
+def plot(rows, path):
+    """segm and bbox AP against inference ms/image: a small dot per seed, a
+    large marker per rung mean, the ladder's means joined in order."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    colours = plt.get_cmap('tab10')
+    for ax, key, title in ((axes[0], 'segm_mAP', 'mask AP'),
+                           (axes[1], 'bbox_mAP', 'box AP')):
+        xs, ys = [], []
+        for i, r in enumerate(rows):
+            x = r['infer_ms_per_img']
+            if x is None or r[key + '_mean'] is None:
+                continue
+            seeds = [v for v in r[key].values() if v is not None]
+            ax.scatter([x] * len(seeds), seeds, s=14, alpha=0.5,
+                       color=colours(i))
+            ax.scatter([x], [r[key + '_mean']], s=70, marker='D',
+                       color=colours(i), label=r['label'])
+            xs.append(x)
+            ys.append(r[key + '_mean'])
+        ax.plot(xs, ys, color='grey', lw=0.8, zorder=0)
+        ax.set_xlabel('inference ms / image (CPU, 2 threads)')
+        ax.set_ylabel(f'{title} (COCO, demo val)')
+        ax.set_title(f'{title}: seeds (dots) and mean (diamond)')
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc='lower right')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    rungs = []
+    for item in args.rungs:
+        label, sep, config = item.partition('=')
+        if not sep or not label or not config:
+            raise ValueError(f'rungs are LABEL=CONFIG, got {item!r}')
+        rungs.append((label, config))
+    costs = None
+    if args.costs:
+        with open(args.costs) as f:
+            costs = json.load(f)['configs']
+    rows = collect(rungs, args.root, costs)
+    table = markdown(rows)
+    print(table)
+    diff, in_std = pooled_gap(rows[-1], rows[0])
+    summary = None
+    if diff is not None:
+        summary = (f'{rows[-1]["label"]} vs {rows[0]["label"]}: segm AP '
+                   f'{diff:+.3f} = {in_std:.1f} pooled sample stds')
+        print('\n' + summary)
+    if args.out:
+        with open(args.out + '.md', 'w') as f:
+            f.write(table + '\n' + (f'\n{summary}\n' if summary else ''))
+        with open(args.out + '.json', 'w') as f:
+            json.dump(dict(rows=rows, summary=summary), f, indent=1)
+        plot(rows, args.out + '.png')
+        print(f'written: {args.out}.md, .json, .png')
+
+
+if __name__ == '__main__':
+    main()
