@@ -4,7 +4,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test compare clean-venv
+.PHONY: setup demo test compare ablation clean-venv
 
 setup:
 	@bash tools/setup_env.sh
@@ -24,3 +24,8 @@ compare: setup
 	@bash tools/run_demo.sh configs/demo/mask-rcnn_r18_fpn_gn_demo.py
 	@.venv/bin/python tools/analysis/compare_results.py \
 		work_dirs/demo/panet_r18_fpn-gn_demo work_dirs/demo/mask-rcnn_r18_fpn_gn_demo
+
+# The demo ablation ladder (stock -> +BPA -> +AFP -> +FF -> +HHD), 3 seeds,
+# then its table and plot in work_dirs/ablation/ (resumable; see README).
+ablation: setup
+	@bash tools/run_ablation.sh 0 1 2

@@ -152,9 +152,9 @@ def test_ablation_table_numbers(tmp_path):
         _fake_run(root, 'a', seed, s0, s0 - 0.1)
         _fake_run(root, 'b', seed, s1, s1 - 0.05)
     costs = {'x/a.py': dict(infer_ms_per_img=100.0, params=2e6, gflops=3.0,
-                            train_saved_mib=50.0),
+                            train_saved_mib=50.0, train_step_s=0.5),
              'x/b.py': dict(infer_ms_per_img=150.0, params=3e6, gflops=4.5,
-                            train_saved_mib=80.0)}
+                            train_saved_mib=80.0, train_step_s=0.75)}
     costs_file = tmp_path / 'costs.json'
     costs_file.write_text(json.dumps(dict(configs=costs)))
     out = str(tmp_path / 'table')
@@ -167,12 +167,12 @@ def test_ablation_table_numbers(tmp_path):
     assert rows[1]['bbox_mAP_gain'] == pytest.approx(0.11)
     assert rows[0]['segm_mAP_gain'] is None
     # median of the logged times after the first 20 iterations
-    assert rows[0]['train_s_per_iter'] == pytest.approx(1.1)
+    assert rows[0]['train_s_per_iter_log'] == pytest.approx(1.1)
     diff, in_std = ablation_table.pooled_gap(rows[1], rows[0])
     assert diff == pytest.approx(0.06) and in_std == pytest.approx(3.0)
     md = open(out + '.md').read()
     assert '| panet | 3 | 0.380 +- 0.020 | 0.330 +- 0.020 |' in md
-    assert '+0.060 / +0.110' in md and '| 150 | 3.00 | 4.50 | 80 |' in md
+    assert '+0.060 / +0.110 | 0.75 | 150 | 3.00 | 4.50 | 80 |' in md
     assert os.path.getsize(out + '.png') > 10000
 
 

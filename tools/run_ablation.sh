@@ -12,7 +12,7 @@
 #
 # Resumable: a finished run (test_metrics.json) is skipped, an interrupted
 # training run resumes from its last checkpoint (saved every
-# CKPT_INTERVAL=120 iterations), a trained but untested one is only tested,
+# CKPT_INTERVAL=240 iterations), a trained but untested one is only tested,
 # and the costs are measured once. Each run's full log is RUN_DIR/run.log;
 # the console shows one progress line per POLL_S=30 seconds with the
 # iteration and an ETA for the whole ladder.
@@ -27,7 +27,7 @@ cd "$ROOT"
 PY=${PY:-.venv/bin/python}
 OUT=${ABLATION_DIR:-work_dirs/ablation}
 DATA_DIR=${DATA_DIR:-data/demo_shapes}
-CKPT_INTERVAL=${CKPT_INTERVAL:-120}
+CKPT_INTERVAL=${CKPT_INTERVAL:-240}
 POLL_S=${POLL_S:-30}
 read -r -a EXTRA_OPTS <<< "${ABLATION_CFG_OPTIONS:-}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 2)}

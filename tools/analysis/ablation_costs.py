@@ -77,8 +77,13 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
             repeats=5, warmup=1):
     """``{config: {params, gflops, train_step_s, infer_ms_per_img,
     train_saved_mib}}``, measured in one process (see the module doc)."""
+    from mmdet.utils import register_all_modules
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import load_checkpoint
+    from mmengine.logging import MMLogger
+    register_all_modules()  # mmdet's datasets and transforms, default scope
+    # the current logger: init_weights' per-parameter report stays quiet
+    MMLogger.get_instance('ablation_costs', log_level='WARNING')
     ref_cfg = load_config(configs[0])
     train_data = _first(_dataloader(ref_cfg, 'train', data_root),
                         train_batches)

@@ -13,10 +13,13 @@ training log). Writes ``OUT.md``, ``OUT.json`` and ``OUT.png`` and prints
 the Markdown table.
 
 Columns: segm and bbox AP as mean +- sample std over the seeds, segm AP_S /
-AP_M / AP_L means, the gain of the mean over the previous rung, the median
-logged training seconds per iteration (all seeds), and from the costs file
-(``tools/analysis/ablation_costs.py``) inference ms per image, parameters,
-FLOPs and training activation memory.
+AP_M / AP_L means, the gain of the mean over the previous rung, and from the
+costs file (``tools/analysis/ablation_costs.py``, all rungs measured
+interleaved in one process) the training step and inference ms per image,
+parameters, FLOPs and training activation memory. The JSON also holds the
+median logged seconds per iteration of the runs themselves
+(``train_s_per_iter_log``), which includes data loading and hooks but also
+whatever else the machine did meanwhile.
 """
 import argparse
 import glob
@@ -63,7 +66,7 @@ def collect(rungs, root, costs=None):
             row[key] = dict(zip(row['seeds'], values))
             row[key + '_mean'], row[key + '_std'] = _stats(values)
         times = [t for _, _, t in runs if not math.isnan(t)]
-        row['train_s_per_iter'] = statistics.median(times) if times else None
+        row['train_s_per_iter_log'] = statistics.median(times) if times else None
         cost = (costs or {}).get(config, {})
         for key in ('infer_ms_per_img', 'params', 'gflops', 'train_saved_mib',
                     'train_step_s'):
@@ -111,7 +114,7 @@ def markdown(rows):
             f'| {r["label"]} | {len(r["seeds"])} | '
             f'{_pm(r["segm_mAP_mean"], r["segm_mAP_std"])} | '
             f'{_pm(r["bbox_mAP_mean"], r["bbox_mAP_std"])} | {sml} | {gain} | '
-            f'{_num(r["train_s_per_iter"], ".2f")} | '
+            f'{_num(r["train_step_s"], ".2f")} | '
             f'{_num(r["infer_ms_per_img"], ".0f")} | '
             f'{_num(r["params"] and r["params"] / 1e6, ".2f")} | '
             f'{_num(r["gflops"], ".2f")} | '

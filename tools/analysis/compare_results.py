@@ -8,7 +8,7 @@ wrote (``test_metrics.json``) and the training log
         work_dirs/demo/mask-rcnn_r18_fpn_gn_demo
 
 Work dirs named ``NAME_seedN`` are grouped by ``NAME`` and reported as mean
-+- sample standard deviation over the seeds (``tools/run_seeds.sh``).
++- sample standard deviation over the seeds (``tools/run_ablation.sh``).
 """
 import argparse
 import glob
