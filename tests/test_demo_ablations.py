@@ -212,3 +212,28 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
     assert ': training (log:' not in second.stdout
     assert '[2/5] +BPA, seed 0: testing' in second.stdout
     assert osp.isfile(osp.join(out, 'ablation.png'))
+
+
+def test_demo_picture_picks_the_busiest_image(tmp_path):
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    import demo_picture
+    anns = [dict(image_id=i, category_id=c) for i, c in
+            [(1, 1), (1, 1), (1, 1), (2, 1), (2, 2), (2, 3), (3, 1), (3, 2),
+             (3, 3)]]
+    coco = dict(images=[dict(id=i, file_name=f'val_{i:05d}.png')
+                        for i in (1, 2, 3)], annotations=anns)
+    # 3 objects each: the most classes wins, then the lowest id
+    assert demo_picture.pick_image(coco)['id'] == 2
+    ann_file = tmp_path / 'val.json'
+    ann_file.write_text(json.dumps(coco))
+    vis = tmp_path / 'vis'
+    vis.mkdir()
+    (vis / 'val_00002.png').write_bytes(b'picture')
+    out = tmp_path / 'demo.png'
+    demo_picture.main([str(ann_file), str(vis), '--out', str(out)])
+    assert out.read_bytes() == b'picture'
+    with pytest.raises(FileNotFoundError, match='show-dir'):
+        demo_picture.main([str(ann_file), str(tmp_path), '--out', str(out)])
+    with pytest.raises(ValueError, match='no objects'):
+        demo_picture.pick_image(dict(images=coco['images'], annotations=[]))

@@ -159,7 +159,7 @@ for SEED in "${SEEDS[@]}"; do
         fi
         mv "$WORK/test_metrics.json.tmp" "$WORK/test_metrics.json"
         END=$(date +%s)
-        # a resumed run's duration would undercount: keep the first full one
+        # for the ETA of later runs (a resumed run counts only its last part)
         [ -f "$WORK/duration_s" ] || echo $((END - START)) > "$WORK/duration_s"
         "$PY" -c "import json; m = json.load(open('$WORK/test_metrics.json')); \
 print('$TAG: segm AP %.3f, bbox AP %.3f in %d s' % (m['coco/segm_mAP'], m['coco/bbox_mAP'], $END - $START))"
