@@ -4,12 +4,11 @@
 # demo config and rung 0 of the demo ablation ladder (./ablations/): same
 # schedule, data and widths.
 #
-# Sized for a 2-core CPU (measured with tools/benchmark.py and
-# tools/analysis/ablation_costs.py, see README "Demo ablation"): the RoI
-# heads, not the backbone, dominate the step, so the neck and heads are 64
-# channels wide, 32 RoIs are sampled per image (half of them positive, so
-# the mask head still sees 16), and RoIAlign takes 2x2 samples per bin
-# (mmdet's default, adaptive, takes up to 25 on the stride-4 level).
+# Sized for a 2-core CPU (README, Results > Demo data): the RoI heads, not
+# the backbone, dominate the step, so the neck and heads are 64 channels
+# wide, the backbone runs at half width, 32 RoIs are sampled per image (half
+# of them positive, so the mask head still sees 16), and RoIAlign takes 2x2
+# samples per bin (mmdet's default, adaptive, takes more for large RoIs).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/default_runtime.py',
@@ -58,7 +57,7 @@ model = dict(
 
 # Iteration-based schedule: 160 train images, batch 2 -> 80 iterations per
 # epoch; 12 epochs, LR step at 75%. Twice the updates of batch 4 for the same
-# images and time, which scored higher (README, "Demo data").
+# images and time, which scored higher (README, Results > Demo data).
 max_iters = 960
 train_dataloader = dict(batch_size=2)
 train_cfg = dict(
