@@ -89,7 +89,7 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
                         train_batches)
     val_data = _first(_dataloader(ref_cfg, 'test', data_root, batch_size=1),
                       val_images)
-    train_fns, infer_fns, memory, results = {}, {}, {}, {}
+    train_fns, infer_fns, results = {}, {}, {}
     for i, config in enumerate(configs):
         cfg = load_config(config)
         torch.manual_seed(0)
@@ -115,15 +115,16 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
                     model.test_step(data)
 
         train_fns[config], infer_fns[config] = train_fn, infer_fn
-        memory[config] = peak_memory_bytes(train_fn, 'cpu')
         params, flops = model_summary(config, (256, 256))['total']
         results[config] = dict(params=params, gflops=flops / 1e9,
-                               train_saved_mib=memory[config] / 2**20,
                                checkpoint=checkpoints[i] if checkpoints
                                else None)
-    train = interleaved_medians(train_fns, 'cpu', repeats, warmup)
+    # inference first: the training steps change the weights
     infer = interleaved_medians(infer_fns, 'cpu', repeats, warmup)
+    train = interleaved_medians(train_fns, 'cpu', repeats, warmup)
     for config in configs:
+        results[config]['train_saved_mib'] = peak_memory_bytes(
+            train_fns[config], 'cpu') / 2**20
         results[config].update(
             train_step_s=train[config],
             infer_ms_per_img=infer[config] * 1e3 / len(val_data))
