@@ -27,10 +27,9 @@ import json
 import math
 import os.path as osp
 import statistics
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from compare_results import load, train_seconds_per_iter  # noqa: E402
+from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
+                                           train_seconds_per_iter)
 
 
 def parse_args(argv=None):
@@ -42,14 +41,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _stats(values):
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return None, None
-    std = statistics.stdev(values) if len(values) > 1 else None
-    return statistics.fmean(values), std
-
-
 def collect(rungs, root, costs=None):
     """One dict per rung: per-seed metrics, their means and stds, costs."""
     rows = []
@@ -57,14 +48,15 @@ def collect(rungs, root, costs=None):
         name = osp.basename(config)[:-3]
         dirs = sorted(glob.glob(osp.join(root, f'{name}_seed*')),
                       key=lambda d: int(d.rsplit('_seed', 1)[1]))
-        runs = [(int(d.rsplit('_seed', 1)[1]), load(d), train_seconds_per_iter(d))
+        runs = [(int(d.rsplit('_seed', 1)[1]), load_test_metrics(d),
+                 train_seconds_per_iter(d))
                 for d in dirs if osp.isfile(osp.join(d, 'test_metrics.json'))]
         row = dict(label=label, config=config, seeds=[s for s, _, _ in runs])
         for key in ('segm_mAP', 'bbox_mAP', 'segm_mAP_s', 'segm_mAP_m',
                     'segm_mAP_l', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
             values = [m.get(f'coco/{key}') for _, m, _ in runs]
             row[key] = dict(zip(row['seeds'], values))
-            row[key + '_mean'], row[key + '_std'] = _stats(values)
+            row[key + '_mean'], row[key + '_std'] = mean_std(values)
         times = [t for _, _, t in runs if not math.isnan(t)]
         row['train_s_per_iter_log'] = statistics.median(times) if times else None
         cost = (costs or {}).get(config, {})

@@ -11,43 +11,17 @@ Work dirs named ``NAME_seedN`` are grouped by ``NAME`` and reported as mean
 +- sample standard deviation over the seeds (``tools/run_ablation.sh``).
 """
 import argparse
-import glob
-import json
+import math
 import os.path as osp
 import re
 import statistics
 from collections import OrderedDict
 
+from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
+                                           train_seconds_per_iter)
+
 KEYS = (('AP', 'mAP'), ('AP50', 'mAP_50'), ('AP75', 'mAP_75'),
         ('AP_S', 'mAP_s'), ('AP_M', 'mAP_m'), ('AP_L', 'mAP_l'))
-
-
-def train_seconds_per_iter(work_dir):
-    """Median logged 'time' of the training run (after 20 warm-up iters)."""
-    times = []
-    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    for log in logs:
-        with open(log) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'loss' in rec and 'time' in rec and rec.get('iter', 0) > 20:
-                    times.append(rec['time'])
-    return statistics.median(times) if times else float('nan')
-
-
-def load(work_dir):
-    path = osp.join(work_dir, 'test_metrics.json')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: run tools/test.py with '
-                                '--save-metrics first (tools/run_demo.sh does)')
-    with open(path) as f:
-        return json.load(f)
-
-
-def _mean_std(values):
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std
 
 
 def main(argv=None):
@@ -58,7 +32,7 @@ def main(argv=None):
     for w in args.work_dirs:
         name = re.sub(r'_seed\d+$', '', osp.basename(osp.normpath(w)))
         groups.setdefault(name, []).append(
-            (load(w), train_seconds_per_iter(w)))
+            (load_test_metrics(w), train_seconds_per_iter(w)))
     seeds = max(len(v) for v in groups.values())
     width = max(len(n) for n in groups) + 2
     cell = 13 if seeds > 1 else 7
@@ -70,8 +44,9 @@ def main(argv=None):
         for name, runs in groups.items():
             line = f'{name:{width}s}'
             for _, key in KEYS:
-                m, sd = _mean_std([r[0].get(f'coco/{kind}_{key}', float('nan'))
-                                   for r in runs])
+                m, sd = mean_std(r[0].get(f'coco/{kind}_{key}') for r in runs)
+                m = math.nan if m is None else m
+                sd = 0.0 if sd is None else sd
                 line += (f'{m:7.3f}+-{sd:.3f}'.rjust(cell) if seeds > 1
                          else f'{m:7.3f}')
             if kind == 'bbox':
