@@ -82,3 +82,27 @@ def test_infer_writes_images(tmp_path, tiny_data):
     run_tool(['tools/infer.py', img, DEMO, ckpt, '--out-dir', str(out),
               '--score-thr', '0.0'])
     assert (out / 'vis' / 'val_00001.png').is_file()
+
+
+def test_run_demo_main_job(tmp_path):
+    """`make demo`'s script end to end, two training iterations: data
+    written, trained, COCO-evaluated, the comparison printed and the
+    prediction picture (ground truth beside predictions) copied."""
+    import json
+
+    from PIL import Image
+    data, work = str(tmp_path / 'data'), str(tmp_path / 'work')
+    out = run_tool(['tools/run_demo.sh', DEMO],
+                   env=dict(DATA_DIR=data, WORK_DIR=work,
+                            DEMO_CFG_OPTIONS='train_cfg.max_iters=2 '
+                            'default_hooks.logger.interval=1'),
+                   timeout=900).stdout
+    assert 'demo result (' + DEMO + ', seed 0)' in out, out
+    assert re.search(r'panet_r18_fpn-gn_demo +[0-9.]+ ', out), out
+    metrics = json.load(open(osp.join(work, 'test_metrics.json')))
+    assert 0.0 <= metrics['coco/segm_mAP'] <= 1.0
+    with open(osp.join(data, 'annotations', 'instances_val.json')) as f:
+        val = json.load(f)
+    side = val['images'][0]['width']
+    picture = Image.open(osp.join(work, 'demo_prediction.png'))
+    assert picture.size[0] == 2 * side  # ground truth | predictions

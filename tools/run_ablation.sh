@@ -107,11 +107,7 @@ echo "== demo data -> $DATA_DIR"
 if [ ! -f "$DATA_DIR/annotations/instances_val.json" ]; then
     "$PY" tools/make_demo_data.py --out "$DATA_DIR" --seed 0
 fi
-DATA_OPTS=("train_dataloader.dataset.data_root=$DATA_DIR/"
-           "val_dataloader.dataset.data_root=$DATA_DIR/"
-           "test_dataloader.dataset.data_root=$DATA_DIR/"
-           "val_evaluator.ann_file=$DATA_DIR/annotations/instances_val.json"
-           "test_evaluator.ann_file=$DATA_DIR/annotations/instances_val.json")
+source tools/demo_data_options.sh  # -> DEMO_DATA_OPTS
 
 TOTAL=$((${#SEEDS[@]} * ${#CONFIGS[@]}))
 K=0
@@ -136,7 +132,7 @@ for SEED in "${SEEDS[@]}"; do
                 echo "$TAG: training (log: $WORK/run.log)"
             fi
             "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" --resume \
-                --cfg-options "randomness.seed=$SEED" "${DATA_OPTS[@]}" \
+                --cfg-options "randomness.seed=$SEED" "${DEMO_DATA_OPTS[@]}" \
                 "train_cfg.val_begin=100000000" \
                 "default_hooks.checkpoint.interval=$CKPT_INTERVAL" ${EXTRA_OPTS[@]+"${EXTRA_OPTS[@]}"} \
                 >> "$WORK/run.log" 2>&1 &
@@ -152,7 +148,7 @@ for SEED in "${SEEDS[@]}"; do
         echo "$TAG: testing"
         if ! "$PY" tools/test.py "$CONFIG" "$(cat "$WORK/last_checkpoint")" \
                 --work-dir "$WORK" --save-metrics "$WORK/test_metrics.json.tmp" \
-                --cfg-options "${DATA_OPTS[@]}" >> "$WORK/run.log" 2>&1; then
+                --cfg-options "${DEMO_DATA_OPTS[@]}" >> "$WORK/run.log" 2>&1; then
             echo "$TAG: testing failed; last lines of $WORK/run.log:" >&2
             tail -n 20 "$WORK/run.log" >&2
             exit 1

@@ -7,7 +7,9 @@
 #
 #   bash tools/run_demo.sh [CONFIG]        # after tools/setup_env.sh
 #
-# Env: WORK_DIR (default work_dirs/demo/<config name>), DATA_DIR, SEED.
+# Env: WORK_DIR (default work_dirs/demo/<config name>), DATA_DIR, SEED, PY,
+# DEMO_CFG_OPTIONS (extra training --cfg-options, space-separated, e.g. for a
+# quick check: "train_cfg.max_iters=2").
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -17,6 +19,8 @@ NAME=$(basename "$CONFIG" .py)
 WORK_DIR=${WORK_DIR:-work_dirs/demo/$NAME}
 DATA_DIR=${DATA_DIR:-data/demo_shapes}
 SEED=${SEED:-0}
+read -r -a EXTRA_OPTS <<< "${DEMO_CFG_OPTIONS:-}"
+source tools/demo_data_options.sh  # -> DEMO_DATA_OPTS
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 2)}
 
 START=$(date +%s)
@@ -25,20 +29,15 @@ echo "== 1/3 demo data -> $DATA_DIR"
 
 echo "== 2/3 train $CONFIG -> $WORK_DIR"
 "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" \
-    --cfg-options "randomness.seed=$SEED" "train_dataloader.dataset.data_root=$DATA_DIR/" \
-    "val_dataloader.dataset.data_root=$DATA_DIR/" \
-    "test_dataloader.dataset.data_root=$DATA_DIR/" \
-    "val_evaluator.ann_file=$DATA_DIR/annotations/instances_val.json" \
-    "test_evaluator.ann_file=$DATA_DIR/annotations/instances_val.json" \
-    "train_cfg.val_begin=100000000"
+    --cfg-options "randomness.seed=$SEED" "${DEMO_DATA_OPTS[@]}" \
+    "train_cfg.val_begin=100000000" ${EXTRA_OPTS[@]+"${EXTRA_OPTS[@]}"}
 CKPT=$(cat "$WORK_DIR/last_checkpoint")
 TRAINED=$(date +%s)
 
 echo "== 3/3 test $CKPT (COCO bbox + segm on the demo val split, images with predictions)"
 "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR" --show-dir vis \
     --save-metrics "$WORK_DIR/test_metrics.json" \
-    --cfg-options "test_dataloader.dataset.data_root=$DATA_DIR/" \
-    "test_evaluator.ann_file=$DATA_DIR/annotations/instances_val.json"
+    --cfg-options "${DEMO_DATA_OPTS[@]}"
 END=$(date +%s)
 
 VIS=$(ls -td "$WORK_DIR"/*/vis 2>/dev/null | head -n1 || true)
