@@ -120,7 +120,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     colours = plt.get_cmap('tab10')
     for ax, key, title in ((axes[0], 'segm_mAP', 'mask AP'),
                            (axes[1], 'bbox_mAP', 'box AP')):
@@ -141,8 +141,11 @@ def plot(rows, path):
         ax.set_ylabel(f'{title} (COCO, demo val)')
         ax.set_title(f'{title}: seeds (dots) and mean (diamond)')
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc='lower right')
-    fig.tight_layout()
+    # one legend under both panels, where it cannot hide a point
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc='lower center',
+               ncol=max(len(labels), 1), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
