@@ -1,5 +1,6 @@
-"""panet_mmdet.utils.run_records: the work-dir readers that
-tools/analysis/compare_results.py and ablation_table.py share."""
+"""What tools/analysis/ reads results with: panet_mmdet.utils.run_records
+(the work-dir readers compare_results.py and ablation_table.py share) and
+class_confusion.py's matching of ground truth to detections."""
 import json
 import math
 import os
@@ -7,7 +8,7 @@ import os.path as osp
 
 import pytest
 
-from conftest import run_tool
+from conftest import ROOT, run_tool
 from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
                                            train_seconds_per_iter)
 
@@ -65,3 +66,33 @@ def test_compare_results_prints_means_and_the_difference(tmp_path):
     assert 'a: 2, b: 2' in out
     assert '0.320+-0.028' in out  # segm AP of a: mean +- sample std
     assert 'a - b: segm AP +0.110, bbox AP +0.110, time per iteration x2.00' in out
+
+
+def test_class_confusion_matches_the_best_scoring_overlap():
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    import torch
+    from class_confusion import match_objects
+    gt = torch.tensor([[0., 0., 10., 10.], [20., 20., 40., 40.],
+                       [60., 60., 70., 70.]])
+    gt_labels = torch.tensor([0, 1, 2])
+    det = torch.tensor([
+        [0., 0., 10., 10.],    # object 0, right class, lower score
+        [1., 0., 10., 10.],    # object 0, wrong class, higher score: counts
+        [20., 20., 40., 40.],  # object 1, right class
+        [20., 20., 26., 26.],  # object 1 at IoU 0.09: ignored
+        [60., 60., 64., 64.],  # object 2 only at IoU 0.16: not found
+    ])
+    scores = torch.tensor([0.4, 0.5, 0.3, 0.9, 0.8])
+    labels = torch.tensor([0, 2, 1, 0, 2])
+    found, confusion, ious = match_objects(gt, gt_labels, det, scores, labels,
+                                           num_classes=3)
+    assert found == 2
+    expected = torch.zeros(3, 3, dtype=torch.long)
+    expected[0, 2] = 1
+    expected[1, 1] = 1
+    assert torch.equal(confusion, expected)
+    assert ious == pytest.approx([0.9, 1.0])
+    # no detections or no objects: nothing found, nothing counted
+    assert match_objects(gt, gt_labels, det[:0], scores[:0], labels[:0], 3)[0] == 0
+    assert match_objects(gt[:0], gt_labels[:0], det, scores, labels, 3)[0] == 0
