@@ -14,6 +14,7 @@ scores; COCO AP then counts the wrong-class ones as false positives.
 """
 import argparse
 import json
+import math
 import os.path as osp
 import statistics
 
@@ -76,10 +77,11 @@ def main(argv=None):
             objects.setdefault(a['image_id'], []).append(
                 ([x, y, x + w, y + h], label_of[a['category_id']]))
     n = len(classes)
-    total, found, confusion, ious, scores = 0, 0, torch.zeros(n, n, dtype=torch.long), [], []
+    confusion = torch.zeros(n, n, dtype=torch.long)
+    total, found, ious, scores = 0, 0, [], []
     for img in coco['images']:
-        pred = inference_detector(
-            model, osp.join(args.img_dir, img['file_name'])).pred_instances.cpu()
+        path = osp.join(args.img_dir, img['file_name'])
+        pred = inference_detector(model, path).pred_instances.cpu()
         scores += pred.scores.tolist()
         gts = objects.get(img['id'], [])
         total += len(gts)
@@ -90,11 +92,11 @@ def main(argv=None):
         found, confusion, ious = found + f, confusion + conf, ious + iou
     right = int(confusion.diag().sum())
     print(f'objects {total}, found at IoU >= {args.iou}: {found} '
-          f'(mean IoU {statistics.fmean(ious) if ious else float("nan"):.3f}); '
+          f'(mean IoU {statistics.fmean(ious) if ious else math.nan:.3f}); '
           f'highest-scoring match has the right class: {right} '
           f'({right / max(found, 1):.0%}; chance {1 / n:.0%})')
     print(f'detections {len(scores)}, median score '
-          f'{statistics.median(scores) if scores else float("nan"):.3f}')
+          f'{statistics.median(scores) if scores else math.nan:.3f}')
     width = max(len(c) for c in classes) + 2
     print('ground truth \\ detected'.ljust(width + 2) +
           ''.join(c.rjust(width) for c in classes))
