@@ -16,7 +16,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
-from panet_mmdet.engine import setup_cpu_distributed
+from panet_mmdet.engine import leave_distributed, setup_cpu_distributed
 from panet_mmdet.utils import check_dataset_paths
 
 
@@ -110,12 +110,17 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
 
-    metrics = runner.test()
-    if args.save_metrics and is_main_process():
-        os.makedirs(osp.dirname(osp.abspath(args.save_metrics)), exist_ok=True)
-        with open(args.save_metrics, 'w') as f:
-            json.dump({k: float(v) if isinstance(v, (int, float)) else str(v)
-                       for k, v in metrics.items()}, f, indent=2)
+    try:
+        metrics = runner.test()
+        if args.save_metrics and is_main_process():
+            os.makedirs(osp.dirname(osp.abspath(args.save_metrics)),
+                        exist_ok=True)
+            with open(args.save_metrics, 'w') as f:
+                json.dump({k: float(v) if isinstance(v, (int, float))
+                           else str(v) for k, v in metrics.items()}, f,
+                          indent=2)
+    finally:
+        leave_distributed()
     return metrics
 
 

@@ -14,7 +14,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
-from panet_mmdet.engine import setup_cpu_distributed
+from panet_mmdet.engine import leave_distributed, setup_cpu_distributed
 from panet_mmdet.utils import check_dataset_paths
 
 
@@ -92,7 +92,10 @@ def main(argv=None):
         setup_cpu_distributed(cfg, args.launcher)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        leave_distributed()
 
 
 if __name__ == '__main__':

@@ -1,9 +1,11 @@
 from .cpu_distributed import (DeviceAgnosticDistributedDataParallel,
-                              setup_cpu_distributed, torchrun_env_from_slurm)
+                              leave_distributed, setup_cpu_distributed,
+                              torchrun_env_from_slurm)
 from .hooks import DistributedLossAveragingHook, RandomStateCheckpointHook
 
 __all__ = [
-    'DeviceAgnosticDistributedDataParallel', 'setup_cpu_distributed',
+    'DeviceAgnosticDistributedDataParallel', 'leave_distributed',
+    'setup_cpu_distributed',
     'torchrun_env_from_slurm',
     'DistributedLossAveragingHook', 'RandomStateCheckpointHook'
 ]

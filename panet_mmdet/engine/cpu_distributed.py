@@ -129,3 +129,16 @@ def setup_cpu_distributed(cfg: Config, launcher: str = 'pytorch',
         cfg.model_wrapper_cfg = dict(
             type='DeviceAgnosticDistributedDataParallel')
     return True
+
+
+def leave_distributed() -> None:
+    """Destroy the default process group, if any, before the process exits.
+
+    Called at the end of ``tools/train.py`` and ``tools/test.py``. Left to
+    the interpreter's exit, the gloo group's threads are torn down in
+    static destruction, and a rank has been seen to abort there ('terminate
+    called without an active exception', exit code -6) after a finished
+    run. No collective is made here, so a rank never waits for the others.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
