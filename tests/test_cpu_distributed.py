@@ -84,3 +84,25 @@ def test_environment_is_restored_after_the_slurm_tests():
     assert os.environ.get('MASTER_ADDR') != 'node7'
     assert 'SLURM_JOB_NODELIST' not in os.environ or \
         os.environ['SLURM_JOB_NODELIST'] != SLURM['SLURM_JOB_NODELIST']
+
+
+def test_leave_distributed_destroys_the_group_once(tmp_path):
+    """A one-process gloo group (in a child process, so this one keeps no
+    group) is gone after leave_distributed(); a second call, and a call
+    without any group, do nothing."""
+    import subprocess
+    import sys
+    code = (
+        'import torch.distributed as dist\n'
+        'from panet_mmdet.engine import leave_distributed\n'
+        'leave_distributed()\n'
+        f'dist.init_process_group("gloo", init_method="file://{tmp_path}/store",'
+        ' rank=0, world_size=1)\n'
+        'assert dist.is_initialized()\n'
+        'leave_distributed()\n'
+        'assert not dist.is_initialized()\n'
+        'leave_distributed()\n'
+        'print("left")\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and 'left' in proc.stdout, proc.stderr[-3000:]
