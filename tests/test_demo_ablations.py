@@ -127,6 +127,19 @@ def test_run_ablation_lists_the_ladder_in_order():
     assert positions == sorted(positions)
 
 
+@pytest.mark.parametrize('args,env,message', [
+    (['x'], {}, "seeds are integers, got 'x'"),
+    (['0'], {'ABLATION_ONLY': '9'}, "rung indices 0-4, got '9'"),
+    (['0'], {'ABLATION_JOBS': '0'}, "ABLATION_JOBS is a positive integer"),
+])
+def test_run_ablation_rejects_bad_arguments(tmp_path, args, env, message):
+    env = dict(env, ABLATION_DIR=str(tmp_path / 'out'))
+    proc = run_tool(['tools/run_ablation.sh'] + args, env=env, check=False,
+                    timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / 'out').exists()
+
+
 # ------------------------------------------------------------------ table
 def _fake_run(root, name, seed, segm, bbox, times=(2.0, 1.0, 1.2)):
     work = osp.join(root, f'{name}_seed{seed}')
@@ -186,17 +199,20 @@ def test_ablation_table_rejects_bad_rungs(tmp_path):
 
 @pytest.mark.slow
 def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
-    """Two training iterations per rung on tiny data: every rung is trained,
-    tested and tabled; a rerun skips finished runs and redoes a missing one
-    from its checkpoint without training again."""
+    """Two training iterations per rung on tiny data: every rung is trained
+    (two at a time), tested and tabled; a rerun skips finished runs and redoes
+    a missing one from its checkpoint without training again."""
     out = str(tmp_path / 'ablation')
     env = dict(ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='2', COST_REPEATS='1',
                CKPT_INTERVAL='1',
                ABLATION_CFG_OPTIONS='train_cfg.max_iters=2 '
                'train_dataloader.batch_size=2 '
                'default_hooks.logger.interval=1')
-    first = run_tool(['tools/run_ablation.sh', '0'], env=env, timeout=1500)
+    # the first invocation trains two runs at a time, the second one at a time
+    first = run_tool(['tools/run_ablation.sh', '0'],
+                     env=dict(env, ABLATION_JOBS='2'), timeout=1500)
     assert first.stdout.count(': training (log:') == 5, first.stdout
+    assert first.stdout.count(': testing') == 5, first.stdout
     table = open(osp.join(out, 'ablation.md')).read()
     for label in ('stock Mask R-CNN', '+BPA', '+AFP', '+FF', '+HHD (PANet)'):
         assert f'| {label} | 1 |' in table

@@ -14,8 +14,13 @@
 # training run resumes from its last checkpoint (saved every
 # CKPT_INTERVAL=240 iterations), a trained but untested one is only tested,
 # and the costs are measured once. Each run's full log is RUN_DIR/run.log;
-# the console shows one progress line per POLL_S=30 seconds with the
-# iteration and an ETA for the whole ladder.
+# the console shows one progress line per running run every POLL_S=30
+# seconds with its iteration and an ETA for the whole ladder.
+#
+# ABLATION_JOBS=N trains N runs at a time, each with nproc/N threads (unless
+# OMP_NUM_THREADS is set): on a 2-core CPU, 2 one-thread runs finish the
+# ladder sooner than one two-thread run at a time (README, Results). The
+# costs (train s/iter, inference ms) are measured alone afterwards either way.
 #
 # Env: ABLATION_DIR (default work_dirs/ablation), DATA_DIR, PY, OMP_NUM_THREADS,
 # ABLATION_CFG_OPTIONS (extra training --cfg-options, space-separated, e.g.
@@ -30,7 +35,11 @@ DATA_DIR=${DATA_DIR:-data/demo_shapes}
 CKPT_INTERVAL=${CKPT_INTERVAL:-240}
 POLL_S=${POLL_S:-30}
 read -r -a EXTRA_OPTS <<< "${ABLATION_CFG_OPTIONS:-}"
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 2)}
+JOBS=${ABLATION_JOBS:-1}
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "run_ablation.sh: ABLATION_JOBS is a positive integer, got '$JOBS'" >&2; exit 2; }
+# the machine's cores shared out between the runs at a time
+THREADS=$(( $(nproc 2>/dev/null || echo 2) / JOBS ))
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( THREADS > 0 ? THREADS : 1 ))}
 if [ $# -gt 0 ]; then SEEDS=("$@"); else SEEDS=(0 1 2); fi
 for S in "${SEEDS[@]}"; do
     [[ "$S" =~ ^[0-9]+$ ]] || { echo "run_ablation.sh: seeds are integers, got '$S'" >&2; exit 2; }
@@ -87,20 +96,46 @@ estimate_left() {  # $1: index of the first run not yet started
     echo $total
 }
 
-# Print a progress line every POLL_S seconds while process $1 runs.
-watch_run() {  # $1 pid, $2 log, $3 tag, $4 start, $5 next run index
-    local pid=$1 log=$2 tag=$3 start=$4 next=$5 it now rest eta
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep "$POLL_S" & wait $! || true
-        kill -0 "$pid" 2>/dev/null || break
-        it=$(grep -o 'Iter(train) \[ *[0-9]*/[0-9]*\]' "$log" 2>/dev/null | tail -n1 \
-             | tr -dc '0-9/' || true)
-        now=$(date +%s)
-        rest=$(estimate_left "$next")
-        if [ "$rest" -ge 0 ]; then eta="ladder ETA $(hms "$rest") after this run"
-        else eta="ladder ETA after the first run"; fi
-        echo "  $tag: iter ${it:-0/?}, $(hms $((now - start))) in this run; $eta"
-    done
+# Train (or resume) and test one run; run in the background by the loop below.
+run_one() {  # $1 run index K, $2 seed, $3 config index
+    local k=$1 seed=$2 i=$3 config name work tag start end
+    config=${CONFIGS[$i]}
+    name=$(basename "$config" .py)
+    work="$OUT/${name}_seed$seed"
+    tag="[$k/$TOTAL] ${LABELS[$i]}, seed $seed"
+    mkdir -p "$work"
+    start=$(date +%s)
+    if [ ! -f "$work/train_done" ]; then
+        if [ -f "$work/last_checkpoint" ]; then
+            echo "$tag: resuming from $(cat "$work/last_checkpoint") (log: $work/run.log)"
+        else
+            echo "$tag: training (log: $work/run.log)"
+        fi
+        if ! "$PY" tools/train.py "$config" --work-dir "$work" --resume \
+                --cfg-options "randomness.seed=$seed" "${DEMO_DATA_OPTS[@]}" \
+                "train_cfg.val_begin=100000000" \
+                "default_hooks.checkpoint.interval=$CKPT_INTERVAL" ${EXTRA_OPTS[@]+"${EXTRA_OPTS[@]}"} \
+                >> "$work/run.log" 2>&1; then
+            echo "$tag: training failed; last lines of $work/run.log:" >&2
+            tail -n 20 "$work/run.log" >&2
+            return 1
+        fi
+        touch "$work/train_done"
+    fi
+    echo "$tag: testing"
+    if ! "$PY" tools/test.py "$config" "$(cat "$work/last_checkpoint")" \
+            --work-dir "$work" --save-metrics "$work/test_metrics.json.tmp" \
+            --cfg-options "${DEMO_DATA_OPTS[@]}" >> "$work/run.log" 2>&1; then
+        echo "$tag: testing failed; last lines of $work/run.log:" >&2
+        tail -n 20 "$work/run.log" >&2
+        return 1
+    fi
+    mv "$work/test_metrics.json.tmp" "$work/test_metrics.json"
+    end=$(date +%s)
+    # for the ETA of later runs (a resumed run counts only its last part)
+    [ -f "$work/duration_s" ] || echo $((end - start)) > "$work/duration_s"
+    "$PY" -c "import json; m = json.load(open('$work/test_metrics.json')); \
+print('$tag: segm AP %.3f, bbox AP %.3f in %d s' % (m['coco/segm_mAP'], m['coco/bbox_mAP'], $end - $start))"
 }
 
 echo "== demo data -> $DATA_DIR"
@@ -110,57 +145,63 @@ fi
 source tools/demo_data_options.sh  # -> DEMO_DATA_OPTS
 
 TOTAL=$((${#SEEDS[@]} * ${#CONFIGS[@]}))
+PENDING=()  # "K SEED CONFIG_INDEX" of the runs still to do, in ladder order
 K=0
-LADDER_START=$(date +%s)
 for SEED in "${SEEDS[@]}"; do
     for i in "${!CONFIGS[@]}"; do
         K=$((K + 1))
-        CONFIG=${CONFIGS[$i]}
-        NAME=$(basename "$CONFIG" .py)
-        WORK="$OUT/${NAME}_seed$SEED"
-        TAG="[$K/$TOTAL] ${LABELS[$i]}, seed $SEED"
-        if [ -f "$WORK/test_metrics.json" ]; then
-            echo "$TAG: done before, skipped"
-            continue
+        if [ -f "$OUT/$(basename "${CONFIGS[$i]}" .py)_seed$SEED/test_metrics.json" ]; then
+            echo "[$K/$TOTAL] ${LABELS[$i]}, seed $SEED: done before, skipped"
+        else
+            PENDING+=("$K $SEED $i")
         fi
-        mkdir -p "$WORK"
-        START=$(date +%s)
-        if [ ! -f "$WORK/train_done" ]; then
-            if [ -f "$WORK/last_checkpoint" ]; then
-                echo "$TAG: resuming from $(cat "$WORK/last_checkpoint") (log: $WORK/run.log)"
-            else
-                echo "$TAG: training (log: $WORK/run.log)"
-            fi
-            "$PY" tools/train.py "$CONFIG" --work-dir "$WORK" --resume \
-                --cfg-options "randomness.seed=$SEED" "${DEMO_DATA_OPTS[@]}" \
-                "train_cfg.val_begin=100000000" \
-                "default_hooks.checkpoint.interval=$CKPT_INTERVAL" ${EXTRA_OPTS[@]+"${EXTRA_OPTS[@]}"} \
-                >> "$WORK/run.log" 2>&1 &
-            PID=$!
-            watch_run "$PID" "$WORK/run.log" "$TAG" "$START" "$((K + 1))"
-            if ! wait "$PID"; then
-                echo "$TAG: training failed; last lines of $WORK/run.log:" >&2
-                tail -n 20 "$WORK/run.log" >&2
-                exit 1
-            fi
-            touch "$WORK/train_done"
-        fi
-        echo "$TAG: testing"
-        if ! "$PY" tools/test.py "$CONFIG" "$(cat "$WORK/last_checkpoint")" \
-                --work-dir "$WORK" --save-metrics "$WORK/test_metrics.json.tmp" \
-                --cfg-options "${DEMO_DATA_OPTS[@]}" >> "$WORK/run.log" 2>&1; then
-            echo "$TAG: testing failed; last lines of $WORK/run.log:" >&2
-            tail -n 20 "$WORK/run.log" >&2
-            exit 1
-        fi
-        mv "$WORK/test_metrics.json.tmp" "$WORK/test_metrics.json"
-        END=$(date +%s)
-        # for the ETA of later runs (a resumed run counts only its last part)
-        [ -f "$WORK/duration_s" ] || echo $((END - START)) > "$WORK/duration_s"
-        "$PY" -c "import json; m = json.load(open('$WORK/test_metrics.json')); \
-print('$TAG: segm AP %.3f, bbox AP %.3f in %d s' % (m['coco/segm_mAP'], m['coco/bbox_mAP'], $END - $START))"
     done
 done
+
+# Start up to JOBS runs at a time; every POLL_S seconds print each running
+# run's iteration and an ETA for the rest. After a failure no new run
+# starts, the running ones finish, and the script exits 1.
+LADDER_START=$(date +%s)
+NEXT=0 FAILED=0 LAST_REPORT=$LADDER_START
+PIDS=() RUN_ARGS=() RUN_START=()
+while { [ $FAILED = 0 ] && [ $NEXT -lt ${#PENDING[@]} ]; } || [ ${#PIDS[@]} -gt 0 ]; do
+    for j in "${!PIDS[@]}"; do  # collect finished runs
+        kill -0 "${PIDS[$j]}" 2>/dev/null && continue
+        wait "${PIDS[$j]}" || FAILED=1
+        unset 'PIDS[j]' 'RUN_ARGS[j]' 'RUN_START[j]'
+    done
+    PIDS=(${PIDS[@]+"${PIDS[@]}"}) RUN_ARGS=(${RUN_ARGS[@]+"${RUN_ARGS[@]}"})
+    RUN_START=(${RUN_START[@]+"${RUN_START[@]}"})
+    while [ $FAILED = 0 ] && [ ${#PIDS[@]} -lt "$JOBS" ] && [ $NEXT -lt ${#PENDING[@]} ]; do
+        # shellcheck disable=SC2086
+        run_one ${PENDING[$NEXT]} &
+        PIDS+=($!) RUN_ARGS+=("${PENDING[$NEXT]}") RUN_START+=("$(date +%s)")
+        NEXT=$((NEXT + 1))
+    done
+    sleep 1
+    NOW=$(date +%s)
+    [ $((NOW - LAST_REPORT)) -ge "$POLL_S" ] || continue
+    LAST_REPORT=$NOW
+    if [ $NEXT -lt ${#PENDING[@]} ]; then
+        read -r k _ _ <<< "${PENDING[$NEXT]}"
+        REST=$(estimate_left "$k")
+    else
+        REST=0
+    fi
+    if [ "$REST" -ge 0 ]; then
+        ETA="ladder ETA $(hms $((REST / JOBS))) after the running run(s)"
+    else
+        ETA="ladder ETA after the first run"
+    fi
+    for j in "${!PIDS[@]}"; do
+        read -r k seed i <<< "${RUN_ARGS[$j]}"
+        LOG="$OUT/$(basename "${CONFIGS[$i]}" .py)_seed$seed/run.log"
+        IT=$(grep -o 'Iter(train) \[ *[0-9]*/[0-9]*\]' "$LOG" 2>/dev/null | tail -n1 \
+             | tr -dc '0-9/' || true)
+        echo "  [$k/$TOTAL] ${LABELS[$i]}, seed $seed: iter ${IT:-0/?}, $(hms $((NOW - RUN_START[j]))) in this run; $ETA"
+    done
+done
+[ $FAILED = 0 ] || { echo "run_ablation.sh: a run failed (above); rerun to continue" >&2; exit 1; }
 echo "ladder runs finished ($(hms $(($(date +%s) - LADDER_START))) in this invocation)"
 
 RUNGS=()
