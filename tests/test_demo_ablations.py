@@ -189,6 +189,30 @@ def test_ablation_table_numbers(tmp_path):
     assert os.path.getsize(out + '.png') > 10000
 
 
+def test_ablation_table_compares_rungs_over_the_same_seeds(tmp_path):
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    import ablation_table
+    root = str(tmp_path)
+    for seed, segm in enumerate((0.30, 0.32, 0.34)):
+        _fake_run(root, 'a', seed, segm, segm - 0.1)
+    _fake_run(root, 'b', 0, 0.40, 0.31)  # a partial ladder: seed 0 only
+    rungs = [('stock', 'x/a.py'), ('panet', 'x/b.py')]
+    rows = ablation_table.collect(rungs, root)
+    assert rows[0]['seeds'] == [0, 1, 2] and rows[1]['seeds'] == [0]
+    # 0.40 - mean(0.30, 0.32, 0.34) would mix seeds: no gain, no gap
+    assert rows[1]['segm_mAP_gain'] is None
+    assert ablation_table.pooled_gap(rows[1], rows[0]) == (None, None)
+    rows = ablation_table.collect(rungs, root, seeds=[0])
+    assert rows[0]['seeds'] == [0] and rows[0]['segm_mAP_mean'] == 0.30
+    assert rows[1]['segm_mAP_gain'] == pytest.approx(0.10)
+    assert rows[1]['bbox_mAP_gain'] == pytest.approx(0.11)
+    out = str(tmp_path / 'seed0')
+    ablation_table.main(['--root', root, '--out', out, '--seeds', '0,5',
+                         'stock=x/a.py', 'panet=x/b.py'])
+    assert '| panet | 1 | 0.400 | 0.310 |' in open(out + '.md').read()
+
+
 def test_ablation_table_rejects_bad_rungs(tmp_path):
     import sys
     sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))

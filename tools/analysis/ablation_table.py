@@ -16,7 +16,10 @@ Columns: segm and bbox AP as mean +- sample std over the seeds, segm AP_S /
 AP_M / AP_L means, the gain of the mean over the previous rung, and from the
 costs file (``tools/analysis/ablation_costs.py``, all rungs measured
 interleaved in one process) the training step and inference ms per image,
-parameters, FLOPs and training activation memory. The JSON also holds the
+parameters, FLOPs and training activation memory. Gains and the closing
+PANet-vs-stock gap compare rungs over the same seeds only (a partial ladder
+shows none; ``--seeds 0`` tables the seed-0 runs of every rung). The JSON
+also holds the
 median logged seconds per iteration of the runs themselves
 (``train_s_per_iter_log``), which includes data loading and hooks but also
 whatever else the machine did meanwhile.
@@ -32,17 +35,33 @@ from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
                                            train_seconds_per_iter)
 
 
+def _seed_list(text):
+    try:
+        return [int(x) for x in text.split(',')]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'--seeds takes comma-separated integers, got {text!r}') from None
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('rungs', nargs='+', metavar='LABEL=CONFIG')
     p.add_argument('--root', default='work_dirs/ablation')
     p.add_argument('--costs', help='JSON of tools/analysis/ablation_costs.py')
     p.add_argument('--out', help='path prefix for .md, .json and .png')
+    p.add_argument('--seeds', type=_seed_list,
+                   help='only these seeds, comma-separated, e.g. 0,1 '
+                   '(default: every finished run)')
     return p.parse_args(argv)
 
 
-def collect(rungs, root, costs=None):
-    """One dict per rung: per-seed metrics, their means and stds, costs."""
+def collect(rungs, root, costs=None, seeds=None):
+    """One dict per rung: per-seed metrics, their means and stds, costs.
+
+    Only the runs of ``seeds`` count when given. A rung's gain over the
+    previous one is left out (None) unless both have the same seeds: means
+    over different seeds do not compare.
+    """
     rows = []
     for label, config in rungs:
         name = osp.basename(config)[:-3]
@@ -50,7 +69,9 @@ def collect(rungs, root, costs=None):
                       key=lambda d: int(d.rsplit('_seed', 1)[1]))
         runs = [(int(d.rsplit('_seed', 1)[1]), load_test_metrics(d),
                  train_seconds_per_iter(d))
-                for d in dirs if osp.isfile(osp.join(d, 'test_metrics.json'))]
+                for d in dirs if osp.isfile(osp.join(d, 'test_metrics.json'))
+                and (seeds is None
+                     or int(d.rsplit('_seed', 1)[1]) in seeds)]
         row = dict(label=label, config=config, seeds=[s for s, _, _ in runs])
         for key in ('segm_mAP', 'bbox_mAP', 'segm_mAP_s', 'segm_mAP_m',
                     'segm_mAP_l', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
@@ -66,17 +87,19 @@ def collect(rungs, root, costs=None):
         rows.append(row)
     for prev, row in zip([None] + rows[:-1], rows):
         for key in ('segm_mAP', 'bbox_mAP'):
-            ok = prev is not None and None not in (prev[key + '_mean'],
-                                                   row[key + '_mean'])
+            ok = (prev is not None and prev['seeds'] == row['seeds']
+                  and None not in (prev[key + '_mean'], row[key + '_mean']))
             row[key + '_gain'] = (row[key + '_mean'] - prev[key + '_mean']
                                   if ok else None)
     return rows
 
 
 def pooled_gap(a, b, key='segm_mAP'):
-    """(mean difference a - b, that difference in pooled sample stds)."""
-    if None in (a[key + '_mean'], b[key + '_mean'], a[key + '_std'],
-                b[key + '_std']):
+    """(mean difference a - b, that difference in pooled sample stds);
+    (None, None) unless both have the same seeds (at least 2)."""
+    if a['seeds'] != b['seeds'] or None in (
+            a[key + '_mean'], b[key + '_mean'], a[key + '_std'],
+            b[key + '_std']):
         return None, None
     diff = a[key + '_mean'] - b[key + '_mean']
     pooled = math.sqrt((a[key + '_std']**2 + b[key + '_std']**2) / 2)
@@ -162,7 +185,7 @@ def main(argv=None):
     if args.costs:
         with open(args.costs) as f:
             costs = json.load(f)['configs']
-    rows = collect(rungs, args.root, costs)
+    rows = collect(rungs, args.root, costs, args.seeds)
     table = markdown(rows)
     print(table)
     diff, in_std = pooled_gap(rows[-1], rows[0])
