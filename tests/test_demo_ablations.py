@@ -223,34 +223,45 @@ def test_ablation_table_rejects_bad_rungs(tmp_path):
 
 @pytest.mark.slow
 def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
-    """Two training iterations per rung on tiny data: every rung is trained
-    (two at a time), tested and tabled; a rerun skips finished runs and redoes
-    a missing one from its checkpoint without training again."""
+    """Two training iterations per rung on tiny data, in two subsets of the
+    ladder two runs at a time: every rung is trained, tested, costed (the
+    costs file keeps the first subset's configs when the second comes) and
+    tabled; a rerun of the whole ladder skips finished runs and redoes a
+    missing test from its checkpoint without training again."""
     out = str(tmp_path / 'ablation')
     env = dict(ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='2', COST_REPEATS='1',
-               CKPT_INTERVAL='1',
+               CKPT_INTERVAL='1', ABLATION_JOBS='2',
                ABLATION_CFG_OPTIONS='train_cfg.max_iters=2 '
                'train_dataloader.batch_size=2 '
                'default_hooks.logger.interval=1')
-    # the first invocation trains two runs at a time, the second one at a time
+
+    def costed():
+        return set(json.load(open(osp.join(out, 'costs.json')))['configs'])
+
     first = run_tool(['tools/run_ablation.sh', '0'],
-                     env=dict(env, ABLATION_JOBS='2'), timeout=1500)
-    assert first.stdout.count(': training (log:') == 5, first.stdout
-    assert first.stdout.count(': testing') == 5, first.stdout
+                     env=dict(env, ABLATION_ONLY='0 4'), timeout=900)
+    assert first.stdout.count(': training (log:') == 2, first.stdout
+    assert costed() == {LADDER[0], LADDER[4]}
+    second = run_tool(['tools/run_ablation.sh', '0'],
+                      env=dict(env, ABLATION_ONLY='1 2 3'), timeout=1200)
+    assert second.stdout.count(': training (log:') == 3, second.stdout
+    assert second.stdout.count(': testing') == 3, second.stdout
+    assert costed() == set(LADDER)
+    costs = json.load(open(osp.join(out, 'costs.json')))['configs']
+    params = [costs[c]['params'] for c in LADDER]
+    assert params[-1] > params[0] and params[1] > params[0]
+    # interrupted after training: only the test is redone, one run at a time
+    os.remove(osp.join(out, 'mask-rcnn_r18_bufpn-gn_demo_seed0',
+                       'test_metrics.json'))
+    third = run_tool(['tools/run_ablation.sh', '0'],
+                     env=dict(env, ABLATION_JOBS='1'), timeout=900)
+    assert third.stdout.count('done before, skipped') == 4, third.stdout
+    assert ': training (log:' not in third.stdout
+    assert '[2/5] +BPA, seed 0: testing' in third.stdout
+    assert '== costs' not in third.stdout  # all five measured already
     table = open(osp.join(out, 'ablation.md')).read()
     for label in ('stock Mask R-CNN', '+BPA', '+AFP', '+FF', '+HHD (PANet)'):
         assert f'| {label} | 1 |' in table
-    costs = json.load(open(osp.join(out, 'costs.json')))['configs']
-    assert len(costs) == 5
-    params = [costs[c]['params'] for c in LADDER]
-    assert params[-1] > params[0] and params[1] > params[0]
-    # interrupted after training: only the test is redone
-    os.remove(osp.join(out, 'mask-rcnn_r18_bufpn-gn_demo_seed0',
-                       'test_metrics.json'))
-    second = run_tool(['tools/run_ablation.sh', '0'], env=env, timeout=900)
-    assert second.stdout.count('done before, skipped') == 4, second.stdout
-    assert ': training (log:' not in second.stdout
-    assert '[2/5] +BPA, seed 0: testing' in second.stdout
     assert osp.isfile(osp.join(out, 'ablation.png'))
 
 
@@ -277,3 +288,24 @@ def test_demo_picture_picks_the_busiest_image(tmp_path):
         demo_picture.main([str(ann_file), str(tmp_path), '--out', str(out)])
     with pytest.raises(ValueError, match='no objects'):
         demo_picture.pick_image(dict(images=coco['images'], annotations=[]))
+
+
+def test_ablation_costs_own_batches(tiny_data, tmp_path):
+    """--own-batches trains each config on its own loader's batch size; by
+    default every config gets the first config's batches."""
+    import sys
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    import ablation_costs
+    configs = []
+    for batch in (1, 2):
+        path = tmp_path / f'stock_batch{batch}.py'
+        path.write_text(f"_base_ = '{osp.join(ROOT, LADDER[0])}'\n"
+                        f'train_dataloader = dict(batch_size={batch})\n')
+        configs.append(str(path))
+    kwargs = dict(checkpoints=None, data_root=tiny_data, train_batches=1,
+                  val_images=1, repeats=1, warmup=0)
+    own = ablation_costs.measure(configs, own_batches=True, **kwargs)
+    assert [own[c]['train_batch_size'] for c in configs] == [1, 2]
+    shared = ablation_costs.measure(configs, **kwargs)
+    assert [shared[c]['train_batch_size'] for c in configs] == [1, 1]
+    assert own[configs[0]]['params'] == own[configs[1]]['params']

@@ -205,16 +205,30 @@ done
 echo "ladder runs finished ($(hms $(($(date +%s) - LADDER_START))) in this invocation)"
 
 RUNGS=()
-CKPTS=()
 for i in "${!CONFIGS[@]}"; do
     RUNGS+=("${LABELS[$i]}=${CONFIGS[$i]}")
-    CKPTS+=("$(cat "$OUT/$(basename "${CONFIGS[$i]}" .py)_seed${SEEDS[0]}/last_checkpoint")")
 done
-# measured once, again only if a config is missing (ABLATION_SINGLES added)
+# The costs are measured once, all configs in one process. When this
+# invocation brings configs costs.json lacks (ABLATION_SINGLES, another
+# ABLATION_ONLY subset), the ones measured before are measured again with
+# them: the file only grows, and its numbers always come from one process.
+COST_CONFIGS=("${CONFIGS[@]}")
+if [ -f "$OUT/costs.json" ]; then
+    while read -r c; do
+        [[ " ${COST_CONFIGS[*]} " == *" $c "* ]] || COST_CONFIGS+=("$c")
+    done < <("$PY" -c "import json, sys; print('\n'.join(json.load(open(sys.argv[1]))['configs']))" "$OUT/costs.json")
+fi
+CKPTS=()
+for c in "${COST_CONFIGS[@]}"; do  # the first seed's weights, else any seed's
+    f="$OUT/$(basename "$c" .py)_seed${SEEDS[0]}/last_checkpoint"
+    [ -f "$f" ] || f=$(ls "$OUT/$(basename "$c" .py)"_seed*/last_checkpoint 2>/dev/null | head -n1)
+    [ -n "$f" ] || { echo "run_ablation.sh: no trained run of $c in $OUT for its costs" >&2; exit 1; }
+    CKPTS+=("$(cat "$f")")
+done
 if ! "$PY" -c "import json, sys; c = json.load(open(sys.argv[1]))['configs']; \
 sys.exit(not all(x in c for x in sys.argv[2:]))" "$OUT/costs.json" "${CONFIGS[@]}" 2>/dev/null; then
     echo "== costs: parameters, FLOPs, train step, inference (seed ${SEEDS[0]} checkpoints), memory"
-    "$PY" tools/analysis/ablation_costs.py "${CONFIGS[@]}" --checkpoints "${CKPTS[@]}" \
+    "$PY" tools/analysis/ablation_costs.py "${COST_CONFIGS[@]}" --checkpoints "${CKPTS[@]}" \
         --data-root "$DATA_DIR" --repeats "${COST_REPEATS:-5}" --out "$OUT/costs.json.tmp" 2>&1 \
         | grep -v -i -E 'warn|^ *_bootstrap|import pkg_resources' || true
     [ -f "$OUT/costs.json.tmp" ] || { echo "measuring the costs failed" >&2; exit 1; }

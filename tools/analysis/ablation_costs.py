@@ -6,10 +6,12 @@ training step, inference per image and training activation memory.
         --data-root data/demo_shapes --checkpoints CKPT1 CKPT2 ... --out costs.json
 
 Every model gets the same inputs: ``--train-batches`` real training batches
-of the config's train dataloader (its pipeline and batch size) and the first
+of the first config's train dataloader (its pipeline and batch size) and the first
 ``--val-images`` validation images one at a time. The models' steps are
 interleaved after warm-up (``interleaved_medians``), so machine noise hits
-all alike, and the table prints each config's ratio to the first one.
+all alike, and the table prints each config's ratio to the first one. With
+``--own-batches`` each config trains on batches of its own train dataloader
+instead (to compare batch sizes or RoI sampling, not only models).
 
 - train step: ``model.train_step`` with the config's optimizer wrapper
   (forward, loss, backward, gradient clipping, AdamW step), seconds;
@@ -47,6 +49,9 @@ def parse_args(argv=None):
     p.add_argument('--val-images', type=int, default=8)
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--own-batches', action='store_true',
+                   help="train each config on its own train loader's "
+                   'batches (default: all on the first one\'s)')
     p.add_argument('--out', help='write the measurements as JSON here')
     return p.parse_args(argv)
 
@@ -74,7 +79,7 @@ def _first(loader, n):
 
 
 def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
-            repeats=5, warmup=1):
+            repeats=5, warmup=1, own_batches=False):
     """``{config: {params, gflops, train_step_s, infer_ms_per_img,
     train_saved_mib}}``, measured in one process (see the module doc)."""
     from mmdet.utils import register_all_modules
@@ -102,10 +107,12 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
             model.test_cfg.rcnn.score_thr = 0.0
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         step = {'n': 0}
+        batches = (_first(_dataloader(cfg, 'train', data_root), train_batches)
+                   if own_batches else train_data)
 
-        def train_fn(model=model, optim=optim, step=step):
+        def train_fn(model=model, optim=optim, step=step, batches=batches):
             model.train()
-            model.train_step(train_data[step['n'] % len(train_data)], optim)
+            model.train_step(batches[step['n'] % len(batches)], optim)
             step['n'] += 1
 
         def infer_fn(model=model):
@@ -117,6 +124,7 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
         train_fns[config], infer_fns[config] = train_fn, infer_fn
         params, flops = model_summary(config, (256, 256))['total']
         results[config] = dict(params=params, gflops=flops / 1e9,
+                               train_batch_size=len(batches[0]['inputs']),
                                checkpoint=checkpoints[i] if checkpoints
                                else None)
     # inference first: the training steps change the weights
@@ -138,7 +146,7 @@ def main(argv=None):
                          f'{len(args.checkpoints)} for {len(args.configs)}')
     results = measure(args.configs, args.checkpoints, args.data_root,
                       args.train_batches, args.val_images, args.repeats,
-                      args.warmup)
+                      args.warmup, args.own_batches)
     print(device_line('cpu'))
     print(f'medians of {args.repeats} interleaved repeats after '
           f'{args.warmup} warm-up; train: {args.train_batches} batches of '
