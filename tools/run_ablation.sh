@@ -20,11 +20,13 @@
 # ABLATION_JOBS=N trains N runs at a time, each with nproc/N threads (unless
 # OMP_NUM_THREADS is set): on a 2-core CPU, 2 one-thread runs finish the
 # ladder sooner than one two-thread run at a time (README, Results). The
-# costs (train s/iter, inference ms) are measured alone afterwards either way.
+# costs (train s/iter, inference ms) are measured alone afterwards, with
+# COST_THREADS threads, either way.
 #
 # Env: ABLATION_DIR (default work_dirs/ablation), DATA_DIR, PY, OMP_NUM_THREADS,
 # ABLATION_CFG_OPTIONS (extra training --cfg-options, space-separated, e.g.
-# for a quick check: "train_cfg.max_iters=2"), COST_REPEATS (default 5).
+# for a quick check: "train_cfg.max_iters=2"), COST_REPEATS (default 5),
+# COST_THREADS (threads for the cost measurement; default: all cores).
 # Writes ABLATION_DIR/ablation.{md,json,png} and ABLATION_DIR/costs.json.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +42,8 @@ JOBS=${ABLATION_JOBS:-1}
 # the machine's cores shared out between the runs at a time
 THREADS=$(( $(nproc 2>/dev/null || echo 2) / JOBS ))
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( THREADS > 0 ? THREADS : 1 ))}
+# the costs are measured alone, on all cores unless COST_THREADS says
+COST_THREADS=${COST_THREADS:-$(nproc 2>/dev/null || echo 2)}
 if [ $# -gt 0 ]; then SEEDS=("$@"); else SEEDS=(0 1 2); fi
 for S in "${SEEDS[@]}"; do
     [[ "$S" =~ ^[0-9]+$ ]] || { echo "run_ablation.sh: seeds are integers, got '$S'" >&2; exit 2; }
@@ -228,7 +232,7 @@ done
 if ! "$PY" -c "import json, sys; c = json.load(open(sys.argv[1]))['configs']; \
 sys.exit(not all(x in c for x in sys.argv[2:]))" "$OUT/costs.json" "${CONFIGS[@]}" 2>/dev/null; then
     echo "== costs: parameters, FLOPs, train step, inference (seed ${SEEDS[0]} checkpoints), memory"
-    "$PY" tools/analysis/ablation_costs.py "${COST_CONFIGS[@]}" --checkpoints "${CKPTS[@]}" \
+    OMP_NUM_THREADS=$COST_THREADS "$PY" tools/analysis/ablation_costs.py "${COST_CONFIGS[@]}" --checkpoints "${CKPTS[@]}" \
         --data-root "$DATA_DIR" --repeats "${COST_REPEATS:-5}" --out "$OUT/costs.json.tmp" 2>&1 \
         | grep -v -i -E 'warn|^ *_bootstrap|import pkg_resources' || true
     [ -f "$OUT/costs.json.tmp" ] || { echo "measuring the costs failed" >&2; exit 1; }

@@ -137,9 +137,10 @@ def markdown(rows):
     return '\n'.join(lines)
 
 
-def plot(rows, path):
+def plot(rows, path, device='CPU'):
     """segm and bbox AP against inference ms/image: a small dot per seed, a
-    large marker per rung mean, the ladder's means joined in order."""
+    large marker per rung mean, the ladder's means joined in order; ``device``
+    (where the costs were measured) labels the time axis."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -160,7 +161,7 @@ def plot(rows, path):
             xs.append(x)
             ys.append(r[key + '_mean'])
         ax.plot(xs, ys, color='grey', lw=0.8, zorder=0)
-        ax.set_xlabel('inference ms / image (CPU, 2 threads)')
+        ax.set_xlabel(f'inference ms / image ({device})')
         ax.set_ylabel(f'{title} (COCO, demo val)')
         ax.set_title(f'{title}: seeds (dots) and mean (diamond)')
         ax.grid(alpha=0.3)
@@ -181,10 +182,14 @@ def main(argv=None):
         if not sep or not label or not config:
             raise ValueError(f'rungs are LABEL=CONFIG, got {item!r}')
         rungs.append((label, config))
-    costs = None
+    costs, device = None, 'CPU'
     if args.costs:
         with open(args.costs) as f:
-            costs = json.load(f)['configs']
+            measured = json.load(f)
+        costs = measured['configs']
+        # 'device: CPU, 2 threads (torch ...)' -> 'CPU, 2 threads'
+        device = measured.get('device', device).split(': ', 1)[-1]
+        device = device.split(' (')[0]
     rows = collect(rungs, args.root, costs, args.seeds)
     table = markdown(rows)
     print(table)
@@ -199,7 +204,7 @@ def main(argv=None):
             f.write(table + '\n' + (f'\n{summary}\n' if summary else ''))
         with open(args.out + '.json', 'w') as f:
             json.dump(dict(rows=rows, summary=summary), f, indent=1)
-        plot(rows, args.out + '.png')
+        plot(rows, args.out + '.png', device)
         print(f'written: {args.out}.md, .json, .png')
 
 
