@@ -168,6 +168,16 @@ done
 LADDER_START=$(date +%s)
 NEXT=0 FAILED=0 LAST_REPORT=$LADDER_START
 PIDS=() RUN_ARGS=() RUN_START=()
+# Interrupted (Ctrl-C, kill): stop the running runs too (background commands
+# of a script ignore SIGINT); a rerun resumes them from their checkpoints.
+stop_runs() {
+    local p
+    for p in ${PIDS[@]+"${PIDS[@]}"}; do
+        pkill -TERM -P "$p" 2>/dev/null || true
+        kill -TERM "$p" 2>/dev/null || true
+    done
+}
+trap 'echo "run_ablation.sh: interrupted, stopping the running runs" >&2; stop_runs; exit 130' INT TERM
 while { [ $FAILED = 0 ] && [ $NEXT -lt ${#PENDING[@]} ]; } || [ ${#PIDS[@]} -gt 0 ]; do
     for j in "${!PIDS[@]}"; do  # collect finished runs
         kill -0 "${PIDS[$j]}" 2>/dev/null && continue

@@ -5,13 +5,14 @@ training step, inference per image and training activation memory.
         configs/demo/ablations/mask-rcnn_r18_bufpn-gn_demo.py ... \
         --data-root data/demo_shapes --checkpoints CKPT1 CKPT2 ... --out costs.json
 
-Every model gets the same inputs: ``--train-batches`` real training batches
-of the first config's train dataloader (its pipeline and batch size) and the first
-``--val-images`` validation images one at a time. The models' steps are
-interleaved after warm-up (``interleaved_medians``), so machine noise hits
-all alike, and the table prints each config's ratio to the first one. With
-``--own-batches`` each config trains on batches of its own train dataloader
-instead (to compare batch sizes or RoI sampling, not only models).
+Every model gets the same inputs: ``--train-batches`` real training
+batches of the first config's train dataloader (its pipeline and batch
+size) and the first ``--val-images`` validation images one at a time. The
+models' steps are interleaved after warm-up (``interleaved_medians``), so
+machine noise hits all alike, and the table prints each config's ratio to
+the first one. With ``--own-batches`` each config trains on batches of its
+own train dataloader instead (to compare batch sizes or RoI sampling, not
+only models).
 
 - train step: ``model.train_step`` with the config's optimizer wrapper
   (forward, loss, backward, gradient clipping, AdamW step), seconds;
