@@ -309,3 +309,35 @@ def test_ablation_costs_own_batches(tiny_data, tmp_path):
     shared = ablation_costs.measure(configs, **kwargs)
     assert [shared[c]['train_batch_size'] for c in configs] == [1, 1]
     assert own[configs[0]]['params'] == own[configs[1]]['params']
+
+
+@pytest.mark.slow
+def test_run_ablation_interrupt_stops_its_runs(tiny_data, tmp_path):
+    """SIGINT to run_ablation.sh (as Ctrl-C) stops the training runs it
+    started in the background, not only the script."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = str(tmp_path / 'ablation')
+    env = dict(os.environ, ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='1',
+               ABLATION_JOBS='2', OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               ABLATION_CFG_OPTIONS='train_cfg.max_iters=100000 '
+               'train_dataloader.batch_size=2 '
+               'default_hooks.logger.interval=1')
+    proc = subprocess.Popen(['bash', 'tools/run_ablation.sh', '0'], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    logs = [osp.join(out, f'{osp.basename(c)[:-3]}_seed0', 'run.log')
+            for c in LADDER[:2]]
+    deadline = time.time() + 300
+    while time.time() < deadline and not all(
+            osp.isfile(f) and 'Iter(train)' in open(f).read() for f in logs):
+        time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and 'interrupted' in err, err
+    time.sleep(3)
+    left = subprocess.run(['pgrep', '-f', out], capture_output=True,
+                          text=True).stdout.split()
+    assert not left, f'training processes left running: {left}'

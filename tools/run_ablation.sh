@@ -170,11 +170,14 @@ NEXT=0 FAILED=0 LAST_REPORT=$LADDER_START
 PIDS=() RUN_ARGS=() RUN_START=()
 # Interrupted (Ctrl-C, kill): stop the running runs too (background commands
 # of a script ignore SIGINT); a rerun resumes them from their checkpoints.
+descendants() {  # every process below $1 (training, its data workers)
+    local c
+    for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done
+}
 stop_runs() {
     local p
     for p in ${PIDS[@]+"${PIDS[@]}"}; do
-        pkill -TERM -P "$p" 2>/dev/null || true
-        kill -TERM "$p" 2>/dev/null || true
+        kill -TERM $(descendants "$p") "$p" 2>/dev/null || true
     done
 }
 trap 'echo "run_ablation.sh: interrupted, stopping the running runs" >&2; stop_runs; exit 130' INT TERM
