@@ -65,13 +65,12 @@ def collect(rungs, root, costs=None, seeds=None):
     rows = []
     for label, config in rungs:
         name = osp.basename(config)[:-3]
-        dirs = sorted(glob.glob(osp.join(root, f'{name}_seed*')),
-                      key=lambda d: int(d.rsplit('_seed', 1)[1]))
-        runs = [(int(d.rsplit('_seed', 1)[1]), load_test_metrics(d),
-                 train_seconds_per_iter(d))
-                for d in dirs if osp.isfile(osp.join(d, 'test_metrics.json'))
-                and (seeds is None
-                     or int(d.rsplit('_seed', 1)[1]) in seeds)]
+        by_seed = sorted((int(d.rsplit('_seed', 1)[1]), d)
+                         for d in glob.glob(osp.join(root, f'{name}_seed*')))
+        runs = [(seed, load_test_metrics(d), train_seconds_per_iter(d))
+                for seed, d in by_seed
+                if osp.isfile(osp.join(d, 'test_metrics.json'))
+                and (seeds is None or seed in seeds)]
         row = dict(label=label, config=config, seeds=[s for s, _, _ in runs])
         for key in ('segm_mAP', 'bbox_mAP', 'segm_mAP_s', 'segm_mAP_m',
                     'segm_mAP_l', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
