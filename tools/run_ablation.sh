@@ -71,6 +71,8 @@ if [ -n "${ABLATION_ONLY:-}" ]; then  # a subset of the rungs, by index
 fi
 mkdir -p "$OUT"
 
+run_dir() { echo "$OUT/$(basename "$1" .py)_seed$2"; }  # $1 config, $2 seed
+
 hms() { printf '%d:%02d:%02d' $(($1 / 3600)) $(($1 % 3600 / 60)) $(($1 % 60)); }
 
 # Seconds the runs still to do will take: the mean duration of the finished
@@ -102,10 +104,9 @@ estimate_left() {  # $1: index of the first run not yet started
 
 # Train (or resume) and test one run; run in the background by the loop below.
 run_one() {  # $1 run index K, $2 seed, $3 config index
-    local k=$1 seed=$2 i=$3 config name work tag start end
+    local k=$1 seed=$2 i=$3 config work tag start end
     config=${CONFIGS[$i]}
-    name=$(basename "$config" .py)
-    work="$OUT/${name}_seed$seed"
+    work=$(run_dir "$config" "$seed")
     tag="[$k/$TOTAL] ${LABELS[$i]}, seed $seed"
     mkdir -p "$work"
     start=$(date +%s)
@@ -154,7 +155,7 @@ K=0
 for SEED in "${SEEDS[@]}"; do
     for i in "${!CONFIGS[@]}"; do
         K=$((K + 1))
-        if [ -f "$OUT/$(basename "${CONFIGS[$i]}" .py)_seed$SEED/test_metrics.json" ]; then
+        if [ -f "$(run_dir "${CONFIGS[$i]}" "$SEED")/test_metrics.json" ]; then
             echo "[$K/$TOTAL] ${LABELS[$i]}, seed $SEED: done before, skipped"
         else
             PENDING+=("$K $SEED $i")
@@ -212,7 +213,7 @@ while { [ $FAILED = 0 ] && [ $NEXT -lt ${#PENDING[@]} ]; } || [ ${#PIDS[@]} -gt 
     fi
     for j in "${!PIDS[@]}"; do
         read -r k seed i <<< "${RUN_ARGS[$j]}"
-        LOG="$OUT/$(basename "${CONFIGS[$i]}" .py)_seed$seed/run.log"
+        LOG="$(run_dir "${CONFIGS[$i]}" "$seed")/run.log"
         IT=$(grep -o 'Iter(train) \[ *[0-9]*/[0-9]*\]' "$LOG" 2>/dev/null | tail -n1 \
              | tr -dc '0-9/' || true)
         echo "  [$k/$TOTAL] ${LABELS[$i]}, seed $seed: iter ${IT:-0/?}, $(hms $((NOW - RUN_START[j]))) in this run; $ETA"
@@ -229,21 +230,21 @@ done
 # invocation brings configs costs.json lacks (ABLATION_SINGLES, another
 # ABLATION_ONLY subset), the ones measured before are measured again with
 # them: the file only grows, and its numbers always come from one process.
-COST_CONFIGS=("${CONFIGS[@]}")
-if [ -f "$OUT/costs.json" ]; then
-    while read -r c; do
-        [[ " ${COST_CONFIGS[*]} " == *" $c "* ]] || COST_CONFIGS+=("$c")
-    done < <("$PY" -c "import json, sys; print('\n'.join(json.load(open(sys.argv[1]))['configs']))" "$OUT/costs.json")
-fi
-CKPTS=()
-for c in "${COST_CONFIGS[@]}"; do  # the first seed's weights, else any seed's
-    f="$OUT/$(basename "$c" .py)_seed${SEEDS[0]}/last_checkpoint"
-    [ -f "$f" ] || f=$(ls "$OUT/$(basename "$c" .py)"_seed*/last_checkpoint 2>/dev/null | head -n1)
-    [ -n "$f" ] || { echo "run_ablation.sh: no trained run of $c in $OUT for its costs" >&2; exit 1; }
-    CKPTS+=("$(cat "$f")")
-done
 if ! "$PY" -c "import json, sys; c = json.load(open(sys.argv[1]))['configs']; \
 sys.exit(not all(x in c for x in sys.argv[2:]))" "$OUT/costs.json" "${CONFIGS[@]}" 2>/dev/null; then
+    COST_CONFIGS=("${CONFIGS[@]}")
+    if [ -f "$OUT/costs.json" ]; then
+        while read -r c; do
+            [[ " ${COST_CONFIGS[*]} " == *" $c "* ]] || COST_CONFIGS+=("$c")
+        done < <("$PY" -c "import json, sys; print('\n'.join(json.load(open(sys.argv[1]))['configs']))" "$OUT/costs.json")
+    fi
+    CKPTS=()
+    for c in "${COST_CONFIGS[@]}"; do  # the first seed's weights, else any seed's
+        f="$(run_dir "$c" "${SEEDS[0]}")/last_checkpoint"
+        [ -f "$f" ] || f=$(ls "$(run_dir "$c" '')"*/last_checkpoint 2>/dev/null | head -n1)
+        [ -n "$f" ] || { echo "run_ablation.sh: no trained run of $c in $OUT for its costs" >&2; exit 1; }
+        CKPTS+=("$(cat "$f")")
+    done
     echo "== costs: parameters, FLOPs, train step, inference (seed ${SEEDS[0]} checkpoints), memory"
     OMP_NUM_THREADS=$COST_THREADS "$PY" tools/analysis/ablation_costs.py "${COST_CONFIGS[@]}" --checkpoints "${CKPTS[@]}" \
         --data-root "$DATA_DIR" --repeats "${COST_REPEATS:-5}" --out "$OUT/costs.json.tmp" 2>&1 \
