@@ -88,21 +88,47 @@ def test_environment_is_restored_after_the_slurm_tests():
 
 def test_leave_distributed_destroys_the_group_once(tmp_path):
     """A one-process gloo group (in a child process, so this one keeps no
-    group) is gone after leave_distributed(); a second call, and a call
-    without any group, do nothing."""
+    group) is gone after leave_distributed(), which says so; a second call,
+    and a call without any group, do nothing and return False."""
     import subprocess
     import sys
     code = (
         'import torch.distributed as dist\n'
         'from panet_mmdet.engine import leave_distributed\n'
-        'leave_distributed()\n'
+        'assert leave_distributed() is False\n'
         f'dist.init_process_group("gloo", init_method="file://{tmp_path}/store",'
         ' rank=0, world_size=1)\n'
         'assert dist.is_initialized()\n'
-        'leave_distributed()\n'
+        'assert leave_distributed() is True\n'
         'assert not dist.is_initialized()\n'
-        'leave_distributed()\n'
+        'assert leave_distributed() is False\n'
         'print("left")\n')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0 and 'left' in proc.stdout, proc.stderr[-3000:]
+
+
+def test_exit_without_teardown_flushes_and_skips_finalisation(tmp_path):
+    """exit_without_teardown(3) exits with 3 and loses no output (stdout
+    into a pipe, a logging handler that buffers records) while no atexit
+    handler runs: the interpreter's teardown, where a leaked gloo group is
+    destroyed, is skipped. Both outputs would be lost without its flushing."""
+    import subprocess
+    import sys
+    log = tmp_path / 'run.log'
+    code = (
+        'import atexit, logging, logging.handlers\n'
+        'from panet_mmdet.engine import exit_without_teardown\n'
+        'logger = logging.getLogger("teardown")\n'
+        'logger.addHandler(logging.handlers.MemoryHandler(\n'
+        f'    100, target=logging.FileHandler({str(log)!r})))\n'
+        'logger.warning("logged line")\n'
+        'atexit.register(lambda: print("atexit ran"))\n'
+        'print("last words", end="")\n'
+        'exit_without_teardown(3)\n'
+        'print("not reached")\n')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert proc.stdout == 'last words'
+    assert log.read_text() == 'logged line\n'

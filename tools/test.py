@@ -16,7 +16,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
-from panet_mmdet.engine import leave_distributed, setup_cpu_distributed
+from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
+                                setup_cpu_distributed)
 from panet_mmdet.utils import check_dataset_paths
 
 
@@ -71,6 +72,8 @@ def trigger_visualization_hook(cfg: Config, args) -> Config:
 
 
 def main(argv=None):
+    """Test; return the metrics and whether this process left a process
+    group."""
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
@@ -120,9 +123,11 @@ def main(argv=None):
                            else str(v) for k, v in metrics.items()}, f,
                           indent=2)
     finally:
-        leave_distributed()
-    return metrics
+        left_group = leave_distributed()
+    return metrics, left_group
 
 
 if __name__ == '__main__':
-    main()
+    if main()[1]:
+        # A distributed rank ends here, past the teardown that can abort it.
+        exit_without_teardown(0)

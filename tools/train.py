@@ -14,7 +14,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
-from panet_mmdet.engine import leave_distributed, setup_cpu_distributed
+from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
+                                setup_cpu_distributed)
 from panet_mmdet.utils import check_dataset_paths
 
 
@@ -85,6 +86,7 @@ def build_cfg(args) -> Config:
 
 
 def main(argv=None):
+    """Train; return True when this process left a process group."""
     args = parse_args(argv)
     cfg = build_cfg(args)
     check_dataset_paths(cfg, loaders=('train_dataloader', 'val_dataloader'))
@@ -95,8 +97,11 @@ def main(argv=None):
     try:
         runner.train()
     finally:
-        leave_distributed()
+        left_group = leave_distributed()
+    return left_group
 
 
 if __name__ == '__main__':
-    main()
+    if main():
+        # A distributed rank ends here, past the teardown that can abort it.
+        exit_without_teardown(0)

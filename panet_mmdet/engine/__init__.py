@@ -1,10 +1,11 @@
 from .cpu_distributed import (DeviceAgnosticDistributedDataParallel,
-                              leave_distributed, setup_cpu_distributed,
-                              torchrun_env_from_slurm)
+                              exit_without_teardown, leave_distributed,
+                              setup_cpu_distributed, torchrun_env_from_slurm)
 from .hooks import DistributedLossAveragingHook, RandomStateCheckpointHook
 
 __all__ = [
-    'DeviceAgnosticDistributedDataParallel', 'leave_distributed',
+    'DeviceAgnosticDistributedDataParallel', 'exit_without_teardown',
+    'leave_distributed',
     'setup_cpu_distributed',
     'torchrun_env_from_slurm',
     'DistributedLossAveragingHook', 'RandomStateCheckpointHook'

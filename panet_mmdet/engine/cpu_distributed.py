@@ -15,8 +15,10 @@ module replaces both:
   type='DeviceAgnosticDistributedDataParallel')``.
 """
 import datetime
+import logging
 import os
 import subprocess
+import sys
 from typing import Optional, Sequence
 
 import torch
@@ -131,14 +133,43 @@ def setup_cpu_distributed(cfg: Config, launcher: str = 'pytorch',
     return True
 
 
-def leave_distributed() -> None:
+def leave_distributed() -> bool:
     """Destroy the default process group, if any, before the process exits.
 
-    Called at the end of ``tools/train.py`` and ``tools/test.py``. Left to
-    the interpreter's exit, the gloo group's threads are torn down in
-    static destruction, and a rank has been seen to abort there ('terminate
-    called without an active exception', exit code -6) after a finished
-    run. No collective is made here, so a rank never waits for the others.
+    Called at the end of ``tools/train.py`` and ``tools/test.py``. No
+    collective is made here, so a rank never waits for the others.
+
+    Returns:
+        bool: True when a process group was destroyed.
     """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        return True
+    return False
+
+
+def exit_without_teardown(code: int = 0) -> None:
+    """End the process at once, skipping the interpreter's teardown.
+
+    For a rank that has finished and left its process group
+    (:func:`leave_distributed`). ``destroy_process_group`` cannot free the
+    group's C++ object while a ``DistributedDataParallel`` wrapper lives, and
+    the wrapper is never freed: its reducer holds the group (here, torch
+    2.13: a gloo group's reference count stays raised after the wrapper is
+    deleted and garbage-collected). The object is then destroyed during the
+    interpreter's finalisation, where a gloo rank has been seen to abort
+    ('terminate called without an active exception', SIGABRT) after a
+    finished and evaluated run, which failed the whole Slurm step. This
+    flushes the standard streams and the logging handlers, then calls
+    ``os._exit(code)``: no atexit handler and no finaliser runs after it.
+
+    Args:
+        code (int): The exit status. Default: 0.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
