@@ -1,6 +1,8 @@
 """CPU distributed set-up: torchrun's variables from Slurm's, named errors."""
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -86,12 +88,17 @@ def test_environment_is_restored_after_the_slurm_tests():
         os.environ['SLURM_JOB_NODELIST'] != SLURM['SLURM_JOB_NODELIST']
 
 
+def _run_python(code):
+    """Run ``code`` in a fresh interpreter (a process group, or an exit,
+    must not touch this one); return the completed process."""
+    return subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=300)
+
+
 def test_leave_distributed_destroys_the_group_once(tmp_path):
     """A one-process gloo group (in a child process, so this one keeps no
     group) is gone after leave_distributed(), which says so; a second call,
     and a call without any group, do nothing and return False."""
-    import subprocess
-    import sys
     code = (
         'import torch.distributed as dist\n'
         'from panet_mmdet.engine import leave_distributed\n'
@@ -103,8 +110,7 @@ def test_leave_distributed_destroys_the_group_once(tmp_path):
         'assert not dist.is_initialized()\n'
         'assert leave_distributed() is False\n'
         'print("left")\n')
-    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=300)
+    proc = _run_python(code)
     assert proc.returncode == 0 and 'left' in proc.stdout, proc.stderr[-3000:]
 
 
@@ -113,8 +119,6 @@ def test_exit_without_teardown_flushes_and_skips_finalisation(tmp_path):
     into a pipe, a logging handler that buffers records) while no atexit
     handler runs: the interpreter's teardown, where a leaked gloo group is
     destroyed, is skipped. Both outputs would be lost without its flushing."""
-    import subprocess
-    import sys
     log = tmp_path / 'run.log'
     code = (
         'import atexit, logging, logging.handlers\n'
@@ -127,8 +131,7 @@ def test_exit_without_teardown_flushes_and_skips_finalisation(tmp_path):
         'print("last words", end="")\n'
         'exit_without_teardown(3)\n'
         'print("not reached")\n')
-    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=300)
+    proc = _run_python(code)
     assert proc.returncode == 3, proc.stderr[-3000:]
     assert proc.stdout == 'last words'
     assert log.read_text() == 'logged line\n'
