@@ -5,6 +5,7 @@ Mask R-CNN and ends at the PANet demo; the table and the runner script work.
 import json
 import os
 import os.path as osp
+import shutil
 
 import pytest
 import torch
@@ -224,13 +225,15 @@ def test_ablation_table_rejects_bad_rungs(tmp_path):
 @pytest.mark.slow
 def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
     """Two training iterations per rung on tiny data, in two subsets of the
-    ladder two runs at a time: every rung is trained, tested, costed (the
-    costs file keeps the first subset's configs when the second comes) and
-    tabled; a rerun of the whole ladder skips finished runs and redoes a
-    missing test from its checkpoint without training again."""
+    ladder, two 1-thread runs at a time: every rung is trained, tested,
+    costed on all cores (the costs file keeps the first subset's configs
+    when the second comes, and finds their checkpoints after the output
+    directory has moved) and tabled; a rerun of the whole ladder skips
+    finished runs and redoes a missing test from its checkpoint without
+    training again."""
     out = str(tmp_path / 'ablation')
     env = dict(ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='2', COST_REPEATS='1',
-               CKPT_INTERVAL='1', ABLATION_JOBS='2',
+               CKPT_INTERVAL='1', ABLATION_JOBS='2', OMP_NUM_THREADS='1',
                ABLATION_CFG_OPTIONS='train_cfg.max_iters=2 '
                'train_dataloader.batch_size=2 '
                'default_hooks.logger.interval=1')
@@ -242,6 +245,13 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
                      env=dict(env, ABLATION_ONLY='0 4'), timeout=900)
     assert first.stdout.count(': training (log:') == 2, first.stdout
     assert costed() == {LADDER[0], LADDER[4]}
+    # as make ablation: 1-thread runs, the costs measured on all cores
+    device = json.load(open(osp.join(out, 'costs.json')))['device']
+    assert f'{len(os.sched_getaffinity(0))} threads' in device, device
+    # the directory moves: its runs' last_checkpoint files name the old place
+    moved = str(tmp_path / 'ablation_moved')
+    shutil.move(out, moved)
+    out = env['ABLATION_DIR'] = moved
     second = run_tool(['tools/run_ablation.sh', '0'],
                       env=dict(env, ABLATION_ONLY='1 2 3'), timeout=1200)
     assert second.stdout.count(': training (log:') == 3, second.stdout

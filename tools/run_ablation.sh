@@ -39,11 +39,13 @@ POLL_S=${POLL_S:-30}
 read -r -a EXTRA_OPTS <<< "${ABLATION_CFG_OPTIONS:-}"
 JOBS=${ABLATION_JOBS:-1}
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "run_ablation.sh: ABLATION_JOBS is a positive integer, got '$JOBS'" >&2; exit 2; }
-# the machine's cores shared out between the runs at a time
-THREADS=$(( $(nproc 2>/dev/null || echo 2) / JOBS ))
+# The machine's cores (GNU nproc reports OMP_NUM_THREADS instead when it is
+# set, and make ablation sets it to 1), shared out between the runs at a time.
+cores() { env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2; }
+THREADS=$(( $(cores) / JOBS ))
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( THREADS > 0 ? THREADS : 1 ))}
 # the costs are measured alone, on all cores unless COST_THREADS says
-COST_THREADS=${COST_THREADS:-$(nproc 2>/dev/null || echo 2)}
+COST_THREADS=${COST_THREADS:-$(cores)}
 if [ $# -gt 0 ]; then SEEDS=("$@"); else SEEDS=(0 1 2); fi
 for S in "${SEEDS[@]}"; do
     [[ "$S" =~ ^[0-9]+$ ]] || { echo "run_ablation.sh: seeds are integers, got '$S'" >&2; exit 2; }
@@ -72,6 +74,11 @@ fi
 mkdir -p "$OUT"
 
 run_dir() { echo "$OUT/$(basename "$1" .py)_seed$2"; }  # $1 config, $2 seed
+
+# The latest checkpoint of run directory $1, looked up in that directory:
+# mmengine's last_checkpoint holds an absolute path, stale once the run
+# directory has moved (ABLATION_DIR renamed, runs gathered from elsewhere).
+checkpoint_in() { echo "$1/$(basename "$(cat "$1/last_checkpoint")")"; }
 
 hms() { printf '%d:%02d:%02d' $(($1 / 3600)) $(($1 % 3600 / 60)) $(($1 % 60)); }
 
@@ -128,7 +135,7 @@ run_one() {  # $1 run index K, $2 seed, $3 config index
         touch "$work/train_done"
     fi
     echo "$tag: testing"
-    if ! "$PY" tools/test.py "$config" "$(cat "$work/last_checkpoint")" \
+    if ! "$PY" tools/test.py "$config" "$(checkpoint_in "$work")" \
             --work-dir "$work" --save-metrics "$work/test_metrics.json.tmp" \
             --cfg-options "${DEMO_DATA_OPTS[@]}" >> "$work/run.log" 2>&1; then
         echo "$tag: testing failed; last lines of $work/run.log:" >&2
@@ -243,7 +250,7 @@ sys.exit(not all(x in c for x in sys.argv[2:]))" "$OUT/costs.json" "${CONFIGS[@]
         f="$(run_dir "$c" "${SEEDS[0]}")/last_checkpoint"
         [ -f "$f" ] || f=$(ls "$(run_dir "$c" '')"*/last_checkpoint 2>/dev/null | head -n1)
         [ -n "$f" ] || { echo "run_ablation.sh: no trained run of $c in $OUT for its costs" >&2; exit 1; }
-        CKPTS+=("$(cat "$f")")
+        CKPTS+=("$(checkpoint_in "$(dirname "$f")")")
     done
     echo "== costs: parameters, FLOPs, train step, inference (seed ${SEEDS[0]} checkpoints), memory"
     OMP_NUM_THREADS=$COST_THREADS "$PY" tools/analysis/ablation_costs.py "${COST_CONFIGS[@]}" --checkpoints "${CKPTS[@]}" \
