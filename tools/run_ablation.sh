@@ -237,14 +237,18 @@ done
 # invocation brings configs costs.json lacks (ABLATION_SINGLES, another
 # ABLATION_ONLY subset), the ones measured before are measured again with
 # them: the file only grows, and its numbers always come from one process.
-if ! "$PY" -c "import json, sys; c = json.load(open(sys.argv[1]))['configs']; \
-sys.exit(not all(x in c for x in sys.argv[2:]))" "$OUT/costs.json" "${CONFIGS[@]}" 2>/dev/null; then
-    COST_CONFIGS=("${CONFIGS[@]}")
-    if [ -f "$OUT/costs.json" ]; then
-        while read -r c; do
-            [[ " ${COST_CONFIGS[*]} " == *" $c "* ]] || COST_CONFIGS+=("$c")
-        done < <("$PY" -c "import json, sys; print('\n'.join(json.load(open(sys.argv[1]))['configs']))" "$OUT/costs.json")
-    fi
+MEASURED=()  # the configs in costs.json (none if it is missing or unreadable)
+if [ -f "$OUT/costs.json" ]; then
+    mapfile -t MEASURED < <("$PY" -c "import json, sys; \
+sys.stdout.write(''.join(c + '\n' for c in json.load(open(sys.argv[1]))['configs']))" \
+        "$OUT/costs.json" 2>/dev/null || true)
+fi
+COST_CONFIGS=("${CONFIGS[@]}")
+for c in ${MEASURED[@]+"${MEASURED[@]}"}; do
+    [[ " ${COST_CONFIGS[*]} " == *" $c "* ]] || COST_CONFIGS+=("$c")
+done
+# more configs than measured: one of this invocation's is not measured yet
+if [ ${#COST_CONFIGS[@]} -gt ${#MEASURED[@]} ]; then
     CKPTS=()
     for c in "${COST_CONFIGS[@]}"; do  # the first seed's weights, else any seed's
         f="$(run_dir "$c" "${SEEDS[0]}")/last_checkpoint"
