@@ -8,6 +8,7 @@ and allow-lists mmengine's checkpoint contents for ``torch.load`` so that
 from .version import __version__
 from .utils import allow_mmengine_checkpoints
 
+from . import datasets  # noqa: F401,E402  (registers DetectronResize)
 from . import engine  # noqa: F401,E402  (registers the model wrapper)
 from . import models  # noqa: F401,E402  (registers PANet's modules)
 

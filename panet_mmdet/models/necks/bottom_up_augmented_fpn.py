@@ -93,6 +93,13 @@ class BottomUpAugmentedFPN(FPN):
         pa_act_cfg (dict, optional): ``act_cfg`` of the path-augmentation
             convs. Defaults to ReLU (the paper: every conv is followed by a
             ReLU); ``None`` for none.
+        pa_bias (bool | str): ``bias`` of the path-augmentation convs, as
+            ``ConvModule`` takes it: ``'auto'`` (a bias only without a
+            norm, the default) or a bool. The authors' GN code has a bias
+            before each GN (``PANet:lib/modeling/FPN.py``,
+            ``panet_buttomup_conv{1,2}_modules``); GN normalises groups of
+            channels jointly, so that bias is not absorbed by GN's affine
+            and converted checkpoints need ``pa_bias=True``.
 
     Shapes:
         - inputs: tuple of ``len(in_channels)`` tensors,
@@ -129,6 +136,7 @@ class BottomUpAugmentedFPN(FPN):
         pa_conv_cfg: Union[str, OptConfigType] = _AS_FPN,
         pa_norm_cfg: Union[str, OptConfigType] = _AS_FPN,
         pa_act_cfg: OptConfigType = dict(type='ReLU'),
+        pa_bias: Union[bool, str] = 'auto',
         init_cfg: MultiConfig = dict(
             type='Xavier', layer='Conv2d', distribution='uniform')
     ) -> None:
@@ -141,6 +149,9 @@ class BottomUpAugmentedFPN(FPN):
             if isinstance(value, str) and value != _AS_FPN:
                 raise ValueError(f"{name} must be a dict, None or "
                                  f"'{_AS_FPN}', got {value!r}")
+        if not (isinstance(pa_bias, bool) or pa_bias == 'auto'):
+            raise ValueError(
+                f"pa_bias must be a bool or 'auto', got {pa_bias!r}")
         super().__init__(
             in_channels=list(in_channels),
             out_channels=out_channels,
@@ -161,6 +172,7 @@ class BottomUpAugmentedFPN(FPN):
             conv_cfg=conv_cfg if pa_conv_cfg == _AS_FPN else pa_conv_cfg,
             norm_cfg=norm_cfg if pa_norm_cfg == _AS_FPN else pa_norm_cfg,
             act_cfg=pa_act_cfg,
+            bias=pa_bias,
             # Safe in place: each PA conv's output feeds nothing else first.
             inplace=True)
 

@@ -1,0 +1,3 @@
+from .detectron_rpn_head import DetectronRPNHead
+
+__all__ = ['DetectronRPNHead']
