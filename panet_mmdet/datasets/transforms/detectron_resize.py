@@ -59,7 +59,7 @@ class DetectronResize(Resize):
                  scales: Union[int, Sequence[int]] = 1000,
                  max_size: int = 1400,
                  clip_object_border: bool = True) -> None:
-        scales = [scales] if isinstance(scales, int) else list(scales)
+        scales = [scales] if not isinstance(scales, (list, tuple)) else list(scales)
         if not scales or not all(
                 isinstance(s, int) and not isinstance(s, bool) and s > 0
                 for s in scales):
