@@ -213,3 +213,13 @@ def test_mismatched_features_raise_value_error():
         m(feats[:3], rois)
     with pytest.raises(ValueError, match='rois'):
         m(feats, rois[:, 1:])
+
+
+def test_strided_feature_maps_pool_as_contiguous_ones():
+    """mmcv's CPU RoIAlign reads the buffer as contiguous NCHW; channels-last
+    maps (as some float64 convs return) must not pool garbage."""
+    m = _build()
+    feats, rois = _feats(), _rois()
+    strided = [f.to(memory_format=torch.channels_last) for f in feats]
+    assert not strided[0].is_contiguous()
+    torch.testing.assert_close(m(strided, rois), m(feats, rois))

@@ -12,7 +12,8 @@ Model (``build_authors_model``): an ``nn.Module`` tree whose ``state_dict()``
 has exactly the keys and shapes of the authors' ``Generalized_RCNN``
 (lib/modeling/model_builder.py) for that yaml, so an authors' checkpoint
 ``checkpoint['model']`` loads with ``strict=True``. Key counts with 81
-classes: mask_2x 370, det_1x 346, det_2fc_1x 342. The authors' model holds
+classes: mask_2x 273, det_1x 240, det_2fc_1x 237 (key order is the authors'
+too). The authors' model holds
 no buffers: AffineChannel2d (lib/nn/modules/affine.py) has only weight and
 bias, GroupNorm has no running stats, and the anchors of GenerateProposalsOp
 are a plain numpy attribute; so parameters are the whole state.
@@ -271,9 +272,10 @@ def randomize_(model, seed):
     stem divides by 64 for the 0..255 pixel range and the last conv of each
     residual branch (and the shortcut) use 1/2 so the residual sums stay O(1).
     AffineChannel2d/GroupNorm scales U(0.5, 1.5), biases U(-0.2, 0.2); other
-    biases U(-0.1, 0.1). Output layers get gains that give RPN logits std ~2,
-    RPN deltas std ~0.5, class logits std ~3, box deltas std ~1.5 and mask
-    logits of both signs.
+    biases U(-0.1, 0.1). Output layers get larger gains; on a real photo this
+    gives RPN logits std ~3, RPN deltas std ~0.4, class logits std ~1.8, box
+    deltas std ~1.9 and mask logits std ~3 with ~45% positive (the mask
+    classifier bias is U(-1.5, -0.5) to offset the ReLU'd fc path).
     """
     gen = torch.Generator().manual_seed(seed)
 
@@ -288,7 +290,7 @@ def randomize_(model, seed):
 
     gains = {'Conv_Body.conv_body.res1.conv1': math.sqrt(2) / 64,
              'RPN.FPN_RPN_cls_score': 3.0, 'RPN.FPN_RPN_bbox_pred': 0.5,
-             'Box_Outs.cls_score': 5.0, 'Box_Outs.bbox_pred': 2.5,
+             'Box_Outs.cls_score': 2.5, 'Box_Outs.bbox_pred': 2.5,
              'Mask_Head.mask_fc.0': 1.0, 'Mask_Outs.classify': 4.0}
     bias_ranges = {'Mask_Outs.classify': (-1.5, -0.5)}
     for name, m in model.named_modules():
@@ -662,7 +664,7 @@ def im_detect_bbox(model, im_bgr_uint8, target_scale=1000, max_size=1400):
     rois, _ = rpn_proposals(model, blobs, im_info)
     blobs_roi_levels = blobs[-len(ROI_LEVELS):]
     cls_prob, bbox_pred = box_head(model, blobs_roi_levels, rois)
-    boxes = rois[:, 1:5] / im_scale
+    boxes = rois[:, 1:5] / np.array([im_scale])  # im_scale is a 1-element list there
     scores = cls_prob.cpu().numpy().squeeze()
     scores = scores.reshape([-1, scores.shape[-1]])
     box_deltas = bbox_pred.cpu().numpy().squeeze()

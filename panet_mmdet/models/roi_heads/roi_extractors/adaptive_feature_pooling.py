@@ -176,6 +176,9 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         """RoIAlign of every RoI on every level: ``L x (n, C, S, S)``."""
         pooled = []
         for layer, feat in zip(self.roi_layers, feats):
+            # mmcv's CPU RoIAlign reads the raw buffer as NCHW-contiguous: a
+            # strided map (e.g. channels-last conv output) pools garbage
+            feat = feat.contiguous()
             if feat.dtype == torch.bfloat16 and feat.device.type == 'cpu':
                 # mmcv's CPU kernel has no bf16: pool in fp32, cast back.
                 pooled.append(layer(feat.float(), rois.float()).to(feat.dtype))
