@@ -258,6 +258,36 @@ def _pickle_strings(path: str, limit: int = 2000) -> List[str]:
     return found
 
 
+_TORCH_LEGACY_MAGIC = 0x1950a86a20f9469cfc6c  # torch/serialization.py
+
+
+class _GlobalAsked(pickle.UnpicklingError):
+    pass
+
+
+class _NoGlobals(pickle.Unpickler):
+
+    def find_class(self, module, name):
+        raise _GlobalAsked(f'global {module}.{name}')
+
+
+def _is_plain_pickle(path: str) -> bool:
+    """A pickle stream that is neither torch's zip container nor its legacy
+    format (whose first pickled object is torch's magic number). Reads the
+    first object only, refusing any global (nothing is executed)."""
+    with open(path, 'rb') as f:
+        if f.read(2) in (b'PK', b''):
+            return False
+        f.seek(0)
+        try:
+            first = _NoGlobals(f).load()
+        except _GlobalAsked:  # a pickled object, not torch's magic int
+            return True
+        except Exception:  # not a pickle stream, or a broken one
+            return False
+    return first != _TORCH_LEGACY_MAGIC
+
+
 def _describe_plain_pickle(path: str) -> str:
     strings = set(_pickle_strings(path))
     if 'blobs' in strings:
@@ -283,6 +313,9 @@ def load_authors_checkpoint(
     """
     if not osp.isfile(path):
         raise ValueError(f'src {path!r} is not a file')
+    if _is_plain_pickle(path):
+        raise ValueError(f'src {path!r} is {_describe_plain_pickle(path)}; '
+                         f'expected {_EXPECTED}')
     try:
         ckpt = torch.load(path, map_location='cpu',
                           weights_only=not trust_pickle)
@@ -297,18 +330,23 @@ def load_authors_checkpoint(
                 'If you trust the file (e.g. downloaded from the authors\' '
                 'link), convert it with --trust-pickle, which loads it with '
                 'weights_only=False and can run code stored in the file')
-        if 'magic number' in msg.lower() or 'load key' in msg.lower():
-            raise ValueError(f'src {path!r} is {_describe_plain_pickle(path)};'
-                             f' expected {_EXPECTED}')
         raise ValueError(f'src {path!r} could not be read ({msg}); it may be '
                          'truncated or corrupt')
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError,
-            AttributeError, IndexError) as e:
+    except RuntimeError as e:
+        raise ValueError(f'src {path!r} could not be read as a torch '
+                         f'checkpoint (RuntimeError: {e}); it may be '
+                         'truncated or corrupt') from e
+    except (EOFError, OSError, ValueError, KeyError, AttributeError,
+            IndexError) as e:
         raise ValueError(f'src {path!r} could not be read as a torch '
                          f'checkpoint ({type(e).__name__}: {e}); it may be '
                          'truncated or corrupt') from e
     if not isinstance(ckpt, dict):
         raise ValueError(f'src {path!r} holds a {type(ckpt).__name__}, '
+                         f'expected {_EXPECTED}')
+    if 'model' not in ckpt and 'state_dict' in ckpt:
+        raise ValueError(f'src {path!r} is an mmdet/mmengine checkpoint '
+                         "('state_dict' and 'meta'; already converted?), "
                          f'expected {_EXPECTED}')
     state = ckpt.get('model', ckpt)
     if not isinstance(state, dict) or not state or not all(
