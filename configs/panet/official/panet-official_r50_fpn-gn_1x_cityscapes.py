@@ -4,7 +4,7 @@
 # Cityscapes keeps (rider initialised from person, as the authors'
 # convert_coco_model_to_cityscapes.py with cityscapes_to_coco_with_rider):
 #   python tools/model_converters/panet_official_to_mmdet.py --dataset cityscapes \
-#       panet_mask_step179999.pth checkpoints/panet-official_r50_fpn-gn_2x_coco_cityscapes-classes.pth
+#       downloaded_panet_mask_2x.pth checkpoints/panet-official_r50_fpn-gn_2x_coco_cityscapes-classes.pth
 #   tools/dist_train.sh configs/panet/official/panet-official_r50_fpn-gn_1x_cityscapes.py 8
 # Schedule and data: mmdet's cityscapes/mask-rcnn_r50_fpn_1x_cityscapes.py
 # (8 epochs of the 8x repeated train set, batch 8, lr 0.01, step at epoch

@@ -3,7 +3,7 @@
 # e2e_panet_R-50-FPN_2x_mask.yaml of GitHub ShuLiu1993/PANet).
 # Evaluate their checkpoint after converting it:
 #   python tools/model_converters/panet_official_to_mmdet.py \
-#       panet_mask_step179999.pth checkpoints/panet-official_r50_fpn-gn_2x_coco.pth
+#       downloaded_panet_mask_2x.pth checkpoints/panet-official_r50_fpn-gn_2x_coco.pth
 #   python tools/test.py configs/panet/official/panet-official_r50_fpn-gn_2x_coco.py \
 #       checkpoints/panet-official_r50_fpn-gn_2x_coco.pth
 # Training with it follows their yaml (multi-scale, 512 RoIs, lr 0.02, 180k
