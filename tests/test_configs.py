@@ -44,7 +44,11 @@ def test_config_list_is_complete():
             'cascade-mask-rcnn_r50_bufpn_1x_coco.py',
             'panet_r18_fpn-gn_demo.py', 'mask-rcnn_r18_fpn_gn_demo.py',
             'panet_timm-resnet50-gn_fpn-gn_1x_coco.py',
-            'panet_timm-resnet18-gn_fpn-gn_demo.py'} <= names
+            'panet_timm-resnet18-gn_fpn-gn_demo.py',
+            'panet-official_r50_fpn-gn_2x_coco.py',
+            'panet-official-faster-rcnn_r50_fpn-gn_1x_coco.py',
+            'panet-official-faster-rcnn-2fc_r50_fpn-gn_1x_coco.py',
+            'panet-official_r50_fpn-gn_1x_cityscapes.py'} <= names
     assert len([c for c in CONFIGS if 'panet/ablations' in c]) == 6
     assert len([c for c in CONFIGS if 'demo/ablations' in c]) == 6
 

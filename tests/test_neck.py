@@ -101,6 +101,32 @@ def test_pa_activation_and_norm_are_configurable_separately():
         torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5)
 
 
+def test_pa_bias_before_gn_is_kept_and_not_absorbed():
+    """The authors' bottom-up convs have a bias before GN (their FPN.py);
+    GN normalises groups of channels, so a per-channel bias changes N3..N5:
+    pa_bias=True keeps it, and the reference (which applies the conv's
+    bias) still matches."""
+    neck = BottomUpAugmentedFPN(IN_CHANNELS, 16, num_outs=5, norm_cfg=GN,
+                                pa_bias=True)
+    assert neck.pa_convs[0].conv.bias is not None
+    assert neck.downsample_convs[0].conv.bias is not None
+    assert neck.fpn_convs[0].conv.bias is None  # FPN's stay as in FPN
+    assert BottomUpAugmentedFPN(IN_CHANNELS, 16, num_outs=5, norm_cfg=GN
+                                ).pa_convs[0].conv.bias is None
+    _randomise(neck)
+    inputs = _inputs()
+    out = neck(inputs)
+    for o, r in zip(out, reference_panet_neck(neck, inputs, 'add', 'conv',
+                                              norm=True)):
+        torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        for m in list(neck.pa_convs) + list(neck.downsample_convs):
+            m.conv.bias.zero_()
+    without = neck(inputs)
+    torch.testing.assert_close(without[0], out[0])  # N2 = P2
+    assert (without[1] - out[1]).abs().max() > 1e-2
+
+
 def test_first_level_and_sizes_equal_fpn():
     """N2 is FPN's P2 exactly; every output has FPN's size."""
     neck = _randomise(BottomUpAugmentedFPN(IN_CHANNELS, 16, num_outs=6))
@@ -230,6 +256,8 @@ def test_non_halving_strides_do_not_break():
      'add_extra_convs'),
     (dict(in_channels=[8, 16, 24, 32], num_outs=5, pa_norm_cfg='GN'),
      'pa_norm_cfg'),
+    (dict(in_channels=[8, 16, 24, 32], num_outs=5, pa_bias='yes'),
+     'pa_bias'),
 ])
 def test_bad_arguments_raise_value_error(kwargs, name):
     kwargs = dict(dict(out_channels=8), **kwargs)

@@ -35,6 +35,41 @@ Graph contract (batch of one image):
   probabilities; mmdet binarises them at ``test_cfg.rcnn.mask_thr_binary``.
 
 ``N`` is data-dependent, ``0 <= N <= test_cfg.rcnn.max_per_img``.
+
+Models converted from the PANet authors' checkpoints
+(``configs/panet/official``: ``DetectronRPNHead``,
+``DetectronAnchorGenerator``, ``DetectronDeltaXYWHBBoxCoder``,
+``DetectronRoIHead``) export with what their components compute:
+Detectron's base anchors (taken from the generator), the "+1" box coder
+(decoding as the coder does, clipping to ``[0, W - 1] x [0, H - 1]``), RPN
+proposals clipped to ``img_shape`` rounded up to the RPN head's
+``pad_size_divisor``, RoIAlign with ``aligned=False`` (``RoiAlign``
+``coordinate_transformation_mode='output_half_pixel'``), NMS with
+``offset=1`` (``NonMaxSuppression`` of boxes whose far corner is moved by
++1: the same IoU as +1 areas; any model may use ``offset=1``), and no
+``min_bbox_size`` filter for ``-1``. ``DetectronRoIHead`` decodes the box
+deltas in the *original* image (``proposals / scale_factor``), clips and
+runs NMS there, pools the masks at ``boxes * scale_factor`` and returns
+boxes with exclusive far corners; so the graph of a model with a
+``DetectronRoIHead`` has a different contract (the old models' is the one
+above, unchanged):
+
+- inputs ``input`` and ``img_shape`` as above, plus ``ori_shape``:
+  ``(2, )`` int64, the original image's height and width, and
+  ``scale_factor``: ``(2, )`` float32, ``(w_scale, h_scale)`` from the
+  original image to the input (mmdet's ``scale_factor``; ``DetectronResize``
+  gives ``(s, s)``);
+- ``dets``: ``(1, N, 5)`` in the *original* image's pixels, ``x1, y1`` and
+  exclusive ``x2 + 1, y2 + 1`` as ``DetectronRoIHead.predict`` returns them
+  (``x2, y2`` clipped to ``ori_shape - 1`` before the +1), and ``labels``;
+- ``mask_probs`` (mask models, instead of ``masks``): ``(1, N, M, M)``
+  float32, the predicted class's mask probabilities (``M = 28``). The
+  authors' paste (box expanded by ``(M + 2) / M`` and truncated to ints,
+  ``cv2.resize`` of the 1-pixel zero-padded mask, ``> mask_thr_binary``)
+  runs after the graph, in numpy and OpenCV
+  (:func:`panet_mmdet.deployment.runtime.paste_masks_detectron`, a copy of
+  ``DetectronRoIHead``'s), on ``dets`` with the far corner moved back by
+  -1: the same code as the PyTorch model's, so the same masks.
 """
 import copy
 import types
@@ -54,12 +89,22 @@ from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
 from mmdet.models.task_modules.prior_generators import AnchorGenerator
 from torch import Tensor
 
+from ..models.dense_heads.detectron_rpn_head import DetectronRPNHead
+from ..models.roi_heads.detectron_roi_head import DetectronRoIHead
 from ..models.roi_heads.roi_extractors import \
     AdaptiveFeaturePoolingRoIExtractor
+from ..models.task_modules.coders.detectron_delta_xywh_bbox_coder import \
+    DetectronDeltaXYWHBBoxCoder
+from ..models.task_modules.prior_generators.detectron_anchor_generator import \
+    DetectronAnchorGenerator
 from .ops import (ExportableRoIAlign, arange_like, batched_nms_indices,
                   clip_boxes, shape_hw)
 
 _EXTRACTORS = (SingleRoIExtractor, AdaptiveFeaturePoolingRoIExtractor)
+_RPN_HEADS = (RPNHead, DetectronRPNHead)
+_ANCHOR_GENERATORS = (AnchorGenerator, DetectronAnchorGenerator)
+_BBOX_CODERS = (DeltaXYWHBBoxCoder, DetectronDeltaXYWHBBoxCoder)
+_ROI_HEADS = (StandardRoIHead, DetectronRoIHead)
 
 
 class UnsupportedModelError(ValueError):
@@ -70,11 +115,13 @@ def _require(condition: bool, what: str) -> None:
     if not condition:
         raise UnsupportedModelError(
             f'cannot export this model to ONNX: {what}. Supported: '
-            'two-stage detectors with RPNHead (AnchorGenerator, '
-            'DeltaXYWHBBoxCoder, sigmoid scores), StandardRoIHead with '
+            'two-stage detectors with RPNHead or DetectronRPNHead '
+            '(AnchorGenerator or DetectronAnchorGenerator, '
+            'DeltaXYWHBBoxCoder or DetectronDeltaXYWHBBoxCoder, sigmoid '
+            'scores), StandardRoIHead or DetectronRoIHead with '
             'SingleRoIExtractor or AdaptiveFeaturePoolingRoIExtractor '
-            '(RoIAlign, avg), a softmax BBoxHead with DeltaXYWHBBoxCoder, '
-            'an FCNMaskHead-based mask head, and plain NMS.')
+            '(RoIAlign, avg), a softmax BBoxHead with one of those coders, '
+            'an FCNMaskHead-based mask head, and plain NMS (offset 0 or 1).')
 
 
 def _check_nms(cfg, where: str) -> None:
@@ -85,8 +132,9 @@ def _check_nms(cfg, where: str) -> None:
     _require(not nms.get('class_agnostic', False),
              f'{where}.nms.class_agnostic=True; only per-class (per-level) '
              'NMS exports')
-    _require(nms.get('offset', 0) == 0,
-             f'{where}.nms.offset={nms.get("offset")}; only offset=0 exports')
+    _require(nms.get('offset', 0) in (0, 1),
+             f'{where}.nms.offset={nms.get("offset")}; only offset=0 or 1 '
+             'exports')
     unknown = sorted(set(nms) - {'type', 'iou_threshold', 'class_agnostic',
                                  'offset', 'split_thr'})
     _require(not unknown, f'{where}.nms has {unknown}, which the export '
@@ -109,20 +157,22 @@ def check_exportable(model: nn.Module) -> None:
     _require(isinstance(model, TwoStageDetector),
              f'{type(model).__name__} is not a two-stage detector')
     rpn = model.rpn_head
-    _require(type(rpn) is RPNHead,
-             f'rpn_head is {type(rpn).__name__}, not RPNHead')
+    _require(type(rpn) in _RPN_HEADS,
+             f'rpn_head is {type(rpn).__name__}, not RPNHead or '
+             'DetectronRPNHead')
     _require(rpn.use_sigmoid_cls, 'rpn_head uses softmax scores')
-    _require(type(rpn.prior_generator) is AnchorGenerator,
+    _require(type(rpn.prior_generator) in _ANCHOR_GENERATORS,
              f'rpn_head.anchor_generator is '
              f'{type(rpn.prior_generator).__name__}')
-    _require(type(rpn.bbox_coder) is DeltaXYWHBBoxCoder,
+    _require(type(rpn.bbox_coder) in _BBOX_CODERS,
              f'rpn_head.bbox_coder is {type(rpn.bbox_coder).__name__}')
     _check_nms(rpn.test_cfg, 'test_cfg.rpn')
     _require(rpn.test_cfg.get('nms_pre', -1) > 0,
              'test_cfg.rpn.nms_pre must be > 0 (the per-level TopK size)')
     roi_head = model.roi_head
-    _require(type(roi_head) is StandardRoIHead,
-             f'roi_head is {type(roi_head).__name__}, not StandardRoIHead')
+    _require(type(roi_head) in _ROI_HEADS,
+             f'roi_head is {type(roi_head).__name__}, not StandardRoIHead or '
+             'DetectronRoIHead')
     _check_extractor(roi_head.bbox_roi_extractor,
                      'roi_head.bbox_roi_extractor')
     head = roi_head.bbox_head
@@ -131,7 +181,7 @@ def check_exportable(model: nn.Module) -> None:
     _require(not head.custom_cls_channels and not getattr(
         head.loss_cls, 'use_sigmoid', False),
              'bbox_head does not use softmax classification')
-    _require(type(head.bbox_coder) is DeltaXYWHBBoxCoder,
+    _require(type(head.bbox_coder) in _BBOX_CODERS,
              f'bbox_head.bbox_coder is {type(head.bbox_coder).__name__}')
     _check_nms(roi_head.test_cfg, 'test_cfg.rcnn')
     if roi_head.with_mask:
@@ -193,6 +243,36 @@ def paste_masks(masks: Tensor, boxes: Tensor, like: Tensor) -> Tensor:
     return F.grid_sample(masks, grid, align_corners=False)[:, 0]
 
 
+def decode_and_clip(coder: nn.Module, boxes: Tensor, deltas: Tensor,
+                    height: Tensor, width: Tensor) -> Tensor:
+    """``coder.decode(boxes, deltas)`` clipped as the coder clips to
+    ``max_shape = (height, width)``, with the bounds as graph tensors.
+
+    mmdet's ``DeltaXYWHBBoxCoder`` clips to ``[0, W] x [0, H]``;
+    ``DetectronDeltaXYWHBBoxCoder`` (inclusive corners) to
+    ``[0, W - 1] x [0, H - 1]``. ``boxes`` and ``deltas`` have the shapes
+    the coder takes.
+    """
+    out = coder.decode(boxes, deltas)
+    if not coder.clip_border:
+        return out
+    if isinstance(coder, DetectronDeltaXYWHBBoxCoder):
+        return clip_boxes(out, height - 1, width - 1)
+    return clip_boxes(out, height, width)
+
+
+def nms_boxes(boxes: Tensor, offset: int) -> Tensor:
+    """The boxes to give ``NonMaxSuppression`` for mmcv's NMS ``offset``.
+
+    mmcv's ``offset=1`` measures areas and overlaps as ``x2 - x1 + 1``;
+    ``NonMaxSuppression`` has no offset, and moving the far corner by +1
+    (``x2 + 1, y2 + 1``) gives it the same widths, hence the same IoU.
+    """
+    if not offset:
+        return boxes
+    return torch.cat([boxes[..., :2], boxes[..., 2:] + float(offset)], -1)
+
+
 class ExportableTwoStageDetector(nn.Module):
     """Test-time path of a two-stage mmdet detector in exportable ops.
 
@@ -204,7 +284,11 @@ class ExportableTwoStageDetector(nn.Module):
 
     ``forward(input, img_shape)`` takes ``(1, 3, H, W)`` and ``(2, )`` and
     returns ``(dets, labels)`` or ``(dets, labels, masks)`` as described in
-    the module docstring.
+    the module docstring. With a ``DetectronRoIHead``
+    (``original_frame``), ``forward(input, img_shape, ori_shape,
+    scale_factor)`` returns ``(dets, labels)`` or ``(dets, labels,
+    mask_probs)`` in the original image. ``input_names`` and
+    ``output_names`` name the graph's inputs and outputs.
     """
 
     def __init__(self, model: nn.Module, roi_align_impl: str = 'onnx') -> None:
@@ -224,13 +308,39 @@ class ExportableTwoStageDetector(nn.Module):
                     single_level_forward_traceable, extractor)
         self.model = model
         self.with_mask = roi_head.with_mask
-        self.output_names: List[str] = ['dets', 'labels'] + (
-            ['masks'] if self.with_mask else [])
+        # DetectronRPNHead: proposals clipped to img_shape rounded up
+        self.rpn_pad_divisor: Optional[int] = (
+            model.rpn_head.pad_size_divisor
+            if isinstance(model.rpn_head, DetectronRPNHead) else None)
+        # DetectronRoIHead: detections in the original image
+        self.original_frame = self.is_original_frame(model)
+        self.input_names = self.graph_input_names(model)
+        self.output_names = self.graph_output_names(model)
+
+    @staticmethod
+    def is_original_frame(model: nn.Module) -> bool:
+        """Whether the graph of ``model`` computes and returns detections in
+        the original image (a ``DetectronRoIHead``)."""
+        return isinstance(model.roi_head, DetectronRoIHead)
+
+    @classmethod
+    def graph_input_names(cls, model: nn.Module) -> List[str]:
+        return ['input', 'img_shape'] + (
+            ['ori_shape', 'scale_factor']
+            if cls.is_original_frame(model) else [])
+
+    @classmethod
+    def graph_output_names(cls, model: nn.Module) -> List[str]:
+        if not model.roi_head.with_mask:
+            return ['dets', 'labels']
+        return ['dets', 'labels', 'mask_probs'
+                if cls.is_original_frame(model) else 'masks']
 
     # ------------------------------------------------------------------ RPN
     def _anchors(self, level: int, score_map: Tensor) -> Tensor:
         """``(h*w*A, 4)`` anchors of one level, in mmdet's (y, x, anchor)
-        order, computed from the map's traced size."""
+        order, computed from the map's traced size; the base anchors are
+        the generator's own (mmdet's or Detectron's)."""
         gen = self.model.rpn_head.prior_generator
         stride_w, stride_h = gen.strides[level]
         base = gen.base_anchors[level].to(score_map)  # (A, 4)
@@ -241,6 +351,16 @@ class ExportableTwoStageDetector(nn.Module):
         shifts = torch.stack([sx, sy, sx, sy], dim=-1).reshape(-1, 1, 4)
         return (shifts + base[None]).reshape(-1, 4)
 
+    def _rpn_clip_hw(self, img_hw: Tuple[Tensor, Tensor]
+                     ) -> Tuple[Tensor, Tensor]:
+        """What the RPN clips to: ``img_shape``, or for ``DetectronRPNHead``
+        ``img_shape`` rounded up to its ``pad_size_divisor``
+        (``padded_shape``)."""
+        if self.rpn_pad_divisor is None:
+            return img_hw
+        d = float(self.rpn_pad_divisor)
+        return tuple(torch.ceil(s / d) * d for s in img_hw)
+
     def _proposals(self, feats: Tuple[Tensor], img_hw: Tuple[Tensor,
                                                              Tensor]) -> Tensor:
         """mmdet's ``RPNHead.predict_by_feat`` for one image: ``(n, 4)``."""
@@ -248,7 +368,7 @@ class ExportableTwoStageDetector(nn.Module):
         cfg = rpn.test_cfg
         nms_pre = cfg.nms_pre
         min_size = cfg.get('min_bbox_size', -1)
-        height, width = img_hw
+        height, width = self._rpn_clip_hw(img_hw)
         cls_scores, bbox_preds = rpn(feats)
         level_boxes, level_scores = [], []
         for level, (cls, reg) in enumerate(zip(cls_scores, bbox_preds)):
@@ -262,9 +382,8 @@ class ExportableTwoStageDetector(nn.Module):
             deltas = torch.cat([deltas, deltas.new_zeros((nms_pre, 4))])
             anchors = torch.cat([anchors, anchors.new_zeros((nms_pre, 4))])
             scores, top = scores.topk(nms_pre)
-            boxes = rpn.bbox_coder.decode(anchors[top], deltas[top])
-            if rpn.bbox_coder.clip_border:
-                boxes = clip_boxes(boxes, height, width)
+            boxes = decode_and_clip(rpn.bbox_coder, anchors[top],
+                                    deltas[top], height, width)
             if min_size >= 0:
                 w = boxes[:, 2] - boxes[:, 0]
                 h = boxes[:, 3] - boxes[:, 1]
@@ -274,8 +393,9 @@ class ExportableTwoStageDetector(nn.Module):
             level_scores.append(scores)
         boxes = torch.stack(level_boxes)  # (L, nms_pre, 4)
         scores = torch.stack(level_scores)  # (L, nms_pre)
-        level, index = batched_nms_indices(boxes, scores, cfg.max_per_img,
-                                           cfg.nms.iou_threshold, -0.5)
+        level, index = batched_nms_indices(
+            nms_boxes(boxes, cfg.nms.get('offset', 0)), scores,
+            cfg.max_per_img, cfg.nms.iou_threshold, -0.5)
         flat = level * nms_pre + index
         kept_scores = scores.reshape(-1)[flat]
         order = kept_scores.argsort(descending=True)[:cfg.max_per_img]
@@ -293,9 +413,15 @@ class ExportableTwoStageDetector(nn.Module):
         return torch.cat([dummy, rois])
 
     def _detect(self, feats: Tuple[Tensor], proposals: Tensor,
-                img_hw: Tuple[Tensor, Tensor]
+                img_hw: Tuple[Tensor, Tensor],
+                decode_from: Optional[Tensor] = None
                 ) -> Tuple[Tensor, Tensor, Tensor]:
-        """mmdet's ``BBoxHead.predict_by_feat`` + ``multiclass_nms``."""
+        """mmdet's ``BBoxHead.predict_by_feat`` + ``multiclass_nms``.
+
+        ``decode_from``: the boxes the deltas apply to, default the
+        proposals (``DetectronRoIHead``: the proposals in the original
+        image); ``img_hw`` is the frame they are clipped to.
+        """
         roi_head = self.model.roi_head
         head = roi_head.bbox_head
         cfg = roi_head.test_cfg
@@ -304,16 +430,24 @@ class ExportableTwoStageDetector(nn.Module):
         cls_score, bbox_pred = out['cls_score'][1:], out['bbox_pred'][1:]
         scores = F.softmax(cls_score, dim=-1)[:, :-1]  # (n, C), no background
         num_classes = head.num_classes
-        boxes = head.bbox_coder.decode(rois[1:, 1:], bbox_pred)
-        boxes = boxes.reshape(-1, 1 if head.reg_class_agnostic else
-                              num_classes, 4)
-        if head.bbox_coder.clip_border:
-            boxes = clip_boxes(boxes, *img_hw)
+        num_reg = 1 if head.reg_class_agnostic else num_classes
+        base = rois[1:, 1:] if decode_from is None else decode_from
+        if isinstance(head.bbox_coder, DetectronDeltaXYWHBBoxCoder):
+            # it decodes (..., 4) with (..., 4): one box per class
+            boxes = decode_and_clip(
+                head.bbox_coder, base[:, None, :].expand(-1, num_reg, 4),
+                bbox_pred.reshape(-1, num_reg, 4), *img_hw)
+        else:
+            # mmdet's coder decodes (n, 4) boxes with (n, 4 * K) deltas
+            boxes = head.bbox_coder.decode(base, bbox_pred).reshape(
+                -1, num_reg, 4)
+            if head.bbox_coder.clip_border:
+                boxes = clip_boxes(boxes, *img_hw)
         boxes = boxes.expand(-1, num_classes, 4).transpose(0, 1)  # (C, n, 4)
         scores = scores.t().contiguous()  # (C, n)
-        label, index = batched_nms_indices(boxes, scores, cfg.max_per_img,
-                                           cfg.nms.iou_threshold,
-                                           cfg.score_thr)
+        label, index = batched_nms_indices(
+            nms_boxes(boxes, cfg.nms.get('offset', 0)), scores,
+            cfg.max_per_img, cfg.nms.iou_threshold, cfg.score_thr)
         flat = label * torch._shape_as_tensor(scores)[1] + index
         det_scores = scores.reshape(-1)[flat]
         # mmdet keeps scores > score_thr; do not rely on the runtime's
@@ -325,9 +459,10 @@ class ExportableTwoStageDetector(nn.Module):
         det_boxes = boxes.reshape(-1, 4)[flat]
         return det_boxes, det_scores[order], label[keep][order]
 
-    def _masks(self, feats: Tuple[Tensor], boxes: Tensor, labels: Tensor,
-               input: Tensor) -> Tensor:
-        """mmdet's ``FCNMaskHead.predict_by_feat`` before thresholding."""
+    def _mask_probs(self, feats: Tuple[Tensor], boxes: Tensor,
+                    labels: Tensor) -> Tensor:
+        """The predicted class's mask probabilities of ``(n, 4)`` boxes in
+        the input frame: ``(n + 1, 1, M, M)``, the dummy RoI's first."""
         roi_head = self.model.roi_head
         rois = self._with_dummy_roi(boxes)
         mask_preds = roi_head._mask_forward(feats, rois)['mask_preds']
@@ -337,13 +472,50 @@ class ExportableTwoStageDetector(nn.Module):
         else:
             channel = torch.cat([labels.new_zeros((1, )), labels])
         index = channel.view(-1, 1, 1, 1).expand(-1, 1, size[0], size[1])
-        probs = mask_preds.gather(1, index).sigmoid()
+        return mask_preds.gather(1, index).sigmoid()
+
+    def _masks(self, feats: Tuple[Tensor], boxes: Tensor, labels: Tensor,
+               input: Tensor) -> Tensor:
+        """mmdet's ``FCNMaskHead.predict_by_feat`` before thresholding."""
+        probs = self._mask_probs(feats, boxes, labels)
+        rois = self._with_dummy_roi(boxes)
         return paste_masks(probs, rois[:, 1:], input)[1:]
 
+    def _forward_original_frame(self, feats: Tuple[Tensor],
+                                proposals: Tensor, input: Tensor,
+                                img_hw: Tuple[Tensor, Tensor],
+                                ori_shape: Optional[Tensor],
+                                scale_factor: Optional[Tensor]
+                                ) -> Tuple[Tensor, ...]:
+        """``DetectronRoIHead.predict``: decode, clip and NMS in the
+        original image, mask RoIs at ``boxes * scale_factor``, boxes out
+        with exclusive far corners."""
+        ori_hw = img_hw if ori_shape is None else tuple(
+            ori_shape.to(torch.float32).unbind(0))
+        if scale_factor is None:
+            scale_factor = torch.ones_like(input[0, :2, 0, 0])
+        scale = scale_factor.to(torch.float32).reshape(2)
+        scale = torch.cat([scale, scale])  # w, h, w, h as _scale_tensor
+        boxes, scores, labels = self._detect(
+            feats, proposals, ori_hw, decode_from=proposals / scale[None])
+        far = boxes[:, 2:] + 1.
+        dets = torch.cat([boxes[:, :2], far, scores[:, None]], dim=1)[None]
+        if not self.with_mask:
+            return dets, labels[None]
+        probs = self._mask_probs(feats, boxes * scale[None], labels)
+        return dets, labels[None], probs[1:, 0][None]
+
     def forward(self, input: Tensor,
-                img_shape: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+                img_shape: Optional[Tensor] = None,
+                ori_shape: Optional[Tensor] = None,
+                scale_factor: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
         """``input (1, 3, H, W)``, ``img_shape (2, )`` (default ``[H, W]``)
         -> ``dets (1, N, 5)``, ``labels (1, N)``[, ``masks (1, N, H, W)``].
+
+        ``original_frame`` models also take ``ori_shape (2, )`` (default
+        ``img_shape``) and ``scale_factor (2, )`` (default ``(1, 1)``) and
+        return ``dets``, ``labels``[, ``mask_probs (1, N, M, M)``] in the
+        original image (module docstring); the others ignore them.
         """
         if img_shape is None:
             img_hw = shape_hw(input)
@@ -351,6 +523,10 @@ class ExportableTwoStageDetector(nn.Module):
             img_hw = tuple(img_shape.to(torch.float32).unbind(0))
         feats = self.model.extract_feat(input)
         proposals = self._proposals(feats, img_hw)
+        if self.original_frame:
+            return self._forward_original_frame(feats, proposals, input,
+                                                img_hw, ori_shape,
+                                                scale_factor)
         boxes, scores, labels = self._detect(feats, proposals, img_hw)
         dets = torch.cat([boxes, scores[:, None]], dim=1)[None]
         if not self.with_mask:

@@ -17,7 +17,7 @@ import torch
 from mmengine.config import Config
 
 from .detector import ExportableTwoStageDetector
-from .runtime import METADATA_KEY
+from .runtime import METADATA_KEY, paste_detectron_outputs
 
 _DEFAULT_OPSET = 16  # RoiAlign's half_pixel mode and GridSample need 16
 _STANDARD_DOMAINS = ('', 'ai.onnx')
@@ -44,12 +44,26 @@ def load_detector(config, checkpoint: Optional[str] = None,
 
 
 _PIPELINE_STEPS = ('LoadImageFromFile', 'LoadAnnotations', 'Resize',
-                   'PackDetInputs')
+                   'DetectronResize', 'PackDetInputs')
+
+
+def _detectron_resize(step: Dict) -> Dict:
+    """The runtime's record of a test-time ``DetectronResize`` step."""
+    scales = step.get('scales', 1000)
+    scales = list(scales) if isinstance(scales, (list, tuple)) else [scales]
+    if len(scales) != 1:
+        raise ValueError('the test pipeline DetectronResize draws its scale '
+                         f'at random from {scales}; the ONNX Runtime '
+                         'pre-processing needs one scale')
+    return dict(type='DetectronResize', scales=[int(scales[0])],
+                max_size=int(step.get('max_size', 1400)), keep_ratio=True)
 
 
 def _test_resize(cfg: Config) -> Optional[Dict]:
-    """The ``Resize`` step of the test pipeline that mmdet's inference uses
-    (``test_dataloader.dataset.pipeline``): ``scale`` and ``keep_ratio``.
+    """The resize step of the test pipeline that mmdet's inference uses
+    (``test_dataloader.dataset.pipeline``): for ``Resize``, ``scale`` and
+    ``keep_ratio``; for ``DetectronResize``, ``type``, ``scales`` (one),
+    ``max_size`` and ``keep_ratio=True``.
 
     Raises:
         ValueError: a step the ONNX Runtime pre-processing does not repeat.
@@ -64,6 +78,9 @@ def _test_resize(cfg: Config) -> Optional[Dict]:
                 f'the test pipeline has a {kind!r} step, which the ONNX '
                 f'Runtime pre-processing does not repeat; supported steps: '
                 f'{_PIPELINE_STEPS}')
+        if kind == 'DetectronResize':
+            resize = _detectron_resize(step)
+            continue
         if kind != 'Resize':
             continue
         if 'scale' not in step or step.get('interpolation',
@@ -87,6 +104,8 @@ def export_metadata(model: torch.nn.Module,
     classes = list(meta.get('classes') or [])
     palette = [list(c) for c in (meta.get('palette') or [])]
     roi_head = model.roi_head
+    wrapper_cls = ExportableTwoStageDetector
+    original = wrapper_cls.is_original_frame(model)
     return dict(
         format=1,
         input_shape=list(shape) if shape else None,
@@ -101,8 +120,13 @@ def export_metadata(model: torch.nn.Module,
         mask_thr_binary=float(
             roi_head.test_cfg.get('mask_thr_binary', 0.5)),
         max_per_img=int(roi_head.test_cfg.max_per_img),
-        outputs=(['dets', 'labels', 'masks']
-                 if roi_head.with_mask else ['dets', 'labels']),
+        outputs=wrapper_cls.graph_output_names(model),
+        inputs=wrapper_cls.graph_input_names(model),
+        # 'original': boxes in the original image with exclusive far
+        # corners, masks as mask_probs pasted by the runtime (detector.py)
+        output_frame='original' if original else 'input',
+        mask_paste=('detectron' if original and roi_head.with_mask else
+                    None),
     )
 
 
@@ -140,7 +164,9 @@ def export_onnx(model: torch.nn.Module,
         example_input: ``(1, 3, H, W)`` to trace with (default: zeros).
 
     The graph's inputs are ``input`` and ``img_shape`` (``(2, )`` int64,
-    the unpadded image's height and width), see
+    the unpadded image's height and width) and, for models with a
+    ``DetectronRoIHead``, ``ori_shape`` (``(2, )`` int64) and
+    ``scale_factor`` (``(2, )`` float32), see
     :mod:`panet_mmdet.deployment.detector`.
 
     Raises:
@@ -168,15 +194,20 @@ def export_onnx(model: torch.nn.Module,
         dynamic_axes['input'] = {2: 'height', 3: 'width'}
         if 'masks' in names:
             dynamic_axes['masks'].update({2: 'height', 3: 'width'})
+    img_shape = torch.tensor(example_input.shape[-2:], dtype=torch.long)
+    # original-frame graphs: traced as if the input were the original image
+    example = dict(input=example_input, img_shape=img_shape,
+                   ori_shape=img_shape.clone(),
+                   scale_factor=torch.ones(2, dtype=torch.float32))
+    inputs = tuple(example[name] for name in wrapper.input_names)
     with torch.no_grad(), warnings.catch_warnings():
         # mmdet's and mmcv's shape asserts and the extractors' size checks
         # trace as constants; that is intended (they validate, they do not
         # compute), and the tests run exported graphs on other sizes.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
-        img_shape = torch.tensor(example_input.shape[-2:], dtype=torch.long)
-        torch.onnx.export(wrapper, (example_input, img_shape), out,
+        torch.onnx.export(wrapper, inputs, out,
                           dynamo=False, opset_version=opset,
-                          input_names=['input', 'img_shape'],
+                          input_names=wrapper.input_names,
                           output_names=names, dynamic_axes=dynamic_axes,
                           do_constant_folding=True)
     onnx_model = onnx.load(out)
@@ -192,18 +223,32 @@ def export_onnx(model: torch.nn.Module,
 
 
 def torch_predict(model: torch.nn.Module, input: torch.Tensor,
-                  img_shape: Optional[Tuple[int, int]] = None
+                  img_shape: Optional[Tuple[int, int]] = None,
+                  ori_shape: Optional[Tuple[int, int]] = None,
+                  scale_factor: Optional[Tuple[float, float]] = None
                   ) -> Dict[str, np.ndarray]:
     """mmdet's own ``predict`` on a pre-processed ``(1, 3, H, W)`` input
-    holding an ``img_shape`` image (default: all of it), in the input's
-    frame: the reference for the graph."""
+    holding an ``img_shape`` image (default: all of it): the reference for
+    the graph.
+
+    By default the input is taken for the original image (``ori_shape``
+    its size, ``scale_factor`` 1), so results are in the input's frame, as
+    the graphs of most models return them. Models with a
+    ``DetectronRoIHead`` compute in the original image: give them
+    ``ori_shape`` and ``scale_factor`` (``preprocess``'s ``info``), as
+    their graphs take them too.
+    """
     from mmdet.structures import DetDataSample
     height, width = input.shape[-2:]
     img_shape = tuple(img_shape) if img_shape else (height, width)
+    ori_shape = tuple(ori_shape) if ori_shape else (height, width)
+    scale_factor = tuple(float(s) for s in scale_factor) if scale_factor \
+        else (1., 1.)
     sample = DetDataSample(metainfo=dict(
-        img_shape=img_shape, ori_shape=(height, width),
+        img_shape=tuple(int(s) for s in img_shape),
+        ori_shape=tuple(int(s) for s in ori_shape),
         pad_shape=(height, width), batch_input_shape=(height, width),
-        scale_factor=(1., 1.)))
+        scale_factor=scale_factor))
     with torch.no_grad():
         pred = model.predict(input, [sample], rescale=True)[0].pred_instances
     result = dict(bboxes=pred.bboxes.numpy(), scores=pred.scores.numpy(),
@@ -214,12 +259,26 @@ def torch_predict(model: torch.nn.Module, input: torch.Tensor,
 
 
 def graph_result(outputs: Dict[str, np.ndarray],
-                 mask_thr: float = 0.5) -> Dict[str, np.ndarray]:
-    """Graph outputs -> the layout of :func:`torch_predict`."""
+                 mask_thr: float = 0.5,
+                 ori_shape: Optional[Tuple[int, int]] = None
+                 ) -> Dict[str, np.ndarray]:
+    """Graph outputs -> the layout of :func:`torch_predict`.
+
+    Original-frame graphs' ``mask_probs`` are pasted into an ``ori_shape``
+    image (required then) as ``DetectronRoIHead`` pastes them, and
+    binarised with ``> mask_thr``; other graphs' ``masks`` with
+    ``>= mask_thr``, as mmdet.
+    """
     dets = outputs['dets'][0]
     result = dict(bboxes=dets[:, :4], scores=dets[:, 4],
                   labels=outputs['labels'][0])
     if 'masks' in outputs:
         result['masks'] = outputs['masks'][0] >= mask_thr
+    if 'mask_probs' in outputs:
+        if ori_shape is None:
+            raise ValueError('graph_result needs ori_shape to paste '
+                             'mask_probs')
+        result['masks'] = paste_detectron_outputs(outputs, ori_shape,
+                                                  mask_thr)
     return result
 

@@ -6,17 +6,27 @@ and a deployment machine needs neither torch nor mmcv.
 
 The exporter stores in the ONNX file (metadata key ``panet_mmdet``) what
 pre- and post-processing need: mean, std, channel order, the test
-pipeline's resize, padding, class names, palette and mask threshold.
+pipeline's resize, padding, class names, palette, mask threshold, the
+graph's inputs and the frame of its outputs.
 
 Pre-processing = mmdet's test pipeline (``LoadImageFromFile`` with OpenCV,
-``Resize``) plus its ``DetDataPreprocessor`` (channel order, normalisation,
-zero padding at the bottom and right), for one image:
+``Resize`` or the PANet authors' ``DetectronResize``) plus its
+``DetDataPreprocessor`` (channel order, normalisation, zero padding at the
+bottom and right), for one image:
 
     >>> detector = OnnxDetector('panet.onnx')
     >>> input, info = preprocess(cv2.imread('img.png'), detector.meta)
     >>> input.shape           # (1, 3, H, W) float32: the graph's `input`
     >>> info['img_shape']     # (h, w) of the image in it: `img_shape`
     >>> result = detector(cv2.imread('img.png'))   # all of it, image frame
+
+Models converted from the PANet authors' checkpoints (``DetectronRoIHead``,
+metadata ``output_frame='original'``) take two more inputs,
+``ori_shape`` and ``scale_factor`` (:meth:`OnnxDetector.run` feeds them from
+``info``), return their boxes in the original image already and their
+masks as ``mask_probs`` ``(1, N, 28, 28)``, which
+:func:`to_original_frame` pastes with the authors' rule
+(:func:`paste_masks_detectron`, the same code as ``DetectronRoIHead``'s).
 """
 import json
 from typing import Dict, List, Optional, Tuple
@@ -28,6 +38,19 @@ METADATA_KEY = 'panet_mmdet'
 
 
 # ---------------------------------------------------------- pre-processing
+def detectron_scale(height: int, width: int, target_size: int,
+                    max_size: int) -> float:
+    """``DetectronResize``'s scale (a copy of
+    ``panet_mmdet.datasets.transforms.detectron_resize.detectron_scale``):
+    the short side to ``target_size`` unless the long side, rounded, would
+    exceed ``max_size``; then the long side to ``max_size``."""
+    short, long = min(height, width), max(height, width)
+    scale = float(target_size) / float(short)
+    if np.round(scale * long) > max_size:
+        scale = float(max_size) / float(long)
+    return scale
+
+
 def _rescale_size(width: int, height: int,
                   scale: Tuple[int, int]) -> Tuple[int, int]:
     """mmcv's ``imrescale`` size: fit the long and the short edge into
@@ -52,14 +75,23 @@ def preprocess(image: np.ndarray, meta: Dict,
     Returns:
         ``(input, info)``; ``info`` has ``ori_shape``, ``img_shape`` (the
         resized image inside the padded input) and ``scale_factor``
-        ``(w_scale, h_scale)``, as in mmdet's metainfo.
+        ``(w_scale, h_scale)``, as in mmdet's metainfo (``DetectronResize``:
+        ``(s, s)``).
     """
     if image is None or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError('expected a BGR image of shape (h, w, 3), got '
                          f'{None if image is None else image.shape}')
     ori_h, ori_w = image.shape[:2]
     resize = meta.get('resize')
-    if resize:
+    scale_factor = None
+    if resize and resize.get('type') == 'DetectronResize':
+        # as DetectronResize: float32 image, OpenCV's fx = fy = s grid
+        s = detectron_scale(ori_h, ori_w, resize['scales'][0],
+                            resize['max_size'])
+        image = cv2.resize(image.astype(np.float32), None, None, fx=s, fy=s,
+                           interpolation=cv2.INTER_LINEAR)
+        scale_factor = (s, s)
+    elif resize:
         scale = tuple(resize['scale'])
         if resize['keep_ratio']:
             new_w, new_h = _rescale_size(ori_w, ori_h, scale)
@@ -88,22 +120,102 @@ def preprocess(image: np.ndarray, meta: Dict,
     padded = np.full((pad_to[0], pad_to[1], 3), meta.get('pad_value', 0.),
                      np.float32)
     padded[:img_h, :img_w] = x
+    if scale_factor is None:
+        scale_factor = (img_w / ori_w, img_h / ori_h)
     info = dict(ori_shape=(ori_h, ori_w), img_shape=(img_h, img_w),
-                scale_factor=(img_w / ori_w, img_h / ori_h))
+                scale_factor=scale_factor)
     return np.ascontiguousarray(padded.transpose(2, 0, 1)[None]), info
 
 
 # --------------------------------------------------------- post-processing
+def paste_masks_detectron(mask_probs: np.ndarray, boxes: np.ndarray,
+                          img_h: int, img_w: int,
+                          threshold: float = 0.5) -> np.ndarray:
+    """Paste ``M x M`` mask probabilities into the image as the authors do.
+
+    A copy of ``panet_mmdet.models.roi_heads.detectron_roi_head.
+    paste_masks_detectron`` (this module must not import torch): each box
+    (inclusive corners) is expanded by ``(M + 2) / M`` about its centre and
+    truncated to int32; the mask, zero-padded by one pixel, is resized to
+    the box's ``x2 - x1 + 1, y2 - y1 + 1`` pixels with ``cv2.resize``
+    (bilinear), binarised with ``> threshold`` and placed at the box, cut
+    to the image.
+
+    Args:
+        mask_probs: ``(n, M, M)`` float probabilities.
+        boxes: ``(n, 4)`` inclusive boxes in the output image.
+        img_h, img_w: output image size.
+        threshold: binarisation threshold.
+
+    Returns:
+        ``(n, img_h, img_w)`` bool masks.
+    """
+    n, m = mask_probs.shape[0], mask_probs.shape[-1]
+    out = np.zeros((n, img_h, img_w), dtype=bool)
+    if n == 0:
+        return out
+    scale = (m + 2.0) / m
+    boxes = np.asarray(boxes, dtype=np.float64)
+    w_half = (boxes[:, 2] - boxes[:, 0]) * .5 * scale
+    h_half = (boxes[:, 3] - boxes[:, 1]) * .5 * scale
+    x_c = (boxes[:, 2] + boxes[:, 0]) * .5
+    y_c = (boxes[:, 3] + boxes[:, 1]) * .5
+    ref = np.stack([x_c - w_half, y_c - h_half, x_c + w_half, y_c + h_half],
+                   axis=1).astype(np.int32)
+    padded = np.zeros((m + 2, m + 2), dtype=np.float32)
+    for i in range(n):
+        padded[1:-1, 1:-1] = mask_probs[i]
+        x0, y0, x1, y1 = (int(v) for v in ref[i])
+        w, h = max(x1 - x0 + 1, 1), max(y1 - y0 + 1, 1)
+        mask = cv2.resize(padded, (w, h)) > threshold
+        xa, xb = max(x0, 0), min(x1 + 1, img_w)
+        ya, yb = max(y0, 0), min(y1 + 1, img_h)
+        if xa < xb and ya < yb:
+            out[i, ya:yb, xa:xb] = mask[ya - y0:yb - y0, xa - x0:xb - x0]
+    return out
+
+
+def paste_detectron_outputs(outputs: Dict[str, np.ndarray],
+                            ori_shape: Tuple[int, int],
+                            mask_thr: float = 0.5) -> np.ndarray:
+    """``mask_probs`` of an original-frame graph -> ``(N, h, w)`` bool masks
+    of the ``ori_shape`` image, pasted at ``dets`` (exclusive far corners,
+    moved back to the inclusive ones the paste takes)."""
+    boxes = outputs['dets'][0][:, :4].astype(np.float64) - np.array(
+        [0., 0., 1., 1.])
+    return paste_masks_detectron(outputs['mask_probs'][0], boxes,
+                                 int(ori_shape[0]), int(ori_shape[1]),
+                                 mask_thr)
+
+
 def to_original_frame(outputs: Dict[str, np.ndarray], info: Dict,
-                      mask_thr: float = 0.5) -> Dict[str, np.ndarray]:
-    """Graph outputs (input frame) -> boxes, scores, labels and binary masks
-    in the original image, as mmdet's ``predict(..., rescale=True)``.
+                      mask_thr: float = 0.5,
+                      frame: str = 'input') -> Dict[str, np.ndarray]:
+    """Graph outputs -> boxes, scores, labels and binary masks in the
+    original image, as mmdet's ``predict(..., rescale=True)``.
+
+    Args:
+        frame: The frame of the graph's boxes (metadata ``output_frame``):
+            ``'input'`` (scaled back by ``info['scale_factor']`` and
+            clipped; masks cut to ``img_shape`` and resized) or
+            ``'original'`` (kept as they are; ``mask_probs`` pasted with
+            :func:`paste_masks_detectron`).
 
     Returns:
         ``bboxes (N, 4)``, ``scores (N,)``, ``labels (N,)`` and, for mask
         models, ``masks (N, h, w)`` bool.
     """
+    if frame not in ('input', 'original'):
+        raise ValueError(f"frame must be 'input' or 'original', got "
+                         f'{frame!r}')
     dets = outputs['dets'][0]
+    if frame == 'original':
+        result = dict(bboxes=dets[:, :4].copy(), scores=dets[:, 4],
+                      labels=outputs['labels'][0].astype(np.int64))
+        if 'mask_probs' in outputs:
+            result['masks'] = paste_detectron_outputs(
+                outputs, info['ori_shape'], mask_thr)
+        return result
     w_scale, h_scale = info['scale_factor']
     ori_h, ori_w = info['ori_shape']
     bboxes = dets[:, :4] / np.array([w_scale, h_scale, w_scale, h_scale],
@@ -148,26 +260,49 @@ class OnnxDetector:
             raise ValueError(f'{onnx_path} has no {METADATA_KEY!r} metadata:'
                              ' export it with tools/deployment/export_onnx.py')
         self.meta = json.loads(props[METADATA_KEY])
+        self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
+    @property
+    def output_frame(self) -> str:
+        """``'input'`` or (``DetectronRoIHead`` models) ``'original'``."""
+        return self.meta.get('output_frame', 'input')
+
     def run(self, input: np.ndarray,
-            img_shape: Optional[Tuple[int, int]] = None
+            img_shape: Optional[Tuple[int, int]] = None,
+            ori_shape: Optional[Tuple[int, int]] = None,
+            scale_factor: Optional[Tuple[float, float]] = None
             ) -> Dict[str, np.ndarray]:
         """Raw graph outputs for a pre-processed ``(1, 3, H, W)`` input
         holding an ``img_shape`` image (``info['img_shape']`` of
-        :func:`preprocess`; default: the whole input)."""
+        :func:`preprocess`; default: the whole input).
+
+        ``ori_shape`` and ``scale_factor`` (``info``'s) feed the graphs of
+        original-frame models (default: ``img_shape`` and ``(1, 1)``, i.e.
+        the input is the original image); other graphs do not take them.
+        """
         if img_shape is None:
             img_shape = input.shape[-2:]
-        values = self.session.run(None, {
-            'input': input,
-            'img_shape': np.asarray(img_shape, np.int64)})
+        if ori_shape is None:
+            ori_shape = img_shape
+        if scale_factor is None:
+            scale_factor = (1., 1.)
+        feeds = dict(input=input,
+                     img_shape=np.asarray(img_shape, np.int64),
+                     ori_shape=np.asarray(ori_shape, np.int64),
+                     scale_factor=np.asarray(scale_factor, np.float32))
+        values = self.session.run(
+            None, {name: feeds[name] for name in self.input_names})
         return dict(zip(self.output_names, values))
 
     def __call__(self, image: np.ndarray) -> Dict[str, np.ndarray]:
         """BGR image -> detections in the image's own frame."""
         input, info = preprocess(image, self.meta)
-        return to_original_frame(self.run(input, info['img_shape']), info,
-                                 self.meta.get('mask_thr_binary', 0.5))
+        outputs = self.run(input, info['img_shape'], info['ori_shape'],
+                           info['scale_factor'])
+        return to_original_frame(outputs, info,
+                                 self.meta.get('mask_thr_binary', 0.5),
+                                 self.output_frame)
 
 
 # ------------------------------------------------------------------ drawing

@@ -6,7 +6,11 @@
 The graph takes ``input`` (1, 3, H, W), the model's data_preprocessor
 output, and ``img_shape`` (2,) int64, the image's size inside it; it returns
 ``dets`` (1, N, 5), ``labels`` (1, N) and, for mask models, ``masks``
-(1, N, H, W) probabilities (README, "Deploy").
+(1, N, H, W) probabilities (README, "Deploy"). Models converted from the
+PANet authors' checkpoints (configs/panet/official, DetectronRoIHead) also
+take ``ori_shape`` (2,) int64 and ``scale_factor`` (2,) float32 and return
+``dets`` in the original image and ``mask_probs`` (1, N, 28, 28), pasted
+after the graph as the authors paste.
 ``--verify IMAGE [IMAGE ...]`` (files or folders) runs PyTorch (mmdet's own
 predict) and ONNX Runtime on each image and exits 1 unless every detection
 matches one to one.
@@ -79,12 +83,20 @@ def verify(model, onnx_path, images, score_min):
         if image is None:
             raise FileNotFoundError(f'cannot read image {path!r}')
         input, info = preprocess(image, detector.meta)
+        if detector.output_frame == 'original':
+            # DetectronRoIHead models compute in the original image: both
+            # sides get its size and the scale factor
+            frame = dict(ori_shape=info['ori_shape'],
+                         scale_factor=info['scale_factor'])
+        else:
+            frame = {}
         reference = torch_predict(model, torch.from_numpy(input),
-                                  info['img_shape'])
-        outputs = detector.run(input, info['img_shape'])
+                                  info['img_shape'], **frame)
+        outputs = detector.run(input, info['img_shape'], **frame)
         report = compare_detections(
             reference,
-            graph_result(outputs, detector.meta['mask_thr_binary']),
+            graph_result(outputs, detector.meta['mask_thr_binary'],
+                         info['ori_shape']),
             score_min=score_min)
         print(f'verify {path} (input {input.shape[2]}x{input.shape[3]}): '
               f'{report.summary()}')
