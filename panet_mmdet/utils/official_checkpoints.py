@@ -248,8 +248,8 @@ def _pickle_strings(path: str, limit: int = 2000) -> List[str]:
     with open(path, 'rb') as f:
         try:
             for op, arg, _ in pickletools.genops(f):
-                if isinstance(arg, str) and 'UNICODE' in op.name or (
-                        isinstance(arg, str) and 'STRING' in op.name):
+                if isinstance(arg, str) and ('UNICODE' in op.name
+                                             or 'STRING' in op.name):
                     found.append(arg)
                     if len(found) >= limit:
                         break
