@@ -285,8 +285,8 @@ def test_unsupported_settings_are_named():
     for key, value, part in (
             ('rcnn', dict(type='nms', iou_threshold=0.5, class_agnostic=True),
              'test_cfg.rcnn.nms.class_agnostic=True'),
-            ('rpn', dict(type='nms', iou_threshold=0.7, offset=1),
-             'test_cfg.rpn.nms.offset=1'),
+            ('rpn', dict(type='nms', iou_threshold=0.7, offset=2),
+             'test_cfg.rpn.nms.offset=2'),
             ('rcnn', dict(type='soft_nms', iou_threshold=0.5),
              "test_cfg.rcnn.nms.type is 'soft_nms'")):
         cfg = load_config(osp.join(ROOT, PANET_DEMO))

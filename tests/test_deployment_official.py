@@ -1,5 +1,6 @@
-"""Models converted from the PANet authors' checkpoints (configs/panet/official)
-exported to ONNX and run in ONNX Runtime, against the PyTorch model.
+"""Models converted from the PANet authors' checkpoints
+(configs/panet/official) exported to ONNX and run in ONNX Runtime, against
+the PyTorch model.
 
 The checkpoints are the converter's output for the authors' model trees of
 tests/reference/authors_panet.py filled with random values (as in
@@ -15,6 +16,7 @@ masks with the authors' rule, so every detection has an ONNX Runtime
 partner with the same label, |score difference| <= 1e-4, box IoU >= 0.999
 and the same mask (IoU 1 up to pixels sitting on the threshold).
 """
+import copy
 import importlib.util
 import os.path as osp
 import re
@@ -75,6 +77,14 @@ def _padded_input_shape(image, divisor=32):
 @pytest.fixture(scope='module')
 def photo():
     return cv2.imread(PHOTO)
+
+
+@pytest.fixture(scope='module')
+def wide(photo, tmp_path_factory):
+    """A wide crop of the photograph: DetectronResize's max_size binds."""
+    path = str(tmp_path_factory.mktemp('images') / 'wide.png')
+    cv2.imwrite(path, photo[150:350])
+    return path
 
 
 @pytest.fixture(scope='module')
@@ -155,14 +165,12 @@ def test_mask_model_onnx_matches_pytorch_on_a_photograph(mask_model, mask_onnx,
 
 
 def test_box_only_2fc_model_matches_pytorch_at_two_sizes(fc2_model, fc2_onnx,
-                                                         photo, tmp_path):
+                                                         wide):
     """One dynamic graph; a portrait photo (the short side sets the scale)
     and a wide crop of it (the long side does: max_size binds)."""
     graph = onnx.load(fc2_onnx, load_external_data=False)
     assert [o.name for o in graph.graph.output] == ['dets', 'labels']
     detector = OnnxDetector(fc2_onnx)
-    wide = str(tmp_path / 'wide.png')
-    cv2.imwrite(wide, photo[150:350])
     for path in (PHOTO, wide):
         result = detector(cv2.imread(path))
         assert 'masks' not in result
@@ -178,15 +186,17 @@ def _load_tool(name):
 
 
 def test_verify_passes_and_catches_a_different_model(fc2_model, fc2_onnx,
-                                                     capsys):
+                                                     wide, capsys):
+    """export_onnx.py --verify (torch_predict and graph_result in the
+    original frame) on the wide image; a changed model fails it."""
     verify = _load_tool('export_onnx').verify
-    assert verify(fc2_model, fc2_onnx, PHOTO, 0.05)
-    assert 'reference detections matched' in capsys.readouterr().out
-    changed = load_detector(fc2_model.cfg)
-    changed.load_state_dict(fc2_model.state_dict())
+    assert verify(fc2_model, fc2_onnx, wide, 0.05)
+    out = capsys.readouterr().out
+    assert re.search(r'([1-9]\d*)/\1 reference detections matched', out), out
+    changed = copy.deepcopy(fc2_model)
     with torch.no_grad():
         changed.roi_head.bbox_head.fc_cls.bias[0] += 3.
-    assert not verify(changed, fc2_onnx, PHOTO, 0.05)
+    assert not verify(changed, fc2_onnx, wide, 0.05)
 
 
 def test_onnx_infer_runs_the_mask_model_without_torch(mask_onnx, photo,
