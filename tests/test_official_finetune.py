@@ -44,6 +44,9 @@ def test_train_a_few_iterations_from_a_converted_checkpoint(
                           'roi_head.bbox_head.fc_reg.bias',
                           'roi_head.mask_head.conv_logits.weight',
                           'roi_head.mask_head.conv_logits.bias'}, mismatched
+    # ... and tools/train.py says so in one line
+    assert 'not loaded from the checkpoint: roi_head.bbox_head.fc_cls.weight:'\
+        ' shape (81, 1024) in the checkpoint, (4, 1024) in the model' in out
     logs = glob.glob(osp.join(str(work), '*', 'vis_data', 'scalars.json'))
     records = [json.loads(line) for line in open(logs[0])]
     losses = [r['loss'] for r in records if 'loss' in r]

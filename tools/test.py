@@ -19,6 +19,7 @@ import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
 from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
                                 setup_cpu_distributed)
 from panet_mmdet.utils import check_dataset_paths
+from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits
 
 
 def parse_args(argv=None):
@@ -48,6 +49,10 @@ def parse_args(argv=None):
         default='none', help='job launcher')
     parser.add_argument('--tta', action='store_true',
                         help='test-time augmentation (tta_model/tta_pipeline)')
+    parser.add_argument(
+        '--allow-partial-checkpoint', action='store_true',
+        help='evaluate even if the checkpoint does not fill every tensor of '
+        'the model (the rest stays randomly initialised)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -104,6 +109,8 @@ def main(argv=None):
         setup_cpu_distributed(cfg, args.launcher)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
+    check_checkpoint_fits(runner.model, args.checkpoint,
+                          args.allow_partial_checkpoint, args.config)
 
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

@@ -94,6 +94,11 @@ def main(argv=None):
         setup_cpu_distributed(cfg, args.launcher)
     runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
               RUNNERS.build(cfg))
+    if cfg.get('load_from') and not cfg.get('resume'):
+        # fine-tuning loads what fits (mmengine's partial load); say what not
+        from panet_mmdet.utils.checkpoint_fit import fit_summary
+        runner.logger.info(f'load_from {cfg.load_from}: '
+                           f'{fit_summary(runner.model, cfg.load_from)}')
     try:
         runner.train()
     finally:

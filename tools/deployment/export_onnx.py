@@ -29,6 +29,9 @@ def parse_args(argv=None):
     p.add_argument('config', help='model config file')
     p.add_argument('checkpoint', help='checkpoint file')
     p.add_argument('--out', required=True, help='output .onnx file')
+    p.add_argument('--allow-partial-checkpoint', action='store_true',
+                   help='export even if the checkpoint does not fill every '
+                   'tensor of the model')
     p.add_argument('--shape', type=int, nargs=2, required=True,
                    metavar=('H', 'W'),
                    help='graph input size (padded); with --dynamic, the '
@@ -122,6 +125,9 @@ def main(argv=None):
             raise FileNotFoundError(f'{what} not found: {path!r}')
     from panet_mmdet.deployment import export_onnx, load_detector
     model = load_detector(args.config, args.checkpoint, args.cfg_options)
+    from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits
+    check_checkpoint_fits(model, args.checkpoint,
+                          args.allow_partial_checkpoint, args.config)
     t = time.perf_counter()
     export_onnx(model, args.out, tuple(args.shape), opset=args.opset,
                 dynamic=args.dynamic, roi_align_impl=args.roi_align)

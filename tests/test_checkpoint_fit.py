@@ -1,0 +1,101 @@
+"""Test, inference and export refuse a checkpoint that does not fit the
+model (naming per module what is missing, unexpected or of another shape)
+unless told --allow-partial-checkpoint; training's load_from keeps mmdet's
+partial load and logs what it did not load."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import ROOT, data_options, run_tool
+from panet_mmdet.utils.benchmarking import build_detector
+from panet_mmdet.utils.checkpoint_fit import (CheckpointMismatchError,
+                                              check_checkpoint_fits,
+                                              checkpoint_state_dict,
+                                              fit_summary)
+
+PANET = 'configs/demo/panet_r18_fpn-gn_demo.py'
+STOCK = 'configs/demo/mask-rcnn_r18_fpn_gn_demo.py'
+NECK_LINE = 'neck: 18 tensors missing (downsample_convs, pa_convs)'
+
+
+@pytest.fixture(scope='module')
+def models():
+    torch.manual_seed(0)
+    return (build_detector(Config.fromfile(osp.join(ROOT, PANET))),
+            build_detector(Config.fromfile(osp.join(ROOT, STOCK))))
+
+
+@pytest.fixture(scope='module')
+def stock_checkpoint(models, tmp_path_factory):
+    from mmengine.runner import save_checkpoint
+    path = str(tmp_path_factory.mktemp('ckpt') / 'stock.pth')
+    save_checkpoint({'state_dict': {'module.' + k: v for k, v in
+                                    models[1].state_dict().items()},
+                     'meta': {'dataset_meta': dict(
+                         classes=('circle', 'rectangle', 'triangle'))}}, path)
+    return path
+
+
+def test_mismatch_is_named_per_module(models, stock_checkpoint):
+    panet, stock = models
+    with pytest.raises(CheckpointMismatchError) as e:
+        check_checkpoint_fits(panet, stock_checkpoint, config=PANET)
+    msg = str(e.value)
+    for line in (NECK_LINE,
+                 'roi_head.bbox_roi_extractor: 12 tensors missing '
+                 '(level_layers)',
+                 'roi_head.mask_head: 8 tensors missing (fc_convs, fc_logits)',
+                 'roi_head.bbox_head: 2 tensors unexpected (shared_fcs)',
+                 '--allow-partial-checkpoint', PANET):
+        assert line in msg, msg
+    assert 'backbone' not in msg  # what fits is not listed
+    diff = check_checkpoint_fits(panet, stock_checkpoint, allow_partial=True)
+    assert len(diff['missing']) == 18 + 12 + 9 + 12 + 8
+    # the stock model fits its own checkpoint ('module.' prefix stripped)
+    assert not any(check_checkpoint_fits(stock, stock_checkpoint).values())
+    assert 'fits the model exactly' in fit_summary(stock, stock_checkpoint)
+
+
+def test_shape_mismatch_is_named(models):
+    panet, _ = models
+    state = dict(panet.state_dict())
+    w = state['roi_head.bbox_head.fc_cls.weight']
+    state['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(81, w.shape[1])
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'fc_cls.weight: shape \(81, \d+\) in the '
+                       r'checkpoint, \(4, \d+\) in the model'):
+        check_checkpoint_fits(panet, state)
+
+
+def test_unreadable_checkpoints(tmp_path):
+    with pytest.raises(ValueError, match='is not a file'):
+        checkpoint_state_dict(str(tmp_path / 'none.pth'))
+    bad = tmp_path / 'bad.pth'
+    bad.write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='could not be read'):
+        checkpoint_state_dict(str(bad))
+
+
+@pytest.mark.slow
+def test_tools_refuse_the_wrong_weights_unless_told(stock_checkpoint,
+                                                    tiny_data, tmp_path):
+    image = osp.join(tiny_data, 'val', 'val_00001.png')
+    calls = {
+        'test': ['tools/test.py', PANET, stock_checkpoint, '--work-dir',
+                 str(tmp_path / 'w'), '--cfg-options',
+                 *data_options(tiny_data)],
+        'infer': ['tools/infer.py', image, PANET, stock_checkpoint,
+                  '--out-dir', str(tmp_path / 'o')],
+        'export': ['tools/deployment/export_onnx.py', PANET,
+                   stock_checkpoint, '--out', str(tmp_path / 'm.onnx'),
+                   '--shape', '128', '128'],
+    }
+    for name, args in calls.items():
+        proc = run_tool(args, check=False)
+        assert proc.returncode != 0, name
+        assert NECK_LINE in proc.stderr, (name, proc.stderr[-2000:])
+        assert not osp.exists(tmp_path / 'm.onnx')
+    run_tool(calls['infer'] + ['--allow-partial-checkpoint'])
+    assert (tmp_path / 'o' / 'vis' / 'val_00001.png').is_file()
