@@ -6,5 +6,5 @@ _base_ = [
     '../_base_/models/panet_r50_fpn-gn.py',
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]

@@ -1,12 +1,16 @@
 from .cpu_distributed import (DeviceAgnosticDistributedDataParallel,
                               exit_without_teardown, leave_distributed,
                               setup_cpu_distributed, torchrun_env_from_slurm)
-from .hooks import DistributedLossAveragingHook, RandomStateCheckpointHook
+from .hooks import (AtomicCheckpointHook, DistributedLossAveragingHook,
+                    RandomStateCheckpointHook, checkpoint_is_intact,
+                    find_resumable_checkpoint)
 
 __all__ = [
     'DeviceAgnosticDistributedDataParallel', 'exit_without_teardown',
     'leave_distributed',
     'setup_cpu_distributed',
     'torchrun_env_from_slurm',
-    'DistributedLossAveragingHook', 'RandomStateCheckpointHook'
+    'DistributedLossAveragingHook', 'RandomStateCheckpointHook',
+    'AtomicCheckpointHook', 'checkpoint_is_intact',
+    'find_resumable_checkpoint'
 ]

@@ -4,7 +4,7 @@
 # linear warm-up over 500 iterations from lr / 3, 90k iterations with steps
 # at 60k and 80k. Iteration-based, as theirs; mmdet's default runtime with
 # checkpoints and logs counted in iterations.
-_base_ = 'mmdet::_base_/default_runtime.py'
+_base_ = '../default_runtime.py'
 
 max_iters = 90000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,

@@ -8,6 +8,8 @@
 #   mask-rcnn_r50_bufpn-gn-afp-ff-hhd_1x_coco.py   + heavier head (= full PANet)
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['panet_mmdet'], allow_failed_imports=False)
+# crash-safe checkpoints (configs/_base_/default_runtime.py)
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 model = dict(

@@ -14,7 +14,7 @@
 _base_ = [
     '../../_base_/models/panet-official_r50_fpn-gn.py',
     'mmdet::_base_/datasets/cityscapes_instance.py',
-    'mmdet::_base_/default_runtime.py',
+    '../../_base_/default_runtime.py',
     'mmdet::_base_/schedules/schedule_1x.py',
 ]
 model = dict(

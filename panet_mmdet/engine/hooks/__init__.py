@@ -1,4 +1,11 @@
+from .atomic_checkpoint_hook import (AtomicCheckpointHook,
+                                     checkpoint_is_intact,
+                                     find_resumable_checkpoint)
 from .loss_averaging_hook import DistributedLossAveragingHook
 from .random_state_hook import RandomStateCheckpointHook
 
-__all__ = ['DistributedLossAveragingHook', 'RandomStateCheckpointHook']
+__all__ = [
+    'AtomicCheckpointHook', 'DistributedLossAveragingHook',
+    'RandomStateCheckpointHook', 'checkpoint_is_intact',
+    'find_resumable_checkpoint'
+]
