@@ -1,6 +1,7 @@
 from .cpu_distributed import (DeviceAgnosticDistributedDataParallel,
                               exit_without_teardown, leave_distributed,
-                              setup_cpu_distributed, torchrun_env_from_slurm)
+                              setup_cpu_distributed, stop_child_processes,
+                              torchrun_env_from_slurm)
 from .hooks import (AtomicCheckpointHook, DistributedLossAveragingHook,
                     RandomStateCheckpointHook, checkpoint_is_intact,
                     find_resumable_checkpoint)
@@ -8,7 +9,7 @@ from .hooks import (AtomicCheckpointHook, DistributedLossAveragingHook,
 __all__ = [
     'DeviceAgnosticDistributedDataParallel', 'exit_without_teardown',
     'leave_distributed',
-    'setup_cpu_distributed',
+    'setup_cpu_distributed', 'stop_child_processes',
     'torchrun_env_from_slurm',
     'DistributedLossAveragingHook', 'RandomStateCheckpointHook',
     'AtomicCheckpointHook', 'checkpoint_is_intact',

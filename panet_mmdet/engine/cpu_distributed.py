@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from typing import Optional, Sequence
 
 import torch
@@ -148,6 +149,44 @@ def leave_distributed() -> bool:
     return False
 
 
+def stop_child_processes(timeout: float = 10.) -> int:
+    """Shut down this process's DataLoader workers and any other
+    ``multiprocessing`` child; returns how many children were stopped.
+
+    ``os._exit`` ends a process without its interpreter's teardown, where
+    DataLoader iterators normally stop their workers: a persistent worker
+    was then left behind (parent PID 1), blocked at its own exit on a pipe
+    nobody reads, holding the run's stdout, so whoever waited for the run's
+    output never saw EOF. First each live multi-process DataLoader iterator
+    shuts its workers down as it would when freed; children still alive
+    after ``timeout`` seconds are terminated, then killed.
+    """
+    import gc
+    import multiprocessing
+    try:
+        from torch.utils.data.dataloader import \
+            _MultiProcessingDataLoaderIter as _Iter
+    except ImportError:  # pragma: no cover
+        _Iter = ()
+    children = multiprocessing.active_children()
+    for obj in gc.get_objects():
+        if _Iter and isinstance(obj, _Iter):
+            try:
+                obj._shutdown_workers()
+            except Exception:  # a broken iterator: its workers go below
+                pass
+    end = time.monotonic() + timeout
+    for child in multiprocessing.active_children():
+        child.join(max(0., end - time.monotonic()))
+    for child in multiprocessing.active_children():
+        child.terminate()
+        child.join(2.)
+        if child.is_alive():
+            child.kill()
+            child.join(2.)
+    return len(children)
+
+
 def exit_without_teardown(code: int = 0) -> None:
     """End the process at once, skipping the interpreter's teardown.
 
@@ -160,12 +199,15 @@ def exit_without_teardown(code: int = 0) -> None:
     interpreter's finalisation, where a gloo rank has been seen to abort
     ('terminate called without an active exception', SIGABRT) after a
     finished and evaluated run, which failed the whole Slurm step. This
-    flushes the standard streams and the logging handlers, then calls
-    ``os._exit(code)``: no atexit handler and no finaliser runs after it.
+    stops the process's children (:func:`stop_child_processes`: DataLoader
+    workers, which the skipped teardown would have stopped), flushes the
+    standard streams and the logging handlers, then calls ``os._exit(code)``:
+    no atexit handler and no finaliser runs after it.
 
     Args:
         code (int): The exit status. Default: 0.
     """
+    stop_child_processes()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -1,0 +1,123 @@
+"""Distributed runs end for whoever waits on their output: a rank that ends
+with os._exit (exit_without_teardown) first stops its DataLoader workers,
+so no process of the run is left and the caller's pipe reaches EOF."""
+import os
+import os.path as osp
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, data_options
+
+DEMO = 'configs/demo/panet_r18_fpn-gn_demo.py'  # persistent workers
+
+
+def _env(**extra):
+    env = dict(os.environ, OMP_NUM_THREADS='1',
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env.update(extra)
+    return env
+
+
+def _processes_naming(text):
+    """PIDs of live processes whose command line contains ``text`` (forked
+    DataLoader workers carry their parent's)."""
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().decode(errors='replace')
+            with open(f'/proc/{pid}/stat') as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != 'Z':
+            found.append(int(pid))
+    return found
+
+
+def _run(cmds, marker, timeout=240):
+    """Start the commands with stdout piped, read them to EOF; return
+    (seconds from the last line mentioning ``marker`` to EOF, outputs)."""
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True) for cmd, env in cmds]
+    last, outputs = [0.], [[] for _ in procs]
+
+    def read(i, proc):
+        for line in proc.stdout:
+            outputs[i].append(line)
+            if marker in line:
+                last[0] = max(last[0], time.monotonic())
+    threads = [threading.Thread(target=read, args=(i, p), daemon=True)
+               for i, p in enumerate(procs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    eof = time.monotonic()
+    assert not any(t.is_alive() for t in threads), 'no EOF on stdout'
+    for p in procs:
+        assert p.wait(30) == 0, ''.join(outputs[procs.index(p)])[-3000:]
+    return eof - last[0], [''.join(o) for o in outputs]
+
+
+def test_stop_child_processes_stops_persistent_workers(tmp_path):
+    """The reported hang in small: workers with batches in flight (their
+    feeder threads block on a full pipe) when the parent ends with
+    os._exit. Without stopping them, they never exit and hold the pipe."""
+    script = tmp_path / 'loader.py'
+    script.write_text(
+        'import torch\n'
+        'from torch.utils.data import DataLoader\n'
+        'from panet_mmdet.engine import exit_without_teardown\n'
+        'data = [torch.zeros(256, 1024) for _ in range(64)]  # 1 MB each\n'
+        'loader = DataLoader(data, batch_size=4, num_workers=2,\n'
+        '                    persistent_workers=True)\n'
+        'for i, batch in enumerate(loader):\n'
+        '    if i == 1:\n'
+        '        break  # the other batches stay in flight\n'
+        'print("iterated", flush=True)\n'
+        'exit_without_teardown(0)\n')
+    took, out = _run([([sys.executable, str(script)], _env())], 'iterated',
+                     timeout=60)
+    # stopped at once, not when their watchdog notices the parent (5 s)
+    assert 'iterated' in out[0] and took < 3, took
+    assert not _processes_naming(str(script))
+
+
+@pytest.mark.slow
+def test_distributed_runs_leave_no_process_and_reach_eof(tiny_data,
+                                                         tmp_path):
+    """torchrun 1 node x 2 processes and 2 nodes x 1 process, training then
+    testing with the demo config's persistent data workers."""
+    args = ['--cfg-options', *data_options(tiny_data),
+            'train_cfg.max_iters=2', 'train_cfg.val_interval=2']
+    one = str(tmp_path / 'one_node')
+    took, _ = _run([(['tools/dist_train.sh', DEMO, '2', '--work-dir', one,
+                      *args], _env(PORT='29561'))], 'Iter(val) [')
+    assert took < 30, took
+    assert not _processes_naming(one)
+
+    nodes = [str(tmp_path / f'node{rank}') for rank in (0, 1)]
+    took, _ = _run([(['tools/dist_train.sh', DEMO, '1', '--work-dir', work,
+                      *args], _env(NNODES='2', NODE_RANK=str(rank),
+                                   MASTER_ADDR='127.0.0.1', PORT='29562'))
+                    for rank, work in enumerate(nodes)], 'Iter(val) [')
+    assert took < 30, took
+    for work in nodes:
+        assert not _processes_naming(work)
+
+    test_dir = str(tmp_path / 'test')
+    took, out = _run([(['tools/dist_test.sh', DEMO,
+                        osp.join(one, 'iter_2.pth'), '2', '--work-dir',
+                        test_dir, '--cfg-options', *data_options(tiny_data)],
+                       _env(PORT='29563'))], 'Iter(test) [')
+    assert 'coco/segm_mAP' in out[0]
+    assert took < 30, took
+    assert not _processes_naming(test_dir)
