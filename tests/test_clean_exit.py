@@ -121,3 +121,33 @@ def test_distributed_runs_leave_no_process_and_reach_eof(tiny_data,
     assert 'coco/segm_mAP' in out[0]
     assert took < 30, took
     assert not _processes_naming(test_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_slurm_runs_leave_no_process_and_reach_eof(tiny_data, tmp_path):
+    """slurm_train.sh then slurm_test.sh (2 tasks) with the demo config's
+    persistent workers: both reach EOF and leave no process."""
+    from test_cluster import PARTITION, _slurm_ready
+    reason = _slurm_ready()
+    if reason:
+        if os.environ.get('PANET_REQUIRE_SLURM') == '1':
+            pytest.fail(reason)
+        pytest.skip(reason)
+    knobs = dict(GRES='', GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
+                 PYTHON=sys.executable)
+    work = str(tmp_path / 'slurm_train')
+    took, _ = _run([(['tools/slurm_train.sh', PARTITION, 'panet-exit', DEMO,
+                      work, '--cfg-options', *data_options(tiny_data),
+                      'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
+                     _env(MASTER_PORT='29564', **knobs))], 'Iter(val) [')
+    assert took < 30, took
+    assert not _processes_naming(work)
+    test_dir = str(tmp_path / 'slurm_test')
+    took, out = _run([(['tools/slurm_test.sh', PARTITION, 'panet-exit-test',
+                        DEMO, osp.join(work, 'iter_2.pth'), '--work-dir',
+                        test_dir, '--cfg-options', *data_options(tiny_data)],
+                       _env(MASTER_PORT='29565', **knobs))], 'Iter(test) [')
+    assert 'coco/segm_mAP' in out[0]
+    assert took < 30, took
+    assert not _processes_naming(test_dir)
