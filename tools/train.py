@@ -74,8 +74,8 @@ def build_cfg(args) -> Config:
         cfg.auto_scale_lr.enable = True
 
     if args.resume == 'auto':
-        # last_checkpoint's file, or the newest intact one if that is gone
-        # or unreadable (mmengine would fail on it)
+        # the newest intact checkpoint of the work dir: last_checkpoint's
+        # file unless that is gone or unreadable (mmengine would fail on it)
         from panet_mmdet.engine import find_resumable_checkpoint
         found = find_resumable_checkpoint(cfg.work_dir)
         if found is not None:
