@@ -432,17 +432,11 @@ class ExportableTwoStageDetector(nn.Module):
         num_classes = head.num_classes
         num_reg = 1 if head.reg_class_agnostic else num_classes
         base = rois[1:, 1:] if decode_from is None else decode_from
-        if isinstance(head.bbox_coder, DetectronDeltaXYWHBBoxCoder):
-            # it decodes (..., 4) with (..., 4): one box per class
-            boxes = decode_and_clip(
-                head.bbox_coder, base[:, None, :].expand(-1, num_reg, 4),
-                bbox_pred.reshape(-1, num_reg, 4), *img_hw)
-        else:
-            # mmdet's coder decodes (n, 4) boxes with (n, 4 * K) deltas
-            boxes = head.bbox_coder.decode(base, bbox_pred).reshape(
-                -1, num_reg, 4)
-            if head.bbox_coder.clip_border:
-                boxes = clip_boxes(boxes, *img_hw)
+        # one (box, deltas) pair per class, as mmdet's BBoxHead decodes
+        base = base[:, None, :].expand(-1, num_reg, 4).reshape(-1, 4)
+        boxes = decode_and_clip(head.bbox_coder, base,
+                                bbox_pred.reshape(-1, 4),
+                                *img_hw).reshape(-1, num_reg, 4)
         boxes = boxes.expand(-1, num_classes, 4).transpose(0, 1)  # (C, n, 4)
         scores = scores.t().contiguous()  # (C, n)
         label, index = batched_nms_indices(
