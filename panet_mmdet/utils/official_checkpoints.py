@@ -451,19 +451,16 @@ def map_state_dict(state: Dict[str, Tensor], model: OfficialModel,
 
 def check_loads_strictly(mapped: Dict[str, Tensor], detector) -> None:
     """``detector.load_state_dict(mapped, strict=True)``, as a ValueError
-    listing missing, unexpected and mis-shaped keys."""
-    target = detector.state_dict()
-    missing = sorted(set(target) - set(mapped))
-    unexpected = sorted(set(mapped) - set(target))
-    shapes = [f'{k}: {tuple(mapped[k].shape)} vs {tuple(target[k].shape)}'
-              for k in sorted(set(target) & set(mapped))
-              if mapped[k].shape != target[k].shape]
-    if missing or unexpected or shapes:
+    listing missing, unexpected and mis-shaped keys per module
+    (:mod:`panet_mmdet.utils.checkpoint_fit`)."""
+    from .checkpoint_fit import compare, describe
+    diff = compare(detector.state_dict(), mapped)
+    if any(diff.values()):
         raise ValueError(
             'the converted weights do not fit the config: '
-            f'{len(missing)} missing {missing[:5]}, {len(unexpected)} '
-            f'unexpected {unexpected[:5]}, {len(shapes)} of another shape '
-            f'{shapes[:5]}')
+            f'{len(diff["missing"])} missing, {len(diff["unexpected"])} '
+            f'unexpected, {len(diff["shapes"])} of another shape:\n  ' +
+            '\n  '.join(describe(diff)))
     detector.load_state_dict(mapped, strict=True)
 
 
