@@ -9,6 +9,7 @@ is missing, unexpected or of another shape; the tools take
 one line it logs.
 """
 import os.path as osp
+import zipfile
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
@@ -34,7 +35,10 @@ def checkpoint_state_dict(path: str) -> 'OrderedDict[str, Tensor]':
     if not osp.isfile(path):
         raise ValueError(f'checkpoint {path!r} is not a file')
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        # keys and shapes are what is compared: map the file, read no data
+        # (torch's zip format; legacy files are read whole)
+        ckpt = torch.load(path, map_location='cpu', weights_only=True,
+                          mmap=zipfile.is_zipfile(path))
     except Exception as e:  # unreadable: say so with the file's name
         raise ValueError(f'checkpoint {path!r} could not be read '
                          f'({type(e).__name__}: {e})') from e
