@@ -21,9 +21,9 @@ clean-venv:
 # Stock Mask R-CNN with the same data and schedule as the PANet demo, then
 # both results side by side (run `make demo` first).
 compare: setup
-	@bash tools/run_demo.sh configs/demo/mask-rcnn_r18_fpn_gn_demo.py
+	@bash tools/run_demo.sh configs/demo/mask-rcnn_r18_fpn-gn_demo.py
 	@.venv/bin/python tools/analysis/compare_results.py \
-		work_dirs/demo/panet_r18_fpn-gn_demo work_dirs/demo/mask-rcnn_r18_fpn_gn_demo
+		work_dirs/demo/panet_r18_bufpn-gn_demo work_dirs/demo/mask-rcnn_r18_fpn-gn_demo
 
 # The demo ablation ladder (stock -> +BPA -> +AFP -> +FF -> +HHD), 3 seeds,
 # two 1-thread runs at a time as for the README's table, then its table and

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'mask-rcnn_r18_fpn_gn_tiny.py')
+TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'mask-rcnn_r18_fpn-gn_tiny.py')
 
 
 def pytest_configure(config):

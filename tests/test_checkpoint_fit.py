@@ -15,8 +15,8 @@ from panet_mmdet.utils.checkpoint_fit import (CheckpointMismatchError,
                                               checkpoint_state_dict,
                                               fit_summary)
 
-PANET = 'configs/demo/panet_r18_fpn-gn_demo.py'
-STOCK = 'configs/demo/mask-rcnn_r18_fpn_gn_demo.py'
+PANET = 'configs/demo/panet_r18_bufpn-gn_demo.py'
+STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 NECK_LINE = 'neck: 18 tensors missing (downsample_convs, pa_convs)'
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT, data_options
 
-DEMO = 'configs/demo/panet_r18_fpn-gn_demo.py'  # persistent workers
+DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'  # persistent workers
 
 
 def _env(**extra):

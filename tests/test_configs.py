@@ -36,22 +36,21 @@ def _build(cfg):
 
 def test_config_list_is_complete():
     names = {osp.basename(c) for c in CONFIGS}
-    assert {'panet_r50_fpn-gn_1x_coco.py', 'panet_r50_fpn-gn_2x_coco.py',
-            'panet_r50_fpn-gn_ms-3x_coco.py', 'panet-2fc_r50_fpn-gn_1x_coco.py',
-            'panet-faster-rcnn_r50_fpn-gn_1x_coco.py',
-            'panet_r50_fpn-gn_1x_cityscapes.py',
+    assert {'panet_r50_bufpn-gn_1x_coco.py', 'panet_r50_bufpn-gn_2x_coco.py',
+            'panet_r50_bufpn-gn_ms-3x_coco.py', 'panet-2fc_r50_bufpn-gn_1x_coco.py',
+            'panet-faster-rcnn_r50_bufpn-gn_1x_coco.py',
+            'panet_r50_bufpn-gn_1x_cityscapes.py',
             'retinanet_r50_bufpn_1x_coco.py',
             'cascade-mask-rcnn_r50_bufpn_1x_coco.py',
-            'panet_r18_fpn-gn_demo.py', 'mask-rcnn_r18_fpn_gn_demo.py',
-            'panet_timm-resnet50-gn_fpn-gn_1x_coco.py',
-            'panet_timm-resnet18-gn_fpn-gn_demo.py',
-            'panet-official_r50_fpn-gn_2x_coco.py',
-            'panet-official-faster-rcnn_r50_fpn-gn_1x_coco.py',
-            'panet-official-faster-rcnn-2fc_r50_fpn-gn_1x_coco.py',
-            'panet-official_r50_fpn-gn_1x_cityscapes.py'} <= names
-    assert len([c for c in CONFIGS if 'panet/ablations' in c]) == 6
-    assert len([c for c in CONFIGS if 'demo/ablations' in c]) == 6
-
+            'panet_r18_bufpn-gn_demo.py', 'mask-rcnn_r18_fpn-gn_demo.py',
+            'panet_timm-resnet50-gn_bufpn-gn_1x_coco.py',
+            'panet_timm-resnet18-gn_bufpn-gn_demo.py',
+            'panet-official_r50_bufpn-gn_2x_coco.py',
+            'panet-official-faster-rcnn_r50_bufpn-gn_1x_coco.py',
+            'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py',
+            'panet-official_r50_bufpn-gn_1x_cityscapes.py'} <= names
+    assert len([c for c in CONFIGS if 'panet/ablations' in c]) == 4
+    assert len([c for c in CONFIGS if 'demo/ablations' in c]) == 5
 
 @pytest.mark.parametrize('config', CONFIGS)
 def test_config_builds(config):
@@ -90,7 +89,7 @@ def _fingerprints():
 def test_built_models_match_their_fingerprints():
     """Config refactors (shared bases, overrides instead of restated
     defaults) must build the same models; the fingerprints were recorded
-    before configs/_base_/models/panet_r50_fpn-gn.py existed."""
+    before configs/_base_/models/panet_r50_bufpn-gn.py existed."""
     with open(FINGERPRINTS) as f:
         expected = json.load(f)
     assert sorted(expected) == CONFIGS, 'configs added or removed: update'
@@ -100,11 +99,11 @@ def test_built_models_match_their_fingerprints():
 
 def test_variants_share_the_panet_model_base():
     base = Config.fromfile(osp.join(
-        ROOT, 'configs/_base_/models/panet_r50_fpn-gn.py')).model
+        ROOT, 'configs/_base_/models/panet_r50_bufpn-gn.py')).model
     faster = Config.fromfile(osp.join(
-        ROOT, 'configs/panet/panet-faster-rcnn_r50_fpn-gn_1x_coco.py')).model
+        ROOT, 'configs/panet/panet-faster-rcnn_r50_bufpn-gn_1x_coco.py')).model
     cityscapes = Config.fromfile(osp.join(
-        ROOT, 'configs/panet/panet_r50_fpn-gn_1x_cityscapes.py')).model
+        ROOT, 'configs/panet/panet_r50_bufpn-gn_1x_cityscapes.py')).model
     assert faster.type == 'FasterRCNN' and faster.roi_head.mask_head is None
     for part in ('neck', 'backbone', 'rpn_head'):
         assert faster[part] == base[part] == cityscapes[part], part
@@ -118,11 +117,49 @@ def test_variants_share_the_panet_model_base():
     assert cityscapes.to_dict() == base.to_dict()
 
 
-def test_ablation_chain_ends_at_the_full_model():
-    full = Config.fromfile(osp.join(ROOT, 'configs/panet/panet_r50_fpn-gn_1x_coco.py'))
-    last = Config.fromfile(osp.join(
-        ROOT, 'configs/panet/ablations/mask-rcnn_r50_bufpn-gn-afp-ff-hhd_1x_coco.py'))
-    assert full.model.to_dict() == last.model.to_dict()
+# The COCO ablation ladder: (config, the model parts its step changes); it
+# ends at the PANet configs themselves, 2fc box head then the heavier one.
+_AB = 'configs/panet/ablations/'
+_AFP_PARTS = ('roi_head.bbox_roi_extractor', 'roi_head.bbox_head',
+              'roi_head.mask_roi_extractor', 'roi_head.mask_head')
+COCO_LADDER = [
+    (_AB + 'mask-rcnn_r50_fpn-gn_1x_coco.py', ()),
+    (_AB + 'mask-rcnn_r50_bufpn-gn_1x_coco.py', ('neck', )),
+    (_AB + 'mask-rcnn-afp_r50_bufpn-gn_1x_coco.py', _AFP_PARTS),
+    ('configs/panet/panet-2fc_r50_bufpn-gn_1x_coco.py', ('roi_head.mask_head', )),
+    ('configs/panet/panet_r50_bufpn-gn_1x_coco.py',
+     ('roi_head.bbox_roi_extractor', 'roi_head.bbox_head')),
+]
+
+
+def _flatten(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f'{prefix}{k}.'))
+        else:
+            out[f'{prefix}{k}'] = v
+    return out
+
+
+def test_ablation_ladder_changes_one_component_a_step():
+    """Every rung's model is its predecessor's with one component changed,
+    the rest of the config (data, schedule, runtime) the same; the ladder
+    ends at the full PANet config, its +FF rung is the 2fc PANet config."""
+    cfgs = [Config.fromfile(osp.join(ROOT, c)) for c, _ in COCO_LADDER]
+    assert all(osp.isfile(osp.join(ROOT, c)) for c, _ in COCO_LADDER)
+    assert {osp.join(ROOT, c) for c, _ in COCO_LADDER if c.startswith(_AB)} | {
+        osp.join(ROOT, _AB, 'mask-rcnn-afp_r50_fpn-gn_1x_coco.py')} == set(
+            glob.glob(osp.join(ROOT, _AB, '*.py')))
+    for (config, parts), child, parent in zip(COCO_LADDER[1:], cfgs[1:], cfgs):
+        a, b = _flatten(child.model.to_dict()), _flatten(parent.model.to_dict())
+        changed = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+        assert changed, config
+        assert all(any(k == p or k.startswith(p + '.') for p in parts)
+                   for k in changed), (config, sorted(changed))
+        for key in set(child.keys()) | set(parent.keys()):
+            if key not in ('model', 'norm_cfg', 'afp'):
+                assert child.get(key) == parent.get(key), (config, key)
 
 
 @pytest.mark.parametrize('config', [c for c in CONFIGS

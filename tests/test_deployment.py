@@ -32,8 +32,8 @@ from panet_mmdet.utils.benchmarking import build_detector, load_config
 
 pytestmark = pytest.mark.slow
 
-PANET_DEMO = 'configs/demo/panet_r18_fpn-gn_demo.py'
-STOCK_DEMO = 'configs/demo/mask-rcnn_r18_fpn_gn_demo.py'
+PANET_DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'
+STOCK_DEMO = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 TRAIN_ITERS = 100
 
 

@@ -43,9 +43,9 @@ from reference import authors_panet as A
 PHOTO = cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)
 SCALE, MAX_SIZE = 160, 256
 OFFICIAL = osp.join(ROOT, 'configs', 'panet', 'official')
-MASK_CONFIG = osp.join(OFFICIAL, 'panet-official_r50_fpn-gn_2x_coco.py')
+MASK_CONFIG = osp.join(OFFICIAL, 'panet-official_r50_bufpn-gn_2x_coco.py')
 FC2_CONFIG = osp.join(OFFICIAL,
-                      'panet-official-faster-rcnn-2fc_r50_fpn-gn_1x_coco.py')
+                      'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py')
 
 
 def _config(path, scale=SCALE, max_size=MAX_SIZE):
@@ -239,10 +239,10 @@ def test_runtime_preprocess_equals_detectron_resize(mask_model, size,
 
 
 def test_official_configs_are_exportable_and_limits_are_named():
-    for name in ('panet-official_r50_fpn-gn_2x_coco.py',
-                 'panet-official-faster-rcnn_r50_fpn-gn_1x_coco.py',
-                 'panet-official-faster-rcnn-2fc_r50_fpn-gn_1x_coco.py',
-                 'panet-official_r50_fpn-gn_1x_cityscapes.py'):
+    for name in ('panet-official_r50_bufpn-gn_2x_coco.py',
+                 'panet-official-faster-rcnn_r50_bufpn-gn_1x_coco.py',
+                 'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py',
+                 'panet-official_r50_bufpn-gn_1x_cityscapes.py'):
         cfg = Config.fromfile(osp.join(OFFICIAL, name))
         check_exportable(build_detector(cfg))
         assert _test_resize(cfg)['type'] == 'DetectronResize'

@@ -48,7 +48,7 @@ def test_cli_converts_and_the_result_loads_strictly(mask_file, tmp_path):
     meta = ckpt['meta']
     assert meta['official_model'] == 'mask-rcnn-2x'
     assert meta['config'] == \
-        'configs/panet/official/panet-official_r50_fpn-gn_2x_coco.py'
+        'configs/panet/official/panet-official_r50_bufpn-gn_2x_coco.py'
     assert meta['converted_from'] == 'panet_mask_step179999.pth'
     assert meta['source_counters'] == dict(step=179999, train_size=117266,
                                            batch_size=16)
@@ -165,7 +165,7 @@ def test_refuses_a_state_dict_with_a_foreign_key():
 def test_refuses_weights_that_do_not_fit_the_config(mask_file, tmp_path):
     src, _ = mask_file
     cityscapes = osp.join(ROOT, 'configs/panet/official/'
-                          'panet-official_r50_fpn-gn_1x_cityscapes.py')
+                          'panet-official_r50_bufpn-gn_1x_cityscapes.py')
     # all 80 COCO classes into the 8-class config: shapes differ
     _refused(src, tmp_path / 'out.pth', 'do not fit the config.*other shape',
              config=cityscapes)

@@ -10,7 +10,7 @@ from panet_mmdet.utils import check_dataset_paths
 from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_gn_demo.py')
+DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn-gn_demo.py')
 
 
 def test_version_and_registration():

@@ -10,8 +10,8 @@ import panet_mmdet  # noqa: F401
 from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PANET = osp.join(ROOT, 'configs', 'demo', 'panet_r18_fpn-gn_demo.py')
-STOCK = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn_gn_demo.py')
+PANET = osp.join(ROOT, 'configs', 'demo', 'panet_r18_bufpn-gn_demo.py')
+STOCK = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_r18_fpn-gn_demo.py')
 
 
 def _model(config=PANET, seed=0, pad=32):

@@ -8,8 +8,8 @@ from conftest import run_tool
 
 pytestmark = pytest.mark.slow
 
-DEMO = 'configs/demo/panet_r18_fpn-gn_demo.py'
-STOCK = 'configs/demo/mask-rcnn_r18_fpn_gn_demo.py'
+DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'
+STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 
 
 def test_benchmark_neck():

@@ -20,8 +20,8 @@ from panet_mmdet.models.backbones.timm_backbone import (  # noqa: E402
     OfflineTIMMBackbone, TIMMGroupNorm)
 from panet_mmdet.utils.benchmarking import build_detector  # noqa: E402
 
-DEMO = osp.join(ROOT, 'configs/demo/panet_timm-resnet18-gn_fpn-gn_demo.py')
-COCO = osp.join(ROOT, 'configs/panet/panet_timm-resnet50-gn_fpn-gn_1x_coco.py')
+DEMO = osp.join(ROOT, 'configs/demo/panet_timm-resnet18-gn_bufpn-gn_demo.py')
+COCO = osp.join(ROOT, 'configs/panet/panet_timm-resnet50-gn_bufpn-gn_1x_coco.py')
 
 
 def _norms(module):

@@ -53,14 +53,14 @@ done
 
 A=configs/demo/ablations
 LABELS=("stock Mask R-CNN" "+BPA" "+AFP" "+FF" "+HHD (PANet)")
-CONFIGS=(configs/demo/mask-rcnn_r18_fpn_gn_demo.py
+CONFIGS=(configs/demo/mask-rcnn_r18_fpn-gn_demo.py
          $A/mask-rcnn_r18_bufpn-gn_demo.py
-         $A/mask-rcnn_r18_bufpn-gn-afp_demo.py
-         $A/mask-rcnn_r18_bufpn-gn-afp-ff_demo.py
-         $A/mask-rcnn_r18_bufpn-gn-afp-ff-hhd_demo.py)
+         $A/mask-rcnn-afp_r18_bufpn-gn_demo.py
+         $A/panet-2fc_r18_bufpn-gn_demo.py
+         configs/demo/panet_r18_bufpn-gn_demo.py)
 if [ "${ABLATION_SINGLES:-0}" = 1 ]; then
     LABELS+=("AFP only" "FF only")
-    CONFIGS+=($A/mask-rcnn_r18_fpn-gn-afp_demo.py $A/mask-rcnn_r18_fpn-gn-ff_demo.py)
+    CONFIGS+=($A/mask-rcnn-afp_r18_fpn-gn_demo.py $A/mask-rcnn-ff_r18_fpn-gn_demo.py)
 fi
 if [ -n "${ABLATION_ONLY:-}" ]; then  # a subset of the rungs, by index
     KEEP_LABELS=(); KEEP_CONFIGS=()

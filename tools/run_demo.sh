@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 PY=${PY:-.venv/bin/python}
-CONFIG=${1:-configs/demo/panet_r18_fpn-gn_demo.py}
+CONFIG=${1:-configs/demo/panet_r18_bufpn-gn_demo.py}
 NAME=$(basename "$CONFIG" .py)
 WORK_DIR=${WORK_DIR:-work_dirs/demo/$NAME}
 DATA_DIR=${DATA_DIR:-data/demo_shapes}

@@ -7,7 +7,7 @@
 # address from srun's environment. On CPU-only nodes set GRES= (empty: no
 # GPU request); the tasks then train with the gloo backend, e.g.
 #   GRES= GPUS=2 GPUS_PER_NODE=2 CPUS_PER_TASK=1 tools/slurm_train.sh debug demo \
-#       configs/demo/panet_r18_fpn-gn_demo.py work_dirs/slurm_demo
+#       configs/demo/panet_r18_bufpn-gn_demo.py work_dirs/slurm_demo
 # All knobs: tools/slurm_srun.sh.
 set -euo pipefail
 if [ $# -lt 4 ]; then

@@ -1,7 +1,7 @@
 # PANet with the 2fc box head instead of the heavier head: adaptive feature
 # pooling's per-level layer is fc1 (256*7*7 -> 1024, ReLU), max over levels,
 # then the box head's one shared fc is fc2 (no shared convs).
-_base_ = './panet_r50_fpn-gn_1x_coco.py'
+_base_ = './panet_r50_bufpn-gn_1x_coco.py'
 
 model = dict(
     roi_head=dict(

@@ -1,5 +1,5 @@
 # Full PANet on Cityscapes instance segmentation (8 classes): the model of
-# ../_base_/models/panet_r50_fpn-gn.py with the recipe of mmdet's
+# ../_base_/models/panet_r50_bufpn-gn.py with the recipe of mmdet's
 # cityscapes/mask-rcnn_r50_fpn_1x_cityscapes.py (its data, 8 epochs of the
 # repeated dataset, LR 0.01 for batch 8, SmoothL1 box loss). mmdet's recipe
 # starts from its COCO Mask R-CNN checkpoint (load_from), whose heads do not
@@ -7,7 +7,7 @@
 # paper's "fine only" setting). For the paper's COCO-pretrained setting, set
 # load_from to a PANet COCO checkpoint of this repository.
 _base_ = [
-    '../_base_/models/panet_r50_fpn-gn.py',
+    '../_base_/models/panet_r50_bufpn-gn.py',
     'mmdet::_base_/datasets/cityscapes_instance.py',
     '../_base_/default_runtime.py',
     'mmdet::_base_/schedules/schedule_1x.py',

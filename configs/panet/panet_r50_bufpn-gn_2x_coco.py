@@ -1,5 +1,5 @@
 # Full PANet, 2x schedule (24 epochs): the paper trains its mask models 2x.
-_base_ = './panet_r50_fpn-gn_1x_coco.py'
+_base_ = './panet_r50_bufpn-gn_1x_coco.py'
 
 max_epochs = 24
 train_cfg = dict(max_epochs=max_epochs)

@@ -1,7 +1,7 @@
 # Full PANet with multi-scale training, 3x schedule (36 epochs).
 # Scales follow the authors' code: short side in {400, 600, 800, 1000, 1200},
 # long side at most 1400; test at short side 1000, long side 1400.
-_base_ = './panet_r50_fpn-gn_1x_coco.py'
+_base_ = './panet_r50_bufpn-gn_1x_coco.py'
 
 backend_args = None
 train_pipeline = [

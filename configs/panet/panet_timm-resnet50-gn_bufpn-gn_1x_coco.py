@@ -5,7 +5,7 @@
 # ResNet-50, so the neck is unchanged). ImageNet weights from timm
 # (pretrained=True); without network access download the file the error
 # names and set model.backbone.weights_file. Needs panet_mmdet[timm].
-_base_ = './panet_r50_fpn-gn_1x_coco.py'
+_base_ = './panet_r50_bufpn-gn_1x_coco.py'
 custom_imports = dict(
     imports=['panet_mmdet', 'panet_mmdet.models.backbones.timm_backbone'],
     allow_failed_imports=False)

@@ -218,19 +218,19 @@ OFFICIAL_MODELS: Tuple[OfficialModel, ...] = (
     OfficialModel(
         'mask-rcnn-2x', 'PANet Mask R-CNN, R-50, 2x '
         '(e2e_panet_R-50-FPN_2x_mask.yaml)',
-        _CFG + 'panet-official_r50_fpn-gn_2x_coco.py',
+        _CFG + 'panet-official_r50_bufpn-gn_2x_coco.py',
         'Mask_Head.mask_fc.0.weight',
         BACKBONE_AND_NECK_RULES + HEAVIER_BOX_HEAD_RULES + MASK_HEAD_RULES),
     OfficialModel(
         'faster-rcnn-1x', 'PANet Faster R-CNN, heavier box head, R-50, 1x '
         '(e2e_panet_R-50-FPN_1x_det.yaml)',
-        _CFG + 'panet-official-faster-rcnn_r50_fpn-gn_1x_coco.py',
+        _CFG + 'panet-official-faster-rcnn_r50_bufpn-gn_1x_coco.py',
         'Box_Head.conv1_head.0.0.weight',
         BACKBONE_AND_NECK_RULES + HEAVIER_BOX_HEAD_RULES),
     OfficialModel(
         'faster-rcnn-2fc-1x', 'PANet Faster R-CNN, 2fc box head with GN, '
         'R-50, 1x (e2e_panet_R-50-FPN_1x_det_2fc.yaml)',
-        _CFG + 'panet-official-faster-rcnn-2fc_r50_fpn-gn_1x_coco.py',
+        _CFG + 'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py',
         'Box_Head.fc1.0.0.weight',
         BACKBONE_AND_NECK_RULES + TWO_FC_BOX_HEAD_RULES),
 )

@@ -1,7 +1,7 @@
 # A minute-sized variant of the demo config for tests: 128 px images, batch 2,
 # no random transforms and num_workers=0 so that runs are exactly repeatable
 # (resume tests compare parameters bit for bit). data_root is set by the test.
-_base_ = '../../configs/demo/mask-rcnn_r18_fpn_gn_demo.py'
+_base_ = '../../configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 
 img_scale = (128, 128)
 train_pipeline = [

@@ -2,7 +2,7 @@
 # (3 classes, 128 px) for a few iterations: the official model, its
 # DetectronResize pipelines at 128 px, the tiny config's loaders. The test
 # sets load_from (a converted checkpoint) and data_root.
-_base_ = '../../configs/panet/official/panet-official_r50_fpn-gn_2x_coco.py'
+_base_ = '../../configs/panet/official/panet-official_r50_bufpn-gn_2x_coco.py'
 
 model = dict(
     backbone=dict(init_cfg=None),  # no ImageNet download: load_from has it

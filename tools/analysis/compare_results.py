@@ -4,8 +4,8 @@ Reads, from each work dir, the metrics that ``tools/test.py --save-metrics``
 wrote (``test_metrics.json``) and the training log
 (``*/vis_data/scalars.json``) for the median seconds per iteration.
 
-    python tools/analysis/compare_results.py work_dirs/demo/panet_r18_fpn-gn_demo \
-        work_dirs/demo/mask-rcnn_r18_fpn_gn_demo
+    python tools/analysis/compare_results.py work_dirs/demo/panet_r18_bufpn-gn_demo \
+        work_dirs/demo/mask-rcnn_r18_fpn-gn_demo
 
 Work dirs named ``NAME_seedN`` are grouped by ``NAME`` and reported as mean
 +- sample standard deviation over the seeds (``tools/run_ablation.sh``).

@@ -12,7 +12,7 @@ is checked to load with ``strict=True`` into the model's config in
 ``configs/panet/official/`` (or ``--config``), and DST is written in one
 step (a temporary file renamed into place). ``--dataset cityscapes`` keeps
 the COCO classes that the authors map to Cityscapes' 8, to fine-tune with
-``configs/panet/official/panet-official_r50_fpn-gn_1x_cityscapes.py``.
+``configs/panet/official/panet-official_r50_bufpn-gn_1x_cityscapes.py``.
 
 Exit status 0 on success, 2 with a message naming what is wrong otherwise.
 """
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     if args.dataset == 'cityscapes' and args.config is None:
         args.config = osp.join(
             ROOT, 'configs/panet/official/'
-            'panet-official_r50_fpn-gn_1x_cityscapes.py')
+            'panet-official_r50_bufpn-gn_1x_cityscapes.py')
     sys.path.insert(0, ROOT)
     from panet_mmdet.utils.official_checkpoints import convert_checkpoint
     try:

@@ -1,6 +1,6 @@
 # The PANet authors' Mask R-CNN (GitHub ShuLiu1993/PANet, Detectron.pytorch,
 # configs/panet/e2e_panet_R-50-FPN_2x_mask.yaml) in mmdet: the model of
-# ./panet_r50_fpn-gn.py with the authors' conventions, so that a checkpoint
+# ./panet_r50_bufpn-gn.py with the authors' conventions, so that a checkpoint
 # converted by tools/model_converters/panet_official_to_mmdet.py computes
 # what their code computes (tests/test_official_parity.py checks it stage by
 # stage against a re-implementation of their test code):
@@ -13,7 +13,7 @@
 #     with +1 areas, no RPN min-size filter
 #   - DetectronRoIHead: boxes decoded in the original image, the authors'
 #     mask pasting, boxes returned with exclusive far corners
-_base_ = './panet_r50_fpn-gn.py'
+_base_ = './panet_r50_bufpn-gn.py'
 
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 detectron_coder = dict(

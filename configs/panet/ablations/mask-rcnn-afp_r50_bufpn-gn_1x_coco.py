@@ -1,3 +1,3 @@
 # Ablation: bottom-up path augmentation + adaptive feature pooling.
-_base_ = './mask-rcnn_r50_fpn-gn-afp_1x_coco.py'
+_base_ = './mask-rcnn-afp_r50_fpn-gn_1x_coco.py'
 model = dict(neck=dict(type='BottomUpAugmentedFPN'))

@@ -1,11 +1,14 @@
 # Ablation baseline: stock Mask R-CNN with GroupNorm in neck and heads and
 # RoIAlign sampling ratio 2, as every PANet ablation step below uses.
-# Steps (each file adds one thing to the one it inherits):
+# The ladder (each rung's model is the previous one's with one component
+# changed; tests/test_configs.py checks it):
+#   mask-rcnn_r50_fpn-gn_1x_coco.py                this file (stock, GN)
 #   mask-rcnn_r50_bufpn-gn_1x_coco.py              + bottom-up path (neck only)
-#   mask-rcnn_r50_fpn-gn-afp_1x_coco.py            + adaptive pooling only
-#   mask-rcnn_r50_bufpn-gn-afp_1x_coco.py          neck + adaptive pooling
-#   mask-rcnn_r50_bufpn-gn-afp-ff_1x_coco.py       + fully-connected fusion
-#   mask-rcnn_r50_bufpn-gn-afp-ff-hhd_1x_coco.py   + heavier head (= full PANet)
+#   mask-rcnn-afp_r50_bufpn-gn_1x_coco.py          + adaptive feature pooling
+#   ../panet-2fc_r50_bufpn-gn_1x_coco.py           + fully-connected fusion
+#   ../panet_r50_bufpn-gn_1x_coco.py               + heavier box head (PANet)
+# Single component on the stock model, outside the ladder:
+#   mask-rcnn-afp_r50_fpn-gn_1x_coco.py            adaptive pooling only
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['panet_mmdet'], allow_failed_imports=False)
 # crash-safe checkpoints (configs/_base_/default_runtime.py)

@@ -3,7 +3,7 @@
 # configs/panet/e2e_panet_R-50-FPN_1x_det_2fc.yaml, box head
 # roi_2mlp_head_gn_panet): adaptive feature pooling's per-level layer is fc1
 # + GN + ReLU, then fc2 + GN + ReLU (FCNormConvFCBBoxHead).
-_base_ = './panet-official-faster-rcnn_r50_fpn-gn_1x_coco.py'
+_base_ = './panet-official-faster-rcnn_r50_bufpn-gn_1x_coco.py'
 
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 model = dict(

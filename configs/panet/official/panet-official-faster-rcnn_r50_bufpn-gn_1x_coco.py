@@ -3,7 +3,7 @@
 # configs/panet/e2e_panet_R-50-FPN_1x_det.yaml of GitHub ShuLiu1993/PANet):
 # the official Mask R-CNN model without its mask branch, on COCO detection.
 _base_ = [
-    '../../_base_/models/panet-official_r50_fpn-gn.py',
+    '../../_base_/models/panet-official_r50_bufpn-gn.py',
     '../../_base_/datasets/coco_instance_detectron.py',
     '../../_base_/schedules/detectron_step_1x.py',
 ]

@@ -4,15 +4,15 @@
 # Cityscapes keeps (rider initialised from person, as the authors'
 # convert_coco_model_to_cityscapes.py with cityscapes_to_coco_with_rider):
 #   python tools/model_converters/panet_official_to_mmdet.py --dataset cityscapes \
-#       downloaded_panet_mask_2x.pth checkpoints/panet-official_r50_fpn-gn_2x_coco_cityscapes-classes.pth
-#   tools/dist_train.sh configs/panet/official/panet-official_r50_fpn-gn_1x_cityscapes.py 8
+#       downloaded_panet_mask_2x.pth checkpoints/panet-official_r50_bufpn-gn_2x_coco_cityscapes-classes.pth
+#   tools/dist_train.sh configs/panet/official/panet-official_r50_bufpn-gn_1x_cityscapes.py 8
 # Schedule and data: mmdet's cityscapes/mask-rcnn_r50_fpn_1x_cityscapes.py
 # (8 epochs of the 8x repeated train set, batch 8, lr 0.01, step at epoch
 # 7) with Detectron's Cityscapes scales (train short side 800..1024, test
 # 1024, long side at most 2048), through DetectronResize. The model and its
 # test-time computation are those of the COCO config.
 _base_ = [
-    '../../_base_/models/panet-official_r50_fpn-gn.py',
+    '../../_base_/models/panet-official_r50_bufpn-gn.py',
     'mmdet::_base_/datasets/cityscapes_instance.py',
     '../../_base_/default_runtime.py',
     'mmdet::_base_/schedules/schedule_1x.py',
@@ -55,4 +55,4 @@ param_scheduler = [
          milestones=[7], gamma=0.1)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-load_from = 'checkpoints/panet-official_r50_fpn-gn_2x_coco_cityscapes-classes.pth'
+load_from = 'checkpoints/panet-official_r50_bufpn-gn_2x_coco_cityscapes-classes.pth'
