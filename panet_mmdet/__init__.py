@@ -2,16 +2,38 @@
 
 Importing the package registers its modules into mmdet's and mmengine's
 registries (configs do it with ``custom_imports=dict(imports=['panet_mmdet'])``)
-and allow-lists mmengine's checkpoint contents for ``torch.load`` so that
-``--resume`` works under torch >= 2.6.
+and changes nothing else in the process. In particular it leaves torch's
+``weights_only`` allow-list alone: the tools call
+:func:`panet_mmdet.utils.allow_mmengine_checkpoints`, the checkpoint hooks
+do when a run starts, and other configs can import
+:mod:`panet_mmdet.engine.torch_load_allowlist`.
+
+Where torch or mmdet cannot be imported (a deployment machine with only
+onnxruntime, numpy and OpenCV) there is nothing to register and nothing that
+could use the registries; the torch-free parts still import:
+:mod:`panet_mmdet.deployment.runtime`, :mod:`panet_mmdet.deployment.onnx_infer`
+and :mod:`panet_mmdet.deployment.parity`.
 """
 from .version import __version__
-from .utils import allow_mmengine_checkpoints
 
-from . import datasets  # noqa: F401,E402  (registers DetectronResize)
-from . import engine  # noqa: F401,E402  (registers the model wrapper)
-from . import models  # noqa: F401,E402  (registers PANet's modules)
 
-allow_mmengine_checkpoints()
+def _training_stack_importable() -> bool:
+    """Whether torch and mmdet import. In any process that uses mmdet's or
+    mmengine's registries they already have, so this is False only where
+    registering would serve nothing; their own errors surface when
+    ``panet_mmdet.models`` (or mmdet) is imported directly."""
+    try:
+        import torch  # noqa: F401
+        import mmdet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if _training_stack_importable():
+    from . import utils  # noqa: F401  (first: the panet_mmdet:: config scope)
+    from . import datasets  # noqa: F401  (registers DetectronResize)
+    from . import engine  # noqa: F401  (registers the hooks, model wrapper)
+    from . import models  # noqa: F401  (registers PANet's modules)
 
 __all__ = ['__version__']

@@ -7,7 +7,12 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-import panet_mmdet  # noqa: F401  (installs the allow-list)
+from panet_mmdet.utils import allow_mmengine_checkpoints
+
+
+@pytest.fixture(autouse=True)
+def _allow_list():
+    allow_mmengine_checkpoints()  # process-wide: what the tools call
 
 
 def _roundtrip(obj):

@@ -39,7 +39,8 @@ def _losses(work):
 
 
 def _weights(work):
-    import panet_mmdet  # noqa: F401  (weights_only allow-list)
+    from panet_mmdet.utils import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()  # what the tools do before loading
     ckpt = torch.load(osp.join(work, f'iter_{ITERS}.pth'), map_location='cpu')
     return ckpt['state_dict']
 

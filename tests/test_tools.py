@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 def _load(path):
-    import panet_mmdet  # noqa: F401  (weights_only allow-list)
+    from panet_mmdet.utils import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()  # what the tools do before loading
     return torch.load(path, map_location='cpu')
 
 

@@ -10,7 +10,8 @@ and, with ``--save-pred``, ``OUT/preds/*.json``.
 import argparse
 import os.path as osp
 
-import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
+import panet_mmdet  # noqa: F401  (registers the modules)
+from panet_mmdet.utils import allow_mmengine_checkpoints
 
 
 def parse_args(argv=None):
@@ -38,6 +39,7 @@ def main(argv=None):
         if not osp.exists(path):
             raise FileNotFoundError(f'{what} not found: {path!r}')
     from mmdet.apis import DetInferencer
+    allow_mmengine_checkpoints()  # DetInferencer's torch.load(weights_only)
     inferencer = DetInferencer(model=args.config, weights=args.checkpoint,
                                device=args.device, show_progress=False)
     from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits

@@ -15,10 +15,10 @@ from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
+import panet_mmdet  # noqa: F401  (registers the modules)
 from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
                                 setup_cpu_distributed)
-from panet_mmdet.utils import check_dataset_paths
+from panet_mmdet.utils import allow_mmengine_checkpoints, check_dataset_paths
 from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits
 
 
@@ -80,6 +80,8 @@ def main(argv=None):
     """Test; return the metrics and whether this process left a process
     group."""
     args = parse_args(argv)
+    # mmengine loads the checkpoint with torch.load(weights_only=True)
+    allow_mmengine_checkpoints()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
     cfg = Config.fromfile(args.config)

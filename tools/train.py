@@ -13,10 +13,10 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
+import panet_mmdet  # noqa: F401  (registers the modules)
 from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
                                 setup_cpu_distributed)
-from panet_mmdet.utils import check_dataset_paths
+from panet_mmdet.utils import allow_mmengine_checkpoints, check_dataset_paths
 
 
 def parse_args(argv=None):
@@ -96,6 +96,9 @@ def build_cfg(args) -> Config:
 def main(argv=None):
     """Train; return True when this process left a process group."""
     args = parse_args(argv)
+    # --resume and load_from: mmengine's torch.load(weights_only=True) must
+    # accept what its checkpoints hold (torch >= 2.6)
+    allow_mmengine_checkpoints()
     cfg = build_cfg(args)
     check_dataset_paths(cfg, loaders=('train_dataloader', 'val_dataloader'))
     if args.launcher in ('pytorch', 'slurm'):

@@ -5,20 +5,45 @@ ops only, run in ONNX Runtime, checked against PyTorch.
 - :mod:`.detector`: the test-time path as one traceable module.
 - :mod:`.exporter`: config + checkpoint -> checked ``.onnx`` with metadata.
 - :mod:`.runtime`: ONNX Runtime inference with numpy/OpenCV only.
+- :mod:`.onnx_infer`: the command line of ``tools/deployment/onnx_infer.py``
+  (``python -m panet_mmdet.deployment.onnx_infer``), torch-free.
 - :mod:`.parity`: one-to-one comparison of two detectors' outputs.
-"""
-from .detector import (ExportableTwoStageDetector, UnsupportedModelError,
-                       check_exportable)
-from .exporter import (check_standard_onnx, export_onnx, graph_result,
-                       load_detector, torch_predict)
-from .ops import ExportableRoIAlign, batched_nms_indices
-from .parity import ParityReport, compare_detections
-from .runtime import OnnxDetector, preprocess, to_original_frame
 
-__all__ = [
-    'ExportableTwoStageDetector', 'UnsupportedModelError', 'check_exportable',
-    'check_standard_onnx', 'export_onnx', 'graph_result', 'load_detector',
-    'torch_predict', 'ExportableRoIAlign', 'batched_nms_indices',
-    'ParityReport', 'compare_detections', 'OnnxDetector', 'preprocess',
-    'to_original_frame'
-]
+The names below are imported from their modules on first use (PEP 562), so
+that ``import panet_mmdet.deployment.runtime`` does not import torch: the
+runtime runs where only onnxruntime, numpy and OpenCV are installed.
+"""
+import importlib
+
+_EXPORTS = {
+    'ExportableTwoStageDetector': 'detector',
+    'UnsupportedModelError': 'detector',
+    'check_exportable': 'detector',
+    'check_standard_onnx': 'exporter',
+    'export_onnx': 'exporter',
+    'graph_result': 'exporter',
+    'load_detector': 'exporter',
+    'torch_predict': 'exporter',
+    'ExportableRoIAlign': 'ops',
+    'batched_nms_indices': 'ops',
+    'ParityReport': 'parity',
+    'compare_detections': 'parity',
+    'OnnxDetector': 'runtime',
+    'preprocess': 'runtime',
+    'to_original_frame': 'runtime',
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(f'.{module}', __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -67,8 +67,8 @@ above, unchanged):
   authors' paste (box expanded by ``(M + 2) / M`` and truncated to ints,
   ``cv2.resize`` of the 1-pixel zero-padded mask, ``> mask_thr_binary``)
   runs after the graph, in numpy and OpenCV
-  (:func:`panet_mmdet.deployment.runtime.paste_masks_detectron`, a copy of
-  ``DetectronRoIHead``'s), on ``dets`` with the far corner moved back by
+  (:func:`panet_mmdet.detectron_numpy.paste_masks_detectron`, the function
+  ``DetectronRoIHead`` calls), on ``dets`` with the far corner moved back by
   -1: the same code as the PyTorch model's, so the same masks.
 """
 import copy

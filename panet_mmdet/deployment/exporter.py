@@ -27,11 +27,16 @@ def load_detector(config, checkpoint: Optional[str] = None,
                   cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """A detector on the CPU in eval mode, weights loaded (random without a
     checkpoint), ``model.cfg`` and ``model.dataset_meta`` set (mmdet's
-    ``init_detector``)."""
+    ``init_detector``). Allow-lists mmengine's checkpoint contents for
+    ``torch.load(weights_only=True)`` (:func:`allow_mmengine_checkpoints`).
+    """
     from mmdet.apis import init_detector
 
-    import panet_mmdet  # noqa: F401  (registers modules, checkpoint allow-list)
+    import panet_mmdet  # noqa: F401  (registers the modules)
+    from panet_mmdet.utils import allow_mmengine_checkpoints
     from panet_mmdet.utils.configs import load_config, offline_model_cfg
+    if checkpoint is not None:
+        allow_mmengine_checkpoints()
     if isinstance(config, str):
         config = load_config(config)
     if cfg_options:

@@ -1,8 +1,13 @@
 """Run an exported detector with ONNX Runtime: numpy, OpenCV, no torch.
 
-This module imports only numpy, OpenCV and onnxruntime (and nothing of
-this package), so ``tools/deployment/onnx_infer.py`` loads it by file path
-and a deployment machine needs neither torch nor mmcv.
+This module imports only numpy, OpenCV, onnxruntime and the numpy-only
+:mod:`panet_mmdet.detectron_numpy`; ``import panet_mmdet`` registers the
+training modules only where torch and mmdet import. A deployment machine
+with only ``onnxruntime``, ``numpy``, ``opencv-python`` and ``pip install
+--no-deps panet_mmdet`` (no torch, mmcv or mmdet) runs ``from
+panet_mmdet.deployment.runtime import OnnxDetector`` or
+``python -m panet_mmdet.deployment.onnx_infer`` (the code of
+``tools/deployment/onnx_infer.py``).
 
 The exporter stores in the ONNX file (metadata key ``panet_mmdet``) what
 pre- and post-processing need: mean, std, channel order, the test
@@ -26,7 +31,7 @@ metadata ``output_frame='original'``) take two more inputs,
 ``info``), return their boxes in the original image already and their
 masks as ``mask_probs`` ``(1, N, 28, 28)``, which
 :func:`to_original_frame` pastes with the authors' rule
-(:func:`paste_masks_detectron`, the same code as ``DetectronRoIHead``'s).
+(:func:`paste_masks_detectron`, the function ``DetectronRoIHead`` uses).
 """
 import json
 from typing import Dict, List, Optional, Tuple
@@ -34,23 +39,18 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from ..detectron_numpy import detectron_scale, paste_masks_detectron
+
+__all__ = [
+    'METADATA_KEY', 'OnnxDetector', 'detectron_scale', 'draw_detections',
+    'paste_detectron_outputs', 'paste_masks_detectron', 'preprocess',
+    'to_original_frame'
+]
+
 METADATA_KEY = 'panet_mmdet'
 
 
 # ---------------------------------------------------------- pre-processing
-def detectron_scale(height: int, width: int, target_size: int,
-                    max_size: int) -> float:
-    """``DetectronResize``'s scale (a copy of
-    ``panet_mmdet.datasets.transforms.detectron_resize.detectron_scale``):
-    the short side to ``target_size`` unless the long side, rounded, would
-    exceed ``max_size``; then the long side to ``max_size``."""
-    short, long = min(height, width), max(height, width)
-    scale = float(target_size) / float(short)
-    if np.round(scale * long) > max_size:
-        scale = float(max_size) / float(long)
-    return scale
-
-
 def _rescale_size(width: int, height: int,
                   scale: Tuple[int, int]) -> Tuple[int, int]:
     """mmcv's ``imrescale`` size: fit the long and the short edge into
@@ -128,53 +128,6 @@ def preprocess(image: np.ndarray, meta: Dict,
 
 
 # --------------------------------------------------------- post-processing
-def paste_masks_detectron(mask_probs: np.ndarray, boxes: np.ndarray,
-                          img_h: int, img_w: int,
-                          threshold: float = 0.5) -> np.ndarray:
-    """Paste ``M x M`` mask probabilities into the image as the authors do.
-
-    A copy of ``panet_mmdet.models.roi_heads.detectron_roi_head.
-    paste_masks_detectron`` (this module must not import torch): each box
-    (inclusive corners) is expanded by ``(M + 2) / M`` about its centre and
-    truncated to int32; the mask, zero-padded by one pixel, is resized to
-    the box's ``x2 - x1 + 1, y2 - y1 + 1`` pixels with ``cv2.resize``
-    (bilinear), binarised with ``> threshold`` and placed at the box, cut
-    to the image.
-
-    Args:
-        mask_probs: ``(n, M, M)`` float probabilities.
-        boxes: ``(n, 4)`` inclusive boxes in the output image.
-        img_h, img_w: output image size.
-        threshold: binarisation threshold.
-
-    Returns:
-        ``(n, img_h, img_w)`` bool masks.
-    """
-    n, m = mask_probs.shape[0], mask_probs.shape[-1]
-    out = np.zeros((n, img_h, img_w), dtype=bool)
-    if n == 0:
-        return out
-    scale = (m + 2.0) / m
-    boxes = np.asarray(boxes, dtype=np.float64)
-    w_half = (boxes[:, 2] - boxes[:, 0]) * .5 * scale
-    h_half = (boxes[:, 3] - boxes[:, 1]) * .5 * scale
-    x_c = (boxes[:, 2] + boxes[:, 0]) * .5
-    y_c = (boxes[:, 3] + boxes[:, 1]) * .5
-    ref = np.stack([x_c - w_half, y_c - h_half, x_c + w_half, y_c + h_half],
-                   axis=1).astype(np.int32)
-    padded = np.zeros((m + 2, m + 2), dtype=np.float32)
-    for i in range(n):
-        padded[1:-1, 1:-1] = mask_probs[i]
-        x0, y0, x1, y1 = (int(v) for v in ref[i])
-        w, h = max(x1 - x0 + 1, 1), max(y1 - y0 + 1, 1)
-        mask = cv2.resize(padded, (w, h)) > threshold
-        xa, xb = max(x0, 0), min(x1 + 1, img_w)
-        ya, yb = max(y0, 0), min(y1 + 1, img_h)
-        if xa < xb and ya < yb:
-            out[i, ya:yb, xa:xb] = mask[ya - y0:yb - y0, xa - x0:xb - x0]
-    return out
-
-
 def paste_detectron_outputs(outputs: Dict[str, np.ndarray],
                             ori_shape: Tuple[int, int],
                             mask_thr: float = 0.5) -> np.ndarray:

@@ -63,6 +63,8 @@ def main(argv=None):
 
     import panet_mmdet  # noqa: F401  (registers the PANet modules)
     from mmdet.apis import inference_detector, init_detector
+    from panet_mmdet.utils import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()  # init_detector's torch.load(weights_only)
     model = init_detector(args.config, args.checkpoint, device=args.device)
     classes = list(model.dataset_meta['classes'])
     with open(args.ann) as f:

@@ -8,17 +8,7 @@ import numpy as np
 from mmdet.datasets.transforms import Resize
 from mmdet.registry import TRANSFORMS
 
-
-def detectron_scale(height: int, width: int, target_size: int,
-                    max_size: int) -> float:
-    """``im_scale`` of ``PANet:lib/utils/blob.py get_target_scale``: the
-    short side to ``target_size`` unless the long side, rounded, would
-    exceed ``max_size``; then the long side to ``max_size``."""
-    short, long = min(height, width), max(height, width)
-    scale = float(target_size) / float(short)
-    if np.round(scale * long) > max_size:
-        scale = float(max_size) / float(long)
-    return scale
+from ...detectron_numpy import detectron_scale
 
 
 @TRANSFORMS.register_module()

@@ -16,6 +16,14 @@ names a complete file. Leftover temporary files of a killed write are
 removed when training starts. Remote backends (``backend_args`` with a
 non-local URI) fall back to mmengine's behaviour.
 
+When a run starts (``before_run``, which mmengine calls before it loads or
+resumes a checkpoint) the hook allow-lists what mmengine checkpoints
+contain for ``torch.load(weights_only=True)``
+(:func:`panet_mmdet.utils.allow_mmengine_checkpoints`): a config with this
+hook resumes under torch >= 2.6 with any train script, mmdet's own
+``tools/train.py --resume`` included. ``import panet_mmdet`` alone does not
+touch torch's allow-list.
+
 Fault injection for tests: ``PANET_FAULT_KILL_IN_SAVE=N:PHASE`` SIGKILLs the
 process during its N-th save (1-based) at ``PHASE``: ``written`` (the
 temporary file is complete, not yet renamed), ``renamed`` (before
@@ -31,6 +39,8 @@ from collections import deque
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
+
+from ...utils.checkpoint_compat import allow_mmengine_checkpoints
 
 _FAULT_ENV = 'PANET_FAULT_KILL_IN_SAVE'
 _PHASES = ('written', 'renamed', 'pointed')
@@ -69,6 +79,11 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _local(self) -> bool:
         return type(self.file_backend).__name__ == 'LocalBackend'
+
+    def before_run(self, runner) -> None:
+        super().before_run(runner)
+        # before Runner.load_or_resume: our checkpoints must load back
+        allow_mmengine_checkpoints()
 
     def before_train(self, runner) -> None:
         super().before_train(runner)

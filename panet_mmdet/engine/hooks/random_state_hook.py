@@ -8,6 +8,10 @@ resumed run diverges from an uninterrupted one from its first iteration.
 With this hook in ``custom_hooks``, a run resumed from iteration k repeats
 the uninterrupted run exactly on CPU (given deterministic data loading:
 ``num_workers=0`` or no random transforms in the workers).
+
+Like ``AtomicCheckpointHook``, it allow-lists mmengine's checkpoint contents
+(numpy's random state included) for ``torch.load(weights_only=True)`` when
+the run starts, before mmengine resumes.
 """
 import random
 
@@ -15,6 +19,8 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
+
+from ...utils.checkpoint_compat import allow_mmengine_checkpoints
 
 _KEY = 'random_states'
 
@@ -24,6 +30,9 @@ class RandomStateCheckpointHook(Hook):
     """Store python/numpy/torch(/cuda) RNG states in every checkpoint."""
 
     priority = 'VERY_LOW'
+
+    def before_run(self, runner) -> None:
+        allow_mmengine_checkpoints()  # before Runner.load_or_resume
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         states = dict(python=random.getstate(), numpy=np.random.get_state(),
