@@ -1,17 +1,20 @@
-"""What the benchmark and analysis scripts in ``tools/`` share: timing,
-memory, model summaries (parameters and FLOPs per part) and the printed
-comparison table.
+"""What the benchmarks (``tools/benchmark.py`` and its subcommands in
+``tools/benchmarks/``) and the analysis scripts in ``tools/`` share: the
+common options, thread settings, timing, memory, model summaries
+(parameters and FLOPs per part) and the printed comparison table.
 
-    from panet_mmdet.utils.benchmarking import (format_table,
-                                                interleaved_medians)
-    medians = interleaved_medians({'a': run_a, 'b': run_b}, 'cpu',
-                                  repeats=10, warmup=3)
-    print(format_table({k: {'ms': v * 1e3} for k, v in medians.items()},
-                       {'ms': 'median ms'}, ratios=[('a', 'b')]))
+    from panet_mmdet.utils.benchmarking import format_table, measure_steps
+    rows = measure_steps({'fwd': {'a': run_a, 'b': run_b}}, 'cpu',
+                         repeats=10, warmup=3)
+    print(format_table(rows, {'fwd': 'fwd ms'}, ratios=[('a', 'b')]))
 """
+import argparse
+import os
+import re
 import statistics
 import time
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import (Callable, Dict, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 from mmengine.config import Config
@@ -25,6 +28,72 @@ SUMMARY_PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
                  'roi_head.mask_head')
 
 
+# --------------------------------------------------------------- options
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value} is not >= 1')
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'{value} is not >= 0')
+    return value
+
+
+def device_arg(text: str) -> str:
+    """argparse type: ``cpu``, ``cuda`` or ``cuda:N``, CUDA only where
+    torch sees a GPU."""
+    if not re.fullmatch(r'cpu|cuda(:\d+)?', text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not one of 'cpu', 'cuda', 'cuda:N'")
+    if text.startswith('cuda') and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: torch {torch.__version__} sees no CUDA device')
+    return text
+
+
+def add_timing_arguments(parser: argparse.ArgumentParser, repeats: int,
+                         warmup: int, device: bool = True,
+                         threads: Optional[int] = None) -> None:
+    """The options every benchmark takes: ``--device`` (where ``device``),
+    ``--repeats``, ``--warmup`` and ``--threads`` (see :func:`set_threads`),
+    with that benchmark's defaults."""
+    if device:
+        parser.add_argument('--device', type=device_arg, default='cpu',
+                            help="'cpu' (default), 'cuda' or 'cuda:N'")
+    parser.add_argument('--repeats', type=positive_int, default=repeats,
+                        help='timed calls of each candidate, interleaved; '
+                        f'the median is printed (default {repeats})')
+    parser.add_argument('--warmup', type=nonnegative_int, default=warmup,
+                        help=f'untimed calls first (default {warmup})')
+    parser.add_argument(
+        '--threads', type=nonnegative_int, default=threads,
+        help='CPU threads of torch (0: all cores; default: ' +
+        ('all cores)' if threads == 0 else 'as OMP_NUM_THREADS, else '
+         "torch's default)"))
+
+
+def set_threads(threads: Optional[int]) -> int:
+    """torch's intra-op threads: ``None`` leaves them (OMP_NUM_THREADS, else
+    torch's default), 0 means all cores. Returns the count in use."""
+    if threads is not None:
+        torch.set_num_threads(threads or os.cpu_count())
+    return torch.get_num_threads()
+
+
+def quiet_mmengine_logs(name: str = 'benchmark') -> None:
+    """A WARNING-level MMLogger as the current one, so that
+    ``init_weights``' per-parameter report (INFO) stays quiet."""
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance(name, log_level='WARNING')
+
+
+# ---------------------------------------------------------------- timing
 def sync(device: str) -> None:
     if device.startswith('cuda'):
         torch.cuda.synchronize()
@@ -94,6 +163,48 @@ def peak_memory_bytes(fn: Callable[[], None], device: str) -> int:
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
     return _saved_tensor_bytes(fn)
+
+
+def no_grad(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` under ``torch.no_grad()``: an inference step."""
+
+    def run():
+        with torch.no_grad():
+            fn()
+    return run
+
+
+def measure_steps(steps: Mapping[str, Mapping[str, Callable[[], None]]],
+                  device: str, repeats: int, warmup: int,
+                  memory: Optional[str] = None) -> Dict[str, Dict[str, float]]:
+    """Each candidate's median milliseconds per step, and its memory.
+
+    Args:
+        steps: ``column -> {candidate -> fn}``: the steps to time. Columns
+            are measured in this order, each with the candidates'
+            calls interleaved (:func:`interleaved_medians`).
+        memory: A column whose step's memory (:func:`peak_memory_bytes`,
+            MiB) goes in each row under ``'mem'``, measured after all
+            timings.
+
+    Returns:
+        dict: ``candidate -> {column: median ms, 'mem': MiB}``, rows for
+        :func:`format_table`.
+    """
+    rows: Dict[str, Dict[str, float]] = {}
+    for column, fns in steps.items():
+        medians = interleaved_medians(fns, device, repeats, warmup)
+        for name, seconds in medians.items():
+            rows.setdefault(name, {})[column] = seconds * 1e3
+    if memory is not None:
+        for name, fn in steps[memory].items():
+            rows[name]['mem'] = peak_memory_bytes(fn, device) / 2**20
+    return rows
+
+
+def params_m(module: torch.nn.Module) -> float:
+    """Parameters of ``module``, in millions."""
+    return sum(p.numel() for p in module.parameters()) / 1e6
 
 
 def device_line(device: str) -> str:

@@ -1,7 +1,11 @@
-"""What each config costs, measured in one process: parameters, FLOPs,
-training step, inference per image and training activation memory.
+r"""Configs' params, FLOPs, train/infer time, memory.
 
-    python tools/analysis/ablation_costs.py configs/demo/mask-rcnn_r18_fpn_gn_demo.py \
+What each config costs, measured in one process: parameters, FLOPs,
+training step, inference per image and training activation memory (the
+ablation runner's costs.json).
+
+    python tools/benchmark.py ablation-costs \
+        configs/demo/mask-rcnn_r18_fpn-gn_demo.py \
         configs/demo/ablations/mask-rcnn_r18_bufpn-gn_demo.py ... \
         --data-root data/demo_shapes --checkpoints CKPT1 CKPT2 ... --out costs.json
 
@@ -25,36 +29,36 @@ only models).
   (activations; on CPU there is no allocator peak to read), MiB;
 - parameters and inference FLOPs of one image (mmengine's FlopAnalyzer,
   ``panet_mmdet.utils.benchmarking.model_summary``).
+
+CPU only; threads: ``--threads``, else OMP_NUM_THREADS.
 """
-import argparse
 import copy
 import json
 import os.path as osp
 
-import torch
-
-import panet_mmdet  # noqa: F401
-from panet_mmdet.utils.benchmarking import (build_detector, device_line,
-                                            format_table, interleaved_medians,
-                                            model_summary, peak_memory_bytes)
+from panet_mmdet.utils.benchmarking import (add_timing_arguments,
+                                            build_detector, device_line,
+                                            format_table, measure_steps,
+                                            model_summary, no_grad,
+                                            positive_int, quiet_mmengine_logs,
+                                            set_threads)
 from panet_mmdet.utils.configs import load_config
 
+NAME = 'ablation-costs'
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+
+def add_arguments(p):
     p.add_argument('configs', nargs='+', help='the first is the reference')
     p.add_argument('--checkpoints', nargs='*', default=None,
                    help='one trained checkpoint per config, same order')
     p.add_argument('--data-root', default='data/demo_shapes')
-    p.add_argument('--train-batches', type=int, default=2)
-    p.add_argument('--val-images', type=int, default=8)
-    p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--train-batches', type=positive_int, default=2)
+    p.add_argument('--val-images', type=positive_int, default=8)
     p.add_argument('--own-batches', action='store_true',
                    help="train each config on its own train loader's "
                    'batches (default: all on the first one\'s)')
     p.add_argument('--out', help='write the measurements as JSON here')
-    return p.parse_args(argv)
+    add_timing_arguments(p, repeats=5, warmup=1, device=False)
 
 
 def _dataloader(cfg, split: str, data_root: str, batch_size=None):
@@ -83,13 +87,12 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
             repeats=5, warmup=1, own_batches=False):
     """``{config: {params, gflops, train_step_s, infer_ms_per_img,
     train_saved_mib}}``, measured in one process (see the module doc)."""
+    import torch
     from mmdet.utils import register_all_modules
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import load_checkpoint
-    from mmengine.logging import MMLogger
     register_all_modules()  # mmdet's datasets and transforms, default scope
-    # the current logger: init_weights' per-parameter report stays quiet
-    MMLogger.get_instance('ablation_costs', log_level='WARNING')
+    quiet_mmengine_logs('ablation_costs')
     ref_cfg = load_config(configs[0])
     train_data = _first(_dataloader(ref_cfg, 'train', data_root),
                         train_batches)
@@ -116,11 +119,11 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
             model.train_step(batches[step['n'] % len(batches)], optim)
             step['n'] += 1
 
+        @no_grad
         def infer_fn(model=model):
             model.eval()
-            with torch.no_grad():
-                for data in val_data:
-                    model.test_step(data)
+            for data in val_data:
+                model.test_step(data)
 
         train_fns[config], infer_fns[config] = train_fn, infer_fn
         params, flops = model_summary(config, (256, 256))['total']
@@ -129,19 +132,18 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
                                checkpoint=checkpoints[i] if checkpoints
                                else None)
     # inference first: the training steps change the weights
-    infer = interleaved_medians(infer_fns, 'cpu', repeats, warmup)
-    train = interleaved_medians(train_fns, 'cpu', repeats, warmup)
+    rows = measure_steps({'infer': infer_fns, 'train': train_fns}, 'cpu',
+                         repeats, warmup, memory='train')
     for config in configs:
-        results[config]['train_saved_mib'] = peak_memory_bytes(
-            train_fns[config], 'cpu') / 2**20
         results[config].update(
-            train_step_s=train[config],
-            infer_ms_per_img=infer[config] * 1e3 / len(val_data))
+            train_saved_mib=rows[config]['mem'],
+            train_step_s=rows[config]['train'] / 1e3,
+            infer_ms_per_img=rows[config]['infer'] / len(val_data))
     return results
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    set_threads(args.threads)
     if args.checkpoints and len(args.checkpoints) != len(args.configs):
         raise ValueError(f'--checkpoints needs one file per config: got '
                          f'{len(args.checkpoints)} for {len(args.configs)}')
@@ -169,7 +171,4 @@ def main(argv=None):
                            val_images=args.val_images, configs=results),
                       f, indent=1)
         print(f'written: {args.out}')
-
-
-if __name__ == '__main__':
-    main()
+    return results

@@ -1,38 +1,39 @@
-"""Cost of FullyConnectedFusionMaskHead vs mmdet's FCNMaskHead, in one run.
+r"""FullyConnectedFusionMaskHead vs mmdet's FCNMaskHead.
 
 Both heads with the COCO sizes by default (4 convs of 256, 14x14 RoIs,
 deconv to 28x28, 80 classes); the fc path adds conv4_fc, conv5_fc (128) and
 one fc of 128*14*14 -> 784 (about 19.7 M parameters). Prints parameters,
-median forward+backward time and memory for each RoI count, with ratios.
+median forward and forward+backward time and memory for each RoI count,
+with ratios.
 
-    python tools/benchmarks/benchmark_mask_head.py
-    python tools/benchmarks/benchmark_mask_head.py --device cuda
+    python tools/benchmark.py mask-head
+    python tools/benchmark.py mask-head --device cuda
 """
-import argparse
+from panet_mmdet.utils.benchmarking import (add_timing_arguments,
+                                            device_line, format_table,
+                                            measure_steps, memory_label,
+                                            no_grad, params_m, positive_int,
+                                            quiet_mmengine_logs, set_threads)
 
-import torch
-from mmdet.models.roi_heads.mask_heads import FCNMaskHead
-
-from panet_mmdet.models import FullyConnectedFusionMaskHead
-from panet_mmdet.utils.benchmarking import (device_line, format_table,
-                                            interleaved_medians, memory_label,
-                                            peak_memory_bytes)
+NAME = 'mask-head'
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--rois', type=int, nargs='+', default=[64, 256])
-    p.add_argument('--channels', type=int, default=256)
-    p.add_argument('--num-convs', type=int, default=4)
-    p.add_argument('--num-classes', type=int, default=80)
-    p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--warmup', type=int, default=2)
-    return p.parse_args(argv)
+def add_arguments(p):
+    p.add_argument('--rois', type=positive_int, nargs='+', default=[64, 256],
+                   help='positive RoI counts, one table each')
+    p.add_argument('--channels', type=positive_int, default=256)
+    p.add_argument('--num-convs', type=positive_int, default=4)
+    p.add_argument('--num-classes', type=positive_int, default=80)
+    add_timing_arguments(p, repeats=5, warmup=2)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    import torch
+    from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+
+    from panet_mmdet.models import FullyConnectedFusionMaskHead
+    set_threads(args.threads)
+    quiet_mmengine_logs()
     dev = args.device
     common = dict(num_convs=args.num_convs, in_channels=args.channels,
                   conv_out_channels=args.channels,
@@ -42,42 +43,28 @@ def main(argv=None):
     for h in heads.values():
         h.init_weights()
         h.to(dev)
-    params = {k: sum(p.numel() for p in h.parameters()) / 1e6
-              for k, h in heads.items()}
     print(device_line(dev))
     print(f'{args.num_convs} convs x {args.channels} channels, 14x14 RoIs -> '
           f'28x28, {args.num_classes} classes; medians of {args.repeats}')
     columns = dict(params='params M', fwd='fwd ms', fwd_bwd='fwd+bwd ms',
                    mem=memory_label(dev))
+    tables = {}
     for n in args.rois:
         x = torch.randn(n, args.channels, 14, 14, device=dev, requires_grad=True)
         labels = torch.randint(0, args.num_classes, (n, ), device=dev)
         targets = (torch.rand(n, 28, 28, device=dev) > 0.5).float()
 
         def step(head):
-            def run():
-                preds = head(x)
-                head.loss_mask(preds, targets, labels).backward()
-            return run
+            return lambda: head.loss_mask(head(x), targets, labels).backward()
 
-        def fwd(head):
-            def run():
-                with torch.no_grad():
-                    head(x)
-            return run
-
-        t_fb = interleaved_medians({k: step(h) for k, h in heads.items()},
-                                   dev, args.repeats, args.warmup)
-        t_f = interleaved_medians({k: fwd(h) for k, h in heads.items()},
-                                  dev, args.repeats, args.warmup)
-        mem = {k: peak_memory_bytes(step(h), dev) for k, h in heads.items()}
-        rows = {k: dict(params=params[k], fwd=t_f[k] * 1e3,
-                        fwd_bwd=t_fb[k] * 1e3, mem=mem[k] / 2**20)
-                for k in heads}
+        rows = measure_steps(
+            {'fwd_bwd': {k: step(h) for k, h in heads.items()},
+             'fwd': {k: no_grad(lambda h=h: h(x)) for k, h in heads.items()}},
+            dev, args.repeats, args.warmup, memory='fwd_bwd')
+        for k, h in heads.items():
+            rows[k]['params'] = params_m(h)
         print()
         print(format_table(rows, columns, label=f'[{n} positive RoIs]',
                            ratios=[('FullyConnectedFusion', 'FCNMaskHead')]))
-
-
-if __name__ == '__main__':
-    main()
+        tables[n] = rows
+    return tables

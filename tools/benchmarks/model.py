@@ -1,4 +1,4 @@
-"""Training-step and inference speed/memory of two detector configs, side by side.
+r"""Two detector configs: train/inference time, memory, FLOPs.
 
 Builds both models from their configs, feeds them identical synthetic inputs
 (random images with random boxes and masks), interleaves the two models'
@@ -6,10 +6,10 @@ steps after warm-up, and prints medians, time ratios, memory ratios,
 parameters and FLOPs.
 
     # CPU (small images; the demo configs)
-    python tools/benchmark.py configs/demo/panet_r18_fpn-gn_demo.py \
-        configs/demo/mask-rcnn_r18_fpn_gn_demo.py
+    python tools/benchmark.py model configs/demo/panet_r18_bufpn-gn_demo.py \
+        configs/demo/mask-rcnn_r18_fpn-gn_demo.py
     # GPU, COCO sizes, fp32 and AMP
-    python tools/benchmark.py configs/panet/panet_r50_fpn-gn_1x_coco.py \
+    python tools/benchmark.py model configs/panet/panet_r50_bufpn-gn_1x_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --device cuda \
         --img-size 800 1333 --batch 2 --amp
 
@@ -20,38 +20,36 @@ synchronisation and memory is the peak allocated; on CPU, wall clock and the
 bytes autograd saves for backward (training) -- the CPU has no allocator peak
 to read.
 """
-import argparse
-
-import torch
-
-import panet_mmdet  # noqa: F401
-from panet_mmdet.utils.benchmarking import (build_detector, device_line,
-                                            format_table, interleaved_medians,
+from panet_mmdet.utils.benchmarking import (add_timing_arguments,
+                                            build_detector, device_line,
+                                            format_table, measure_steps,
                                             memory_label, model_summary,
-                                            peak_memory_bytes, sync)
+                                            no_grad, peak_memory_bytes,
+                                            positive_int, set_threads, sync)
+
+NAME = 'model'
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(p):
     p.add_argument('config', help='the model to measure (e.g. PANet)')
-    p.add_argument('baseline', help='the model to compare with')
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--img-size', type=int, nargs=2, default=(256, 256),
-                   metavar=('H', 'W'))
-    p.add_argument('--batch', type=int, default=2)
-    p.add_argument('--objects', type=int, default=5, help='objects per image')
-    p.add_argument('--repeats', type=int, default=10)
-    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('baseline', help='the model to compare with (e.g. the '
+                   'stock mmdet Mask R-CNN)')
+    p.add_argument('--img-size', type=positive_int, nargs=2,
+                   default=(256, 256), metavar=('H', 'W'))
+    p.add_argument('--batch', type=positive_int, default=2)
+    p.add_argument('--objects', type=positive_int, default=5,
+                   help='objects per image')
     p.add_argument('--amp', action='store_true',
                    help='also measure with fp16 autocast (CUDA only)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--profile', action='store_true',
                    help='also print the top ops (torch profiler) of 3 '
                    'training steps of each model')
-    return p.parse_args(argv)
+    add_timing_arguments(p, repeats=10, warmup=3)
 
 
 def num_classes_of(model):
+    import torch
     roi_head = getattr(model, 'roi_head', None)
     head = getattr(roi_head, 'bbox_head', None)
     if isinstance(head, (list, torch.nn.ModuleList)):
@@ -59,30 +57,34 @@ def num_classes_of(model):
     return getattr(head, 'num_classes', 80)
 
 
-def make_batch(args, num_classes, device):
+def make_batch(args, num_classes):
+    import torch
     from mmdet.testing import demo_mm_inputs
     torch.manual_seed(args.seed)
     h, w = args.img_size
-    packed = demo_mm_inputs(args.batch, [[3, h, w]] * args.batch,
-                            num_items=[args.objects] * args.batch,
-                            num_classes=num_classes, with_mask=True)
-    return packed
+    return demo_mm_inputs(args.batch, [[3, h, w]] * args.batch,
+                          num_items=[args.objects] * args.batch,
+                          num_classes=num_classes, with_mask=True)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    import torch
+
+    import panet_mmdet  # noqa: F401
     if args.amp and not args.device.startswith('cuda'):
         raise ValueError('--amp needs --device cuda: mmcv 2.1\'s CPU NMS has no '
                          'bf16 kernel, so CPU autocast fails for stock Mask '
                          'R-CNN and PANet alike')
+    set_threads(args.threads)
     dev = args.device
+    device_type = dev.split(':')[0]
     models = {'config': build_detector(args.config, dev),
               'baseline': build_detector(args.baseline, dev)}
     classes = {num_classes_of(m) for m in models.values()}
     if len(classes) != 1:
         raise ValueError(f'the two configs predict different class counts '
                          f'{classes}; compare models of one dataset')
-    packed = make_batch(args, classes.pop(), dev)
+    packed = make_batch(args, classes.pop())
     optims = {k: torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
               for k, m in models.items()}
     modes = [('fp32', None)]
@@ -95,7 +97,7 @@ def main(argv=None):
         def run():
             model.train()
             data = model.data_preprocessor(packed, True)
-            with torch.autocast(device_type=dev.split(':')[0], dtype=dtype,
+            with torch.autocast(device_type=device_type, dtype=dtype,
                                 enabled=dtype is not None):
                 losses = model(**data, mode='loss')
             loss, _ = model.parse_losses(losses)
@@ -109,12 +111,11 @@ def main(argv=None):
 
         def run():
             model.eval()
-            with torch.no_grad(), torch.autocast(
-                    device_type=dev.split(':')[0], dtype=dtype,
-                    enabled=dtype is not None):
+            with torch.autocast(device_type=device_type, dtype=dtype,
+                                enabled=dtype is not None):
                 model(**model.data_preprocessor(packed, False),
                       mode='predict')
-        return run
+        return no_grad(run)
 
     print(device_line(dev))
     print(f'input: batch {args.batch} x {args.img_size[0]}x{args.img_size[1]}, '
@@ -122,25 +123,20 @@ def main(argv=None):
           f'interleaved steps after {args.warmup} warm-up steps')
     print(f'config:   {args.config}\nbaseline: {args.baseline}')
     columns = {'train': 'train ms', 'infer': 'infer ms',
-               'memory': memory_label(dev) + ' (train)'}
+               'mem': memory_label(dev) + ' (train)'}
+    tables = {}
     for mode, dtype in modes:
-        t_train = interleaved_medians(
-            {k: train_step(k, dtype) for k in models}, dev, args.repeats,
-            args.warmup)
-        t_infer = interleaved_medians(
-            {k: infer_step(k, dtype) for k in models}, dev, args.repeats,
-            args.warmup)
-        mem_train = {k: peak_memory_bytes(train_step(k, dtype), dev)
-                     for k in models}
-        rows = {k: dict(train=t_train[k] * 1e3, infer=t_infer[k] * 1e3,
-                        memory=mem_train[k] / 2**20) for k in models}
+        rows = measure_steps(
+            {'train': {k: train_step(k, dtype) for k in models},
+             'infer': {k: infer_step(k, dtype) for k in models}},
+            dev, args.repeats, args.warmup, memory='train')
         print()
         print(format_table(rows, columns, ratios=[('config', 'baseline')],
                            label=f'[{mode}]'))
+        tables[mode] = rows
     if dev.startswith('cuda'):
-        inf_mem = {}
-        for k in models:
-            inf_mem[k] = peak_memory_bytes(infer_step(k, None), dev)
+        inf_mem = {k: peak_memory_bytes(infer_step(k, None), dev)
+                   for k in models}
         print(f'\ninference peak MiB: config {inf_mem["config"] / 2**20:.1f}, '
               f'baseline {inf_mem["baseline"] / 2**20:.1f}, ratio '
               f'{inf_mem["config"] / inf_mem["baseline"]:.2f}')
@@ -172,7 +168,4 @@ def main(argv=None):
     if not dev.startswith('cuda'):
         print('note: CPU run, small images and whatever backbone the configs '
               'name; GPU numbers need --device cuda at 800x1333')
-
-
-if __name__ == '__main__':
-    main()
+    return tables

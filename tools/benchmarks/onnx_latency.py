@@ -1,6 +1,6 @@
-"""Inference latency: ONNX Runtime (exported graph) vs PyTorch, same inputs.
+r"""Inference latency: ONNX Runtime vs PyTorch, same input.
 
-For each config, the model is loaded once (checkpoint, or random weights),
+ONNX Runtime (exported graph) vs PyTorch. For each config, the model is loaded once (checkpoint, or random weights),
 exported with both RoIAlign implementations (the ONNX ``RoiAlign`` op and the
 GridSample construction), and then mmdet's own ``predict`` and the two ONNX
 Runtime sessions run on the same pre-processed input, interleaved after
@@ -8,12 +8,12 @@ warm-up; medians and ratios against PyTorch are printed, with the number of
 detections each produced (they must agree: same model, same input).
 
     # the README's table (CPU, all cores)
-    python tools/benchmarks/benchmark_onnx.py \
-        configs/demo/panet_r18_fpn-gn_demo.py --shape 256 256 \
-        --checkpoint work_dirs/demo/panet_r18_fpn-gn_demo/iter_480.pth \
+    python tools/benchmark.py onnx \
+        configs/demo/panet_r18_bufpn-gn_demo.py --shape 256 256 \
+        --checkpoint work_dirs/demo/panet_r18_bufpn-gn_demo/iter_480.pth \
         --image data/demo_shapes/val/val_00001.png --repeats 10
-    python tools/benchmarks/benchmark_onnx.py \
-        configs/panet/panet_r50_fpn-gn_1x_coco.py --shape 800 1216 \
+    python tools/benchmark.py onnx \
+        configs/panet/panet_r50_bufpn-gn_1x_coco.py --shape 800 1216 \
         --score-thr 0.0 --image data/demo_shapes/val/val_00001.png \
         --repeats 5 --warmup 1
 
@@ -22,43 +22,38 @@ config's ``score_thr`` (0.05), so nothing reaches the mask head; ``--score-thr
 0.0`` makes every image carry ``max_per_img`` detections through the mask
 head, the heavy end of a trained model's test-time work.
 """
-import argparse
 import json
-import os
 import os.path as osp
 import tempfile
 
-import numpy as np
-import torch
+from panet_mmdet.utils.benchmarking import (add_timing_arguments,
+                                            device_line, format_table,
+                                            interleaved_medians, positive_int,
+                                            set_threads)
 
-from panet_mmdet.utils.benchmarking import (device_line, format_table,
-                                            interleaved_medians)
-
+NAME = 'onnx'
 IMPLS = ('onnx', 'grid_sample')
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(p):
     p.add_argument('config')
     p.add_argument('--checkpoint', help='weights (default: random init)')
-    p.add_argument('--shape', type=int, nargs=2, default=(256, 256),
+    p.add_argument('--shape', type=positive_int, nargs=2, default=(256, 256),
                    metavar=('H', 'W'), help='padded input size')
     p.add_argument('--image', help='an image to resize to --shape and '
                    'normalise (default: a seeded random image)')
     p.add_argument('--score-thr', type=float,
                    help="override the config's test_cfg.rcnn.score_thr")
-    p.add_argument('--threads', type=int, default=0,
-                   help='threads for both runtimes (0: all cores)')
-    p.add_argument('--repeats', type=int, default=10)
-    p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--json', help='also write the results here')
-    return p.parse_args(argv)
+    # --threads: both runtimes' (intra-op) threads
+    add_timing_arguments(p, repeats=10, warmup=2, device=False, threads=0)
 
 
 def make_input(meta, shape, image_path=None, seed=0):
     """(1, 3, H, W) float32 as the data_preprocessor makes it, from an image
     resized to exactly ``shape`` (or a seeded random one)."""
     import cv2
+    import numpy as np
 
     from panet_mmdet.deployment import preprocess
     h, w = shape
@@ -74,14 +69,13 @@ def make_input(meta, shape, image_path=None, seed=0):
     return input
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    import torch
+
     from panet_mmdet.deployment import (OnnxDetector, export_onnx,
                                         load_detector, torch_predict)
     from panet_mmdet.deployment.exporter import export_metadata
-
-    threads = args.threads or os.cpu_count()
-    torch.set_num_threads(threads)
+    threads = set_threads(args.threads)
     options = None
     if args.score_thr is not None:
         options = {'model.test_cfg.rcnn.score_thr': args.score_thr}
@@ -139,7 +133,3 @@ def main(argv=None):
 def _ort_version():
     import onnxruntime
     return onnxruntime.__version__
-
-
-if __name__ == '__main__':
-    main()

@@ -1,4 +1,6 @@
-"""Speed and memory of AdaptiveFeaturePoolingRoIExtractor, in one run, vs
+r"""AdaptiveFeaturePooling vs Single/GenericRoIExtractor.
+
+Speed and memory of AdaptiveFeaturePoolingRoIExtractor, in one run, vs
 
 - for conv layers, the same extractor with ``implementation='loop'`` (a
   straightforward loop over levels: RoIAlign, that level's layer, then fuse)
@@ -12,42 +14,37 @@ grid, as in the mask branch and the heavier box head; 'fc': fc1 of the 2fc
 box head) it prints median forward and forward+backward times and memory,
 with ratios against SingleRoIExtractor (and, for conv, batched vs loop).
 
-    python tools/benchmarks/benchmark_roi_extractor.py                 # CPU
-    python tools/benchmarks/benchmark_roi_extractor.py --device cuda --channels 256
+    python tools/benchmark.py roi-extractor                          # CPU
+    python tools/benchmark.py roi-extractor --device cuda --channels 256
 """
-import argparse
+from panet_mmdet.utils.benchmarking import (add_timing_arguments,
+                                            device_line, format_table,
+                                            measure_steps, memory_label,
+                                            no_grad, positive_int,
+                                            set_threads)
 
-import torch
-import torch.nn as nn
-from mmcv.cnn import ConvModule
-from mmdet.models.roi_heads.roi_extractors import (GenericRoIExtractor,
-                                                   SingleRoIExtractor)
-
-from panet_mmdet.models import AdaptiveFeaturePoolingRoIExtractor
-from panet_mmdet.utils.benchmarking import (device_line, format_table,
-                                            interleaved_medians, memory_label,
-                                            peak_memory_bytes)
-
+NAME = 'roi-extractor'
 STRIDES = [4, 8, 16, 32]
+LAYERS = ('conv', 'fc')
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--channels', type=int, default=64,
+def add_arguments(p):
+    p.add_argument('--channels', type=positive_int, default=64,
                    help='feature and layer channels (256 in the COCO configs)')
-    p.add_argument('--fc-dim', type=int, default=256,
+    p.add_argument('--fc-dim', type=positive_int, default=256,
                    help='fc layer width (1024 in the COCO configs)')
-    p.add_argument('--rois', type=int, nargs='+', default=[512, 2048])
-    p.add_argument('--img-size', type=int, nargs=2, default=(800, 1333))
-    p.add_argument('--batch', type=int, default=2)
-    p.add_argument('--layers', nargs='+', default=['conv', 'fc'])
-    p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--warmup', type=int, default=2)
-    return p.parse_args(argv)
+    p.add_argument('--rois', type=positive_int, nargs='+', default=[512, 2048],
+                   help='RoI counts, one table each')
+    p.add_argument('--img-size', type=positive_int, nargs=2,
+                   default=(800, 1333), metavar=('H', 'W'))
+    p.add_argument('--batch', type=positive_int, default=2)
+    p.add_argument('--layers', nargs='+', default=list(LAYERS), choices=LAYERS,
+                   help='layer types after the RoIAlign, one table each')
+    add_timing_arguments(p, repeats=5, warmup=2)
 
 
 def make_rois(n, batch, h, w, device):
+    import torch
     g = torch.Generator().manual_seed(0)
     # log-uniform sizes: RoIs of every scale, as a detector proposes them
     size = torch.exp(torch.empty(n, 2).uniform_(2.5, 6.3, generator=g))
@@ -59,6 +56,22 @@ def make_rois(n, batch, h, w, device):
 
 
 def candidates(layer_type, c, fc_dim):
+    import torch.nn as nn
+    from mmcv.cnn import ConvModule
+    from mmdet.models.roi_heads.roi_extractors import (GenericRoIExtractor,
+                                                       SingleRoIExtractor)
+
+    from panet_mmdet.models import AdaptiveFeaturePoolingRoIExtractor
+
+    class Chain(nn.Module):
+
+        def __init__(self, extractor, layer):
+            super().__init__()
+            self.extractor, self.layer = extractor, layer
+
+        def forward(self, feats, rois):
+            return self.layer(self.extractor(feats, rois))
+
     roi = dict(type='RoIAlign', output_size=7, sampling_ratio=2)
     gn = dict(type='GN', num_groups=min(32, c // 2))
     if layer_type == 'conv':
@@ -85,22 +98,13 @@ def candidates(layer_type, c, fc_dim):
     if layer_type == 'conv':
         afps['AFP batched'] = AdaptiveFeaturePoolingRoIExtractor(
             **afp, implementation='batched')
-    return dict(afps, **{'Single+layer': _Chain(single, single_layer),
-                         'Generic+layer': _Chain(generic, generic_layer)})
+    return dict(afps, **{'Single+layer': Chain(single, single_layer),
+                         'Generic+layer': Chain(generic, generic_layer)})
 
 
-class _Chain(nn.Module):
-
-    def __init__(self, extractor, layer):
-        super().__init__()
-        self.extractor, self.layer = extractor, layer
-
-    def forward(self, feats, rois):
-        return self.layer(self.extractor(feats, rois))
-
-
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    import torch
+    set_threads(args.threads)
     dev = args.device
     h, w = args.img_size
     feats = [torch.randn(args.batch, args.channels, -(-h // s), -(-w // s),
@@ -110,36 +114,21 @@ def main(argv=None):
           f'channels, strides {STRIDES}; RoIAlign 7x7; fc width '
           f'{args.fc_dim}; medians of {args.repeats}')
     columns = dict(fwd='fwd ms', fwd_bwd='fwd+bwd ms', mem=memory_label(dev))
+    tables = {}
     for layer_type in args.layers:
         mods = {k: m.to(dev) for k, m in
                 candidates(layer_type, args.channels, args.fc_dim).items()}
         for n in args.rois:
             rois = make_rois(n, args.batch, h, w, dev)
 
-            def fwd(m):
-                return lambda: m(feats, rois)
-
             def fwd_bwd(m):
-                def run():
-                    m(feats, rois).float().square().mean().backward()
-                return run
+                return lambda: m(feats, rois).float().square().mean().backward()
 
-            def no_grad(f):
-                def run():
-                    with torch.no_grad():
-                        f()
-                return run
-
-            t_fwd = interleaved_medians(
-                {k: no_grad(fwd(m)) for k, m in mods.items()}, dev,
-                args.repeats, args.warmup)
-            t_fb = interleaved_medians(
-                {k: fwd_bwd(m) for k, m in mods.items()}, dev, args.repeats,
-                args.warmup)
-            mem = {k: peak_memory_bytes(fwd_bwd(m), dev)
-                   for k, m in mods.items()}
-            rows = {k: dict(fwd=t_fwd[k] * 1e3, fwd_bwd=t_fb[k] * 1e3,
-                            mem=mem[k] / 2**20) for k in mods}
+            rows = measure_steps(
+                {'fwd': {k: no_grad(lambda m=m: m(feats, rois))
+                         for k, m in mods.items()},
+                 'fwd_bwd': {k: fwd_bwd(m) for k, m in mods.items()}},
+                dev, args.repeats, args.warmup, memory='fwd_bwd')
             afps = [k for k in mods if k.startswith('AFP')]
             ratios = [(k, 'Single+layer') for k in afps]
             if 'AFP batched' in mods:
@@ -147,7 +136,5 @@ def main(argv=None):
             print()
             print(format_table(rows, columns, ratios=ratios,
                                label=f'[{layer_type} layer, {n} RoIs]'))
-
-
-if __name__ == '__main__':
-    main()
+            tables[layer_type, n] = rows
+    return tables
