@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment at .venv/ with the pinned,
 # tested stack of requirements/constraints.txt, mmcv built with its ops, and
-# panet_mmdet installed in editable mode.
+# panet_mmdet installed in editable mode (with panet_mmdet/.mim/ symlinks, so
+# that `panet_mmdet::` config bases resolve to the checkout's configs/).
 #
 #   bash tools/setup_env.sh          # what `make demo` / `make test` call first
 #
@@ -31,8 +32,7 @@ step() { echo "setup_env: $*"; }
 
 # The stamp is a hash of everything that decides the environment's contents.
 inputs_hash() {
-    cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/requirements/tests.txt" \
-        "$ROOT/requirements/deploy.txt" "$ROOT/requirements/timm.txt" \
+    cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT"/requirements/*.txt \
         "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1
 }
 HASH=$(inputs_hash)
@@ -120,22 +120,33 @@ step "installing $(basename "$WHEEL")"
 "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "could not install $WHEEL" "remove it from $WHEEL_CACHE and rerun to rebuild"
 
 # ---- the rest of the stack and the package ---------------------------------------
-step "installing mmengine, mmdet, onnx + onnxruntime (deployment), timm + mmpretrain and test requirements"
+step "installing mmengine, mmdet, onnx + onnxruntime (deployment), timm + mmpretrain, scikit-image (demo photos), openmim and test requirements"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
-    -r "$ROOT/requirements/deploy.txt" -r "$ROOT/requirements/timm.txt" \
+    -r "$ROOT/requirements/deploy.txt" -r "$ROOT/requirements/timm.txt" -r "$ROOT/requirements/photo.txt" \
     || die "pip could not install the runtime requirements" "check access to the package registry"
-step "installing panet_mmdet in editable mode"
+# openmim without its opendatalab requirement (see requirements/mim.txt)
+"${PIP[@]}" install -q --no-deps -c "$CONSTRAINTS" -r "$ROOT/requirements/mim.txt" \
+    || die "pip could not install openmim" "check access to the package registry"
+step "installing panet_mmdet in editable mode (panet_mmdet/.mim/ links configs/, tools/, model-index.yml)"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT" \
     || die "pip could not install panet_mmdet in editable mode" "see the pip output above"
-"${PIP[@]}" check >/dev/null || { "${PIP[@]}" check >&2; die "installed packages have conflicting requirements" "see the list above"; }
+# The one conflict left on purpose: openmim's opendatalab (requirements/mim.txt).
+CONFLICTS=$("${PIP[@]}" check 2>&1 | grep -v '^openmim [0-9.]* requires opendatalab, which is not installed' | grep -v '^No broken requirements' || true)
+[ -z "$CONFLICTS" ] || { echo "$CONFLICTS" >&2; die "installed packages have conflicting requirements" "see the list above"; }
 
 step "verifying imports"
 "$VPY" - <<'PY' || die "the environment does not import cleanly" "see the traceback above; remove .venv/ and rerun"
 import mmcv, mmcv.ops, mmengine, mmdet, torch, onnx, onnxruntime
 import torchvision, timm, mmpretrain
+import skimage.data, mim
 from mmcv.ops import RoIAlign  # needs mmcv._ext
 from mmpretrain.models import TIMMBackbone
 import panet_mmdet, panet_mmdet.deployment
+import os.path as osp
+# `panet_mmdet::` config bases are read from panet_mmdet/.mim/configs/
+# (setup.py links it in an editable install)
+assert osp.isfile(osp.join(osp.dirname(panet_mmdet.__file__), '.mim', 'configs',
+                           'panet', 'metafile.yml')), 'panet_mmdet/.mim/configs missing'
 print(f'setup_env: torch {torch.__version__}, torchvision '
       f'{torchvision.__version__}, mmcv {mmcv.__version__}, '
       f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
