@@ -1,7 +1,6 @@
 import os
 import os.path as osp
 import shutil
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -55,8 +54,8 @@ class BuildPyWithMim(build_py):
         for name in MIM_FILES:
             src = osp.join(HERE, name)
             if osp.isdir(src):
-                shutil.copytree(src, osp.join(mim_dir, name),
-                                ignore=MIM_IGNORE)
+                shutil.copytree(
+                    src, osp.join(mim_dir, name), ignore=MIM_IGNORE)
             elif osp.isfile(src):
                 shutil.copyfile(src, osp.join(mim_dir, name))
 
@@ -78,8 +77,8 @@ class BuildPyWithMim(build_py):
 
 
 readme = osp.join(HERE, 'README.md')
-long_description = (open(readme, encoding='utf-8').read()
-                    if osp.isfile(readme) else '')
+long_description = (
+    open(readme, encoding='utf-8').read() if osp.isfile(readme) else '')
 
 setup(
     name='panet_mmdet',

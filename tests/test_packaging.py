@@ -39,8 +39,14 @@ def _metafile_models():
 def _run(cmd, cwd, **kw):
     env = dict(os.environ, PYTHONWARNINGS='ignore')
     env.pop('PYTHONPATH', None)
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300, **kw)
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw)
     assert proc.returncode == 0, (
         f'{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}')
     return proc.stdout
@@ -58,9 +64,13 @@ def wheel(tmp_path_factory):
             shutil.copytree(path, src / name, ignore=ignore)
         elif osp.isfile(path):
             shutil.copy(path, src / name)
-    _run([sys.executable, '-m', 'pip', '--disable-pip-version-check',
-          'wheel', '-q', '--no-deps', '--no-build-isolation', str(src),
-          '-w', str(tmp / 'dist')], cwd=str(tmp))
+    _run([
+        sys.executable, '-m', 'pip', '--disable-pip-version-check', 'wheel',
+        '-q', '--no-deps', '--no-build-isolation',
+        str(src), '-w',
+        str(tmp / 'dist')
+    ],
+         cwd=str(tmp))
     wheels = list((tmp / 'dist').glob('panet_mmdet-*.whl'))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -70,17 +80,23 @@ def wheel(tmp_path_factory):
 def wheel_venv(wheel, tmp_path_factory):
     """(python, site-packages) of a fresh venv with only the wheel in it."""
     venv = tmp_path_factory.mktemp('venv')
-    _run([sys.executable, '-m', 'venv', '--without-pip', str(venv)],
+    _run([sys.executable, '-m', 'venv', '--without-pip',
+          str(venv)],
          cwd=str(venv))
     python = str(venv / 'bin' / 'python')
-    site = _run([python, '-c', 'import sysconfig; '
-                 'print(sysconfig.get_paths()["purelib"])'],
+    site = _run([
+        python, '-c', 'import sysconfig; '
+        'print(sysconfig.get_paths()["purelib"])'
+    ],
                 cwd=str(venv)).strip()
     # After the venv's own site-packages: the wheel's panet_mmdet wins.
     with open(osp.join(site, 'zz_panet_mmdet_stack.pth'), 'w') as f:
         f.write(sysconfig.get_paths()['purelib'] + '\n')
-    _run([sys.executable, '-m', 'pip', '--disable-pip-version-check',
-          '--python', python, 'install', '-q', '--no-deps', str(wheel)],
+    _run([
+        sys.executable, '-m', 'pip', '--disable-pip-version-check', '--python',
+        python, 'install', '-q', '--no-deps',
+        str(wheel)
+    ],
          cwd=str(venv))
     return python, site
 
@@ -137,13 +153,12 @@ def _config_dir(tmp_path):
 def test_wheel_resolves_panet_mmdet_bases(wheel_venv, tmp_path):
     python, site = wheel_venv
     cwd = _config_dir(tmp_path)
-    out = _run([python, '-c', f'cfg_path = {BASE!r}\n' + SCRIPT],
-               cwd=str(cwd))
+    out = _run([python, '-c', f'cfg_path = {BASE!r}\n' + SCRIPT], cwd=str(cwd))
     info = json.loads(out.strip().splitlines()[-1])
     pkg = osp.join(site, 'panet_mmdet')
     assert info['panet_file'] == osp.join(pkg, '__init__.py')
-    assert info['base'] == osp.join(
-        pkg, '.mim', 'configs', 'panet', 'panet_r50_bufpn-gn_1x_coco.py')
+    assert info['base'] == osp.join(pkg, '.mim', 'configs', 'panet',
+                                    'panet_r50_bufpn-gn_1x_coco.py')
     assert not osp.islink(osp.join(pkg, '.mim', 'configs'))
     assert info['editable'] == []
     assert info['neck'] == 'BottomUpAugmentedFPN'
@@ -154,16 +169,19 @@ def test_mim_search_lists_the_models(wheel_venv, tmp_path):
     python, _ = wheel_venv
     out = _run([python, '-m', 'mim', 'search', 'panet_mmdet'],
                cwd=str(tmp_path))
-    listed = {line.split(':', 1)[1].strip() for line in out.splitlines()
-              if line.startswith('config id:')}
+    listed = {
+        line.split(':', 1)[1].strip()
+        for line in out.splitlines() if line.startswith('config id:')
+    }
     assert listed == set(_metafile_models())
 
 
 def test_editable_install_resolves_to_the_checkout(tmp_path):
     """The set-up's editable install: panet_mmdet/.mim/ links the checkout's
     configs/, so a ``panet_mmdet::`` base is the file under configs/."""
-    import panet_mmdet
     from mmengine.config import Config
+
+    import panet_mmdet
     pkg = osp.dirname(panet_mmdet.__file__)
     if osp.realpath(pkg) != osp.join(osp.realpath(ROOT), 'panet_mmdet'):
         pytest.skip(f'panet_mmdet imported from {pkg}, not this checkout')

@@ -1,5 +1,6 @@
 from .checkpoint_compat import allow_mmengine_checkpoints
-from .config_checks import check_choice, check_dataset_paths, check_positive_int
+from .config_checks import (check_choice, check_dataset_paths,
+                            check_positive_int)
 from .config_scope import register_config_scope
 
 __all__ = [
