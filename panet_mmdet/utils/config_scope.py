@@ -26,5 +26,8 @@ LOOKUP_MODULE = 'panet_mmdet.version'
 
 def register_config_scope() -> None:
     """Let mmengine's ``Config`` resolve ``panet_mmdet::`` bases."""
-    from mmengine.config import utils as config_utils
+    try:
+        from mmengine.config import utils as config_utils
+    except ImportError:  # no mmengine (a torch-free runtime): no configs
+        return
     config_utils.MODULE2PACKAGE.setdefault('panet_mmdet', LOOKUP_MODULE)
