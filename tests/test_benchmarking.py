@@ -9,11 +9,10 @@ import sys
 import pytest
 import torch
 
+from panet_mmdet.utils.benchmarking import (add_timing_arguments, format_table,
+                                            load_config, measure_steps,
+                                            model_summary, set_threads)
 from conftest import run_tool
-from panet_mmdet.utils.benchmarking import (add_timing_arguments,
-                                            format_table, load_config,
-                                            measure_steps, model_summary,
-                                            set_threads)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'
@@ -34,10 +33,15 @@ def bench(capsys, *argv):
 
 # ------------------------------------------------------------- helpers
 def test_format_table_values_and_ratios():
-    rows = {'ours': dict(ms=150.0, mem=3.0, note='GN'),
-            'stock': dict(ms=100.0, mem=0.0)}
-    lines = format_table(rows, dict(ms='ms', mem='MiB', note='note'),
-                         ratios=[('ours', 'stock')], label='model').splitlines()
+    rows = {
+        'ours': dict(ms=150.0, mem=3.0, note='GN'),
+        'stock': dict(ms=100.0, mem=0.0)
+    }
+    lines = format_table(
+        rows,
+        dict(ms='ms', mem='MiB', note='note'),
+        ratios=[('ours', 'stock')],
+        label='model').splitlines()
     assert lines[0].split() == ['model', 'ms', 'MiB', 'note']
     assert lines[1].split() == ['ours', '150.0', '3.00', 'GN']
     assert lines[2].split() == ['stock', '100.0', '0.00', '-']
@@ -49,7 +53,8 @@ def test_format_table_values_and_ratios():
 
 def test_format_table_names_an_unknown_row():
     with pytest.raises(KeyError, match='nobody'):
-        format_table({'ours': dict(ms=1.0)}, dict(ms='ms'),
+        format_table({'ours': dict(ms=1.0)},
+                     dict(ms='ms'),
                      ratios=[('ours', 'nobody')])
 
 
@@ -58,16 +63,28 @@ def test_measure_steps_times_each_column_then_memory():
     x = torch.ones(64, requires_grad=True)
 
     def step(name, column, fn=lambda: None):
+
         def run():
             calls.append((name, column))
             fn()
+
         return run
 
     rows = measure_steps(
-        {'fwd': {'a': step('a', 'fwd'), 'b': step('b', 'fwd')},
-         'bwd': {'a': step('a', 'bwd', lambda: (x * x).sum().backward()),
-                 'b': step('b', 'bwd')}},
-        'cpu', repeats=2, warmup=1, memory='bwd')
+        {
+            'fwd': {
+                'a': step('a', 'fwd'),
+                'b': step('b', 'fwd')
+            },
+            'bwd': {
+                'a': step('a', 'bwd', lambda: (x * x).sum().backward()),
+                'b': step('b', 'bwd')
+            }
+        },
+        'cpu',
+        repeats=2,
+        warmup=1,
+        memory='bwd')
     assert set(rows) == {'a', 'b'}
     assert set(rows['a']) == {'fwd', 'bwd', 'mem'}
     assert all(v >= 0 for r in rows.values() for v in r.values())
@@ -147,19 +164,20 @@ def test_unknown_subcommand_names_the_choices(capsys):
 
 def test_ablation_costs_takes_the_runners_arguments():
     """The ablation runner's command line (tools/run_ablation.sh)."""
-    args = benchmarks.build_parser().parse_args(
-        ['ablation-costs', 'a.py', 'b.py', '--checkpoints', 'a.pth', 'b.pth',
-         '--data-root', 'data/x', '--repeats', '3', '--out', 'costs.json',
-         '--train-batches', '1', '--val-images', '2', '--warmup', '0',
-         '--own-batches'])
+    args = benchmarks.build_parser().parse_args([
+        'ablation-costs', 'a.py', 'b.py', '--checkpoints', 'a.pth', 'b.pth',
+        '--data-root', 'data/x', '--repeats', '3', '--out', 'costs.json',
+        '--train-batches', '1', '--val-images', '2', '--warmup', '0',
+        '--own-batches'
+    ])
     assert args.configs == ['a.py', 'b.py']
     assert args.checkpoints == ['a.pth', 'b.pth']
     assert (args.data_root, args.repeats, args.out, args.train_batches,
             args.val_images, args.warmup, args.own_batches) == \
         ('data/x', 3, 'costs.json', 1, 2, 0, True)
     with pytest.raises(ValueError, match='one file per config: got 1 for 2'):
-        benchmarks.main(['ablation-costs', 'a.py', 'b.py',
-                         '--checkpoints', 'a.pth'])
+        benchmarks.main(
+            ['ablation-costs', 'a.py', 'b.py', '--checkpoints', 'a.pth'])
 
 
 def test_neck(capsys):
@@ -167,14 +185,15 @@ def test_neck(capsys):
                    '16', '--in-channels', '8', '16', '32', '64', '--repeats',
                    '1', '--warmup', '0')
     # same parameters and FLOPs as PAFPN (the two differ in order only)
-    assert re.search(r'BottomUpAugmentedFPN / PAFPN +x1\.00 +x1\.00 ', out), out
+    assert re.search(r'BottomUpAugmentedFPN / PAFPN +x1\.00 +x1\.00 ',
+                     out), out
     assert 'BottomUpAugmentedFPN / FPN ' in out
 
 
 def test_roi_extractor(capsys):
     _, out = bench(capsys, 'roi-extractor', '--channels', '8', '--fc-dim',
-                   '16', '--rois', '16', '--img-size', '64', '96',
-                   '--repeats', '1', '--warmup', '0')
+                   '16', '--rois', '16', '--img-size', '64', '96', '--repeats',
+                   '1', '--warmup', '0')
     conv, fc = out.split('[fc layer, 16 RoIs]')
     for name in ('AFP batched', 'AFP loop', 'Single+layer', 'Generic+layer',
                  'AFP batched / AFP loop', 'AFP loop / Single+layer'):
@@ -183,9 +202,9 @@ def test_roi_extractor(capsys):
 
 
 def test_mask_head(capsys):
-    tables, out = bench(capsys, 'mask-head', '--rois', '4', '--channels',
-                        '16', '--num-classes', '3', '--repeats', '1',
-                        '--warmup', '0')
+    tables, out = bench(capsys, 'mask-head', '--rois', '4', '--channels', '16',
+                        '--num-classes', '3', '--repeats', '1', '--warmup',
+                        '0')
     assert 'FullyConnectedFusion / FCNMaskHead' in out
     rows = tables[4]
     assert rows['FullyConnectedFusion']['params'] > rows['FCNMaskHead'][
@@ -204,9 +223,9 @@ def test_model(capsys):
 
 @pytest.mark.slow
 def test_onnx(capsys, tmp_path):
-    _, out = bench(capsys, 'onnx', DEMO, '--shape', '96', '128',
-                   '--score-thr', '0.0', '--repeats', '1', '--warmup', '0',
-                   '--json', str(tmp_path / 'r.json'))
+    _, out = bench(capsys, 'onnx', DEMO, '--shape', '96', '128', '--score-thr',
+                   '0.0', '--repeats', '1', '--warmup', '0', '--json',
+                   str(tmp_path / 'r.json'))
     for name in ('PyTorch (mmdet predict)', 'ONNX Runtime, RoiAlign op',
                  'ONNX Runtime, GridSample RoIAlign'):
         assert name in out
@@ -228,7 +247,8 @@ def test_ablation_costs_writes_costs_json(capsys, tiny_data, tmp_path):
     assert set(record) == {'device', 'repeats', 'val_images', 'configs'}
     assert list(record['configs']) == [STOCK, DEMO]
     for costs in record['configs'].values():
-        assert set(costs) == {'params', 'gflops', 'train_batch_size',
-                              'checkpoint', 'train_saved_mib',
-                              'train_step_s', 'infer_ms_per_img'}
+        assert set(costs) == {
+            'params', 'gflops', 'train_batch_size', 'checkpoint',
+            'train_saved_mib', 'train_step_s', 'infer_ms_per_img'
+        }
         assert costs['checkpoint'] is None and costs['train_step_s'] > 0

@@ -5,7 +5,7 @@ interleaved calls after warm-up, with ratios (one subcommand per comparison;
     python tools/benchmark.py model configs/demo/panet_r18_bufpn-gn_demo.py \
         configs/demo/mask-rcnn_r18_fpn-gn_demo.py
     python tools/benchmark.py neck --device cuda --img-size 800 1333
-    python tools/benchmark.py ablation-costs CONFIG1 CONFIG2 ... --out costs.json
+    python tools/benchmark.py ablation-costs CONFIG1 CONFIG2 --out costs.json
 """
 from benchmarks import main
 

@@ -57,22 +57,35 @@ def device_arg(text: str) -> str:
     return text
 
 
-def add_timing_arguments(parser: argparse.ArgumentParser, repeats: int,
-                         warmup: int, device: bool = True,
+def add_timing_arguments(parser: argparse.ArgumentParser,
+                         repeats: int,
+                         warmup: int,
+                         device: bool = True,
                          threads: Optional[int] = None) -> None:
     """The options every benchmark takes: ``--device`` (where ``device``),
     ``--repeats``, ``--warmup`` and ``--threads`` (see :func:`set_threads`),
     with that benchmark's defaults."""
     if device:
-        parser.add_argument('--device', type=device_arg, default='cpu',
-                            help="'cpu' (default), 'cuda' or 'cuda:N'")
-    parser.add_argument('--repeats', type=positive_int, default=repeats,
-                        help='timed calls of each candidate, interleaved; '
-                        f'the median is printed (default {repeats})')
-    parser.add_argument('--warmup', type=nonnegative_int, default=warmup,
-                        help=f'untimed calls first (default {warmup})')
+        parser.add_argument(
+            '--device',
+            type=device_arg,
+            default='cpu',
+            help="'cpu' (default), 'cuda' or 'cuda:N'")
     parser.add_argument(
-        '--threads', type=nonnegative_int, default=threads,
+        '--repeats',
+        type=positive_int,
+        default=repeats,
+        help='timed calls of each candidate, interleaved; '
+        f'the median is printed (default {repeats})')
+    parser.add_argument(
+        '--warmup',
+        type=nonnegative_int,
+        default=warmup,
+        help=f'untimed calls first (default {warmup})')
+    parser.add_argument(
+        '--threads',
+        type=nonnegative_int,
+        default=threads,
         help='CPU threads of torch (0: all cores; default: ' +
         ('all cores)' if threads == 0 else 'as OMP_NUM_THREADS, else '
          "torch's default)"))
@@ -171,11 +184,14 @@ def no_grad(fn: Callable[[], None]) -> Callable[[], None]:
     def run():
         with torch.no_grad():
             fn()
+
     return run
 
 
 def measure_steps(steps: Mapping[str, Mapping[str, Callable[[], None]]],
-                  device: str, repeats: int, warmup: int,
+                  device: str,
+                  repeats: int,
+                  warmup: int,
                   memory: Optional[str] = None) -> Dict[str, Dict[str, float]]:
     """Each candidate's median milliseconds per step, and its memory.
 
@@ -209,7 +225,8 @@ def params_m(module: torch.nn.Module) -> float:
 
 def device_line(device: str) -> str:
     if device.startswith('cuda'):
-        return f'device: {torch.cuda.get_device_name()} (torch {torch.__version__})'
+        return (f'device: {torch.cuda.get_device_name()} '
+                f'(torch {torch.__version__})')
     return (f'device: CPU, {torch.get_num_threads()} threads '
             f'(torch {torch.__version__})')
 
@@ -256,10 +273,13 @@ def model_summary(config: str,
         cfg.model.test_cfg.rcnn.score_thr = 0.0
     model = build_detector(cfg).eval()
     h, w = shape
-    sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
-                                         pad_shape=(h, w),
-                                         scale_factor=(1., 1.),
-                                         batch_input_shape=(h, w)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(h, w),
+            ori_shape=(h, w),
+            pad_shape=(h, w),
+            scale_factor=(1., 1.),
+            batch_input_shape=(h, w)))
     torch.manual_seed(0)
     x = torch.rand(1, 3, h, w)
 
@@ -277,7 +297,8 @@ def model_summary(config: str,
 
     with torch.no_grad():
         analyzer = FlopAnalyzer(Predict(model), (x, ))
-        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(
+            False)
         by_module = analyzer.by_module()
     rows = {}
     for part in SUMMARY_PARTS:
@@ -289,8 +310,8 @@ def model_summary(config: str,
             continue
         rows[part] = (sum(p.numel() for p in module.parameters()),
                       by_module.get('m.' + part, 0))
-    rows['total'] = (sum(p.numel() for p in model.parameters()),
-                     by_module.get('', 0))
+    rows['total'] = (sum(p.numel()
+                         for p in model.parameters()), by_module.get('', 0))
     return rows
 
 
@@ -332,8 +353,9 @@ def format_table(rows: Mapping[str, Mapping[str, Cell]],
         cells = []
         for k in columns:
             x, y = rows[a].get(k), rows[b].get(k)
-            numeric = all(isinstance(v, (int, float)) and
-                          not isinstance(v, bool) for v in (x, y))
+            numeric = all(
+                isinstance(v, (int, float)) and not isinstance(v, bool)
+                for v in (x, y))
             cells.append(f'x{x / y:.2f}' if numeric and y else '-')
         body.append([f'{a} / {b}'] + cells)
     if markdown:
@@ -341,7 +363,7 @@ def format_table(rows: Mapping[str, Mapping[str, Cell]],
         lines.insert(1, '|---' + '|---:' * len(columns) + '|')
         return '\n'.join(lines)
     widths = [max(len(r[i]) for r in body) for i in range(len(body[0]))]
-    return '\n'.join(
-        '  '.join([r[0].ljust(widths[0])] +
-                  [c.rjust(w) for c, w in zip(r[1:], widths[1:])]).rstrip()
-        for r in body)
+    return '\n'.join('  '.join([r[0].ljust(widths[0])] +
+                               [c.rjust(w)
+                                for c, w in zip(r[1:], widths[1:])]).rstrip()
+                     for r in body)

@@ -13,21 +13,27 @@ MODULES = ('model', 'neck', 'roi_extractor', 'mask_head', 'onnx_latency',
 
 
 def build_parser(description: str = None) -> argparse.ArgumentParser:
-    modules = [importlib.import_module(f'{__name__}.{name}')
-               for name in MODULES]
+    modules = [
+        importlib.import_module(f'{__name__}.{name}') for name in MODULES
+    ]
     width = max(len(m.NAME) for m in modules) + 2
     # the list by hand: Python 3.11's argparse wraps long subcommand names
     epilog = 'subcommands:\n' + '\n'.join(
         f'  {m.NAME:<{width}}{m.__doc__.splitlines()[0]}' for m in modules)
     parser = argparse.ArgumentParser(
-        prog='tools/benchmark.py', description=description, epilog=epilog,
+        prog='tools/benchmark.py',
+        description=description,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(
-        dest='subcommand', metavar='SUBCOMMAND', required=True,
+        dest='subcommand',
+        metavar='SUBCOMMAND',
+        required=True,
         help='the benchmark to run (list below)')
     for module in modules:
         p = sub.add_parser(
-            module.NAME, description=module.__doc__,
+            module.NAME,
+            description=module.__doc__,
             formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(run=module.run)

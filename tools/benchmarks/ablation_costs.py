@@ -7,7 +7,8 @@ ablation runner's costs.json).
     python tools/benchmark.py ablation-costs \
         configs/demo/mask-rcnn_r18_fpn-gn_demo.py \
         configs/demo/ablations/mask-rcnn_r18_bufpn-gn_demo.py ... \
-        --data-root data/demo_shapes --checkpoints CKPT1 CKPT2 ... --out costs.json
+        --data-root data/demo_shapes --checkpoints CKPT1 CKPT2 ... \
+        --out costs.json
 
 Every model gets the same inputs: ``--train-batches`` real training
 batches of the first config's train dataloader (its pipeline and batch
@@ -49,14 +50,19 @@ NAME = 'ablation-costs'
 
 def add_arguments(p):
     p.add_argument('configs', nargs='+', help='the first is the reference')
-    p.add_argument('--checkpoints', nargs='*', default=None,
-                   help='one trained checkpoint per config, same order')
+    p.add_argument(
+        '--checkpoints',
+        nargs='*',
+        default=None,
+        help='one trained checkpoint per config, same order')
     p.add_argument('--data-root', default='data/demo_shapes')
     p.add_argument('--train-batches', type=positive_int, default=2)
     p.add_argument('--val-images', type=positive_int, default=8)
-    p.add_argument('--own-batches', action='store_true',
-                   help="train each config on its own train loader's "
-                   'batches (default: all on the first one\'s)')
+    p.add_argument(
+        '--own-batches',
+        action='store_true',
+        help="train each config on its own train loader's "
+        'batches (default: all on the first one\'s)')
     p.add_argument('--out', help='write the measurements as JSON here')
     add_timing_arguments(p, repeats=5, warmup=1, device=False)
 
@@ -83,8 +89,14 @@ def _first(loader, n):
     return batches
 
 
-def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
-            repeats=5, warmup=1, own_batches=False):
+def measure(configs,
+            checkpoints,
+            data_root,
+            train_batches=2,
+            val_images=8,
+            repeats=5,
+            warmup=1,
+            own_batches=False):
     """``{config: {params, gflops, train_step_s, infer_ms_per_img,
     train_saved_mib}}``, measured in one process (see the module doc)."""
     import torch
@@ -94,10 +106,10 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
     register_all_modules()  # mmdet's datasets and transforms, default scope
     quiet_mmengine_logs('ablation_costs')
     ref_cfg = load_config(configs[0])
-    train_data = _first(_dataloader(ref_cfg, 'train', data_root),
-                        train_batches)
-    val_data = _first(_dataloader(ref_cfg, 'test', data_root, batch_size=1),
-                      val_images)
+    train_data = _first(
+        _dataloader(ref_cfg, 'train', data_root), train_batches)
+    val_data = _first(
+        _dataloader(ref_cfg, 'test', data_root, batch_size=1), val_images)
     train_fns, infer_fns, results = {}, {}, {}
     for i, config in enumerate(configs):
         cfg = load_config(config)
@@ -105,14 +117,15 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
         model = build_detector(cfg)
         model.init_weights()
         if checkpoints:
-            load_checkpoint(model, checkpoints[i], map_location='cpu',
-                            logger='silent')
+            load_checkpoint(
+                model, checkpoints[i], map_location='cpu', logger='silent')
         elif cfg.model.test_cfg.get('rcnn') is not None:
             model.test_cfg.rcnn.score_thr = 0.0
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         step = {'n': 0}
-        batches = (_first(_dataloader(cfg, 'train', data_root), train_batches)
-                   if own_batches else train_data)
+        batches = (
+            _first(_dataloader(cfg, 'train', data_root), train_batches)
+            if own_batches else train_data)
 
         def train_fn(model=model, optim=optim, step=step, batches=batches):
             model.train()
@@ -127,13 +140,20 @@ def measure(configs, checkpoints, data_root, train_batches=2, val_images=8,
 
         train_fns[config], infer_fns[config] = train_fn, infer_fn
         params, flops = model_summary(config, (256, 256))['total']
-        results[config] = dict(params=params, gflops=flops / 1e9,
-                               train_batch_size=len(batches[0]['inputs']),
-                               checkpoint=checkpoints[i] if checkpoints
-                               else None)
+        results[config] = dict(
+            params=params,
+            gflops=flops / 1e9,
+            train_batch_size=len(batches[0]['inputs']),
+            checkpoint=checkpoints[i] if checkpoints else None)
     # inference first: the training steps change the weights
-    rows = measure_steps({'infer': infer_fns, 'train': train_fns}, 'cpu',
-                         repeats, warmup, memory='train')
+    rows = measure_steps({
+        'infer': infer_fns,
+        'train': train_fns
+    },
+                         'cpu',
+                         repeats,
+                         warmup,
+                         memory='train')
     for config in configs:
         results[config].update(
             train_saved_mib=rows[config]['mem'],
@@ -157,18 +177,31 @@ def run(args):
           f'{"trained" if args.checkpoints else "random (score_thr 0)"} '
           'weights')
     names = {c: osp.basename(c)[:-3] for c in args.configs}
-    rows = {names[c]: dict(r, params=r['params'] / 1e6)
-            for c, r in results.items()}
+    rows = {
+        names[c]: dict(r, params=r['params'] / 1e6)
+        for c, r in results.items()
+    }
     first = names[args.configs[0]]
-    print(format_table(
-        rows, {'params': 'params M', 'gflops': 'GFLOPs',
-               'train_step_s': 'train s/step', 'infer_ms_per_img':
-               'infer ms/img', 'train_saved_mib': 'saved MiB (train)'},
-        ratios=[(n, first) for n in rows if n != first], label='config'))
+    print(
+        format_table(
+            rows, {
+                'params': 'params M',
+                'gflops': 'GFLOPs',
+                'train_step_s': 'train s/step',
+                'infer_ms_per_img': 'infer ms/img',
+                'train_saved_mib': 'saved MiB (train)'
+            },
+            ratios=[(n, first) for n in rows if n != first],
+            label='config'))
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(device=device_line('cpu'), repeats=args.repeats,
-                           val_images=args.val_images, configs=results),
-                      f, indent=1)
+            json.dump(
+                dict(
+                    device=device_line('cpu'),
+                    repeats=args.repeats,
+                    val_images=args.val_images,
+                    configs=results),
+                f,
+                indent=1)
         print(f'written: {args.out}')
     return results

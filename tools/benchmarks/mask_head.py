@@ -9,18 +9,22 @@ with ratios.
     python tools/benchmark.py mask-head
     python tools/benchmark.py mask-head --device cuda
 """
-from panet_mmdet.utils.benchmarking import (add_timing_arguments,
-                                            device_line, format_table,
-                                            measure_steps, memory_label,
-                                            no_grad, params_m, positive_int,
-                                            quiet_mmengine_logs, set_threads)
+from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
+                                            format_table, measure_steps,
+                                            memory_label, no_grad, params_m,
+                                            positive_int, quiet_mmengine_logs,
+                                            set_threads)
 
 NAME = 'mask-head'
 
 
 def add_arguments(p):
-    p.add_argument('--rois', type=positive_int, nargs='+', default=[64, 256],
-                   help='positive RoI counts, one table each')
+    p.add_argument(
+        '--rois',
+        type=positive_int,
+        nargs='+',
+        default=[64, 256],
+        help='positive RoI counts, one table each')
     p.add_argument('--channels', type=positive_int, default=256)
     p.add_argument('--num-convs', type=positive_int, default=4)
     p.add_argument('--num-classes', type=positive_int, default=80)
@@ -35,22 +39,30 @@ def run(args):
     set_threads(args.threads)
     quiet_mmengine_logs()
     dev = args.device
-    common = dict(num_convs=args.num_convs, in_channels=args.channels,
-                  conv_out_channels=args.channels,
-                  num_classes=args.num_classes)
-    heads = {'FCNMaskHead': FCNMaskHead(**common),
-             'FullyConnectedFusion': FullyConnectedFusionMaskHead(**common)}
+    common = dict(
+        num_convs=args.num_convs,
+        in_channels=args.channels,
+        conv_out_channels=args.channels,
+        num_classes=args.num_classes)
+    heads = {
+        'FCNMaskHead': FCNMaskHead(**common),
+        'FullyConnectedFusion': FullyConnectedFusionMaskHead(**common)
+    }
     for h in heads.values():
         h.init_weights()
         h.to(dev)
     print(device_line(dev))
     print(f'{args.num_convs} convs x {args.channels} channels, 14x14 RoIs -> '
           f'28x28, {args.num_classes} classes; medians of {args.repeats}')
-    columns = dict(params='params M', fwd='fwd ms', fwd_bwd='fwd+bwd ms',
-                   mem=memory_label(dev))
+    columns = dict(
+        params='params M',
+        fwd='fwd ms',
+        fwd_bwd='fwd+bwd ms',
+        mem=memory_label(dev))
     tables = {}
     for n in args.rois:
-        x = torch.randn(n, args.channels, 14, 14, device=dev, requires_grad=True)
+        x = torch.randn(
+            n, args.channels, 14, 14, device=dev, requires_grad=True)
         labels = torch.randint(0, args.num_classes, (n, ), device=dev)
         targets = (torch.rand(n, 28, 28, device=dev) > 0.5).float()
 
@@ -58,13 +70,28 @@ def run(args):
             return lambda: head.loss_mask(head(x), targets, labels).backward()
 
         rows = measure_steps(
-            {'fwd_bwd': {k: step(h) for k, h in heads.items()},
-             'fwd': {k: no_grad(lambda h=h: h(x)) for k, h in heads.items()}},
-            dev, args.repeats, args.warmup, memory='fwd_bwd')
+            {
+                'fwd_bwd': {
+                    k: step(h)
+                    for k, h in heads.items()
+                },
+                'fwd': {
+                    k: no_grad(lambda h=h: h(x))
+                    for k, h in heads.items()
+                }
+            },
+            dev,
+            args.repeats,
+            args.warmup,
+            memory='fwd_bwd')
         for k, h in heads.items():
             rows[k]['params'] = params_m(h)
         print()
-        print(format_table(rows, columns, label=f'[{n} positive RoIs]',
-                           ratios=[('FullyConnectedFusion', 'FCNMaskHead')]))
+        print(
+            format_table(
+                rows,
+                columns,
+                label=f'[{n} positive RoIs]',
+                ratios=[('FullyConnectedFusion', 'FCNMaskHead')]))
         tables[n] = rows
     return tables

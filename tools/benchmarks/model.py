@@ -9,7 +9,8 @@ parameters and FLOPs.
     python tools/benchmark.py model configs/demo/panet_r18_bufpn-gn_demo.py \
         configs/demo/mask-rcnn_r18_fpn-gn_demo.py
     # GPU, COCO sizes, fp32 and AMP
-    python tools/benchmark.py model configs/panet/panet_r50_bufpn-gn_1x_coco.py \
+    python tools/benchmark.py model \
+        configs/panet/panet_r50_bufpn-gn_1x_coco.py \
         mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --device cuda \
         --img-size 800 1333 --batch 2 --amp
 
@@ -32,19 +33,29 @@ NAME = 'model'
 
 def add_arguments(p):
     p.add_argument('config', help='the model to measure (e.g. PANet)')
-    p.add_argument('baseline', help='the model to compare with (e.g. the '
-                   'stock mmdet Mask R-CNN)')
-    p.add_argument('--img-size', type=positive_int, nargs=2,
-                   default=(256, 256), metavar=('H', 'W'))
+    p.add_argument(
+        'baseline',
+        help='the model to compare with (e.g. the '
+        'stock mmdet Mask R-CNN)')
+    p.add_argument(
+        '--img-size',
+        type=positive_int,
+        nargs=2,
+        default=(256, 256),
+        metavar=('H', 'W'))
     p.add_argument('--batch', type=positive_int, default=2)
-    p.add_argument('--objects', type=positive_int, default=5,
-                   help='objects per image')
-    p.add_argument('--amp', action='store_true',
-                   help='also measure with fp16 autocast (CUDA only)')
+    p.add_argument(
+        '--objects', type=positive_int, default=5, help='objects per image')
+    p.add_argument(
+        '--amp',
+        action='store_true',
+        help='also measure with fp16 autocast (CUDA only)')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--profile', action='store_true',
-                   help='also print the top ops (torch profiler) of 3 '
-                   'training steps of each model')
+    p.add_argument(
+        '--profile',
+        action='store_true',
+        help='also print the top ops (torch profiler) of 3 '
+        'training steps of each model')
     add_timing_arguments(p, repeats=10, warmup=3)
 
 
@@ -62,9 +73,11 @@ def make_batch(args, num_classes):
     from mmdet.testing import demo_mm_inputs
     torch.manual_seed(args.seed)
     h, w = args.img_size
-    return demo_mm_inputs(args.batch, [[3, h, w]] * args.batch,
-                          num_items=[args.objects] * args.batch,
-                          num_classes=num_classes, with_mask=True)
+    return demo_mm_inputs(
+        args.batch, [[3, h, w]] * args.batch,
+        num_items=[args.objects] * args.batch,
+        num_classes=num_classes,
+        with_mask=True)
 
 
 def run(args):
@@ -72,21 +85,26 @@ def run(args):
 
     import panet_mmdet  # noqa: F401
     if args.amp and not args.device.startswith('cuda'):
-        raise ValueError('--amp needs --device cuda: mmcv 2.1\'s CPU NMS has no '
-                         'bf16 kernel, so CPU autocast fails for stock Mask '
-                         'R-CNN and PANet alike')
+        raise ValueError(
+            '--amp needs --device cuda: mmcv 2.1\'s CPU NMS has no '
+            'bf16 kernel, so CPU autocast fails for stock Mask '
+            'R-CNN and PANet alike')
     set_threads(args.threads)
     dev = args.device
     device_type = dev.split(':')[0]
-    models = {'config': build_detector(args.config, dev),
-              'baseline': build_detector(args.baseline, dev)}
+    models = {
+        'config': build_detector(args.config, dev),
+        'baseline': build_detector(args.baseline, dev)
+    }
     classes = {num_classes_of(m) for m in models.values()}
     if len(classes) != 1:
         raise ValueError(f'the two configs predict different class counts '
                          f'{classes}; compare models of one dataset')
     packed = make_batch(args, classes.pop())
-    optims = {k: torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
-              for k, m in models.items()}
+    optims = {
+        k: torch.optim.SGD(m.parameters(), lr=1e-4, momentum=0.9)
+        for k, m in models.items()
+    }
     modes = [('fp32', None)]
     if args.amp:
         modes.append(('amp', torch.float16))
@@ -97,13 +115,16 @@ def run(args):
         def run():
             model.train()
             data = model.data_preprocessor(packed, True)
-            with torch.autocast(device_type=device_type, dtype=dtype,
-                                enabled=dtype is not None):
+            with torch.autocast(
+                    device_type=device_type,
+                    dtype=dtype,
+                    enabled=dtype is not None):
                 losses = model(**data, mode='loss')
             loss, _ = model.parse_losses(losses)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+
         return run
 
     def infer_step(name, dtype):
@@ -111,32 +132,55 @@ def run(args):
 
         def run():
             model.eval()
-            with torch.autocast(device_type=device_type, dtype=dtype,
-                                enabled=dtype is not None):
-                model(**model.data_preprocessor(packed, False),
-                      mode='predict')
+            with torch.autocast(
+                    device_type=device_type,
+                    dtype=dtype,
+                    enabled=dtype is not None):
+                model(**model.data_preprocessor(packed, False), mode='predict')
+
         return no_grad(run)
 
     print(device_line(dev))
-    print(f'input: batch {args.batch} x {args.img_size[0]}x{args.img_size[1]}, '
-          f'{args.objects} objects per image; medians of {args.repeats} '
-          f'interleaved steps after {args.warmup} warm-up steps')
+    print(
+        f'input: batch {args.batch} x {args.img_size[0]}x{args.img_size[1]}, '
+        f'{args.objects} objects per image; medians of {args.repeats} '
+        f'interleaved steps after {args.warmup} warm-up steps')
     print(f'config:   {args.config}\nbaseline: {args.baseline}')
-    columns = {'train': 'train ms', 'infer': 'infer ms',
-               'mem': memory_label(dev) + ' (train)'}
+    columns = {
+        'train': 'train ms',
+        'infer': 'infer ms',
+        'mem': memory_label(dev) + ' (train)'
+    }
     tables = {}
     for mode, dtype in modes:
         rows = measure_steps(
-            {'train': {k: train_step(k, dtype) for k in models},
-             'infer': {k: infer_step(k, dtype) for k in models}},
-            dev, args.repeats, args.warmup, memory='train')
+            {
+                'train': {
+                    k: train_step(k, dtype)
+                    for k in models
+                },
+                'infer': {
+                    k: infer_step(k, dtype)
+                    for k in models
+                }
+            },
+            dev,
+            args.repeats,
+            args.warmup,
+            memory='train')
         print()
-        print(format_table(rows, columns, ratios=[('config', 'baseline')],
-                           label=f'[{mode}]'))
+        print(
+            format_table(
+                rows,
+                columns,
+                ratios=[('config', 'baseline')],
+                label=f'[{mode}]'))
         tables[mode] = rows
     if dev.startswith('cuda'):
-        inf_mem = {k: peak_memory_bytes(infer_step(k, None), dev)
-                   for k in models}
+        inf_mem = {
+            k: peak_memory_bytes(infer_step(k, None), dev)
+            for k in models
+        }
         print(f'\ninference peak MiB: config {inf_mem["config"] / 2**20:.1f}, '
               f'baseline {inf_mem["baseline"] / 2**20:.1f}, ratio '
               f'{inf_mem["config"] / inf_mem["baseline"]:.2f}')
@@ -155,16 +199,23 @@ def run(args):
                 sync(dev)
             print(f'\n[profile: {k}, 3 training steps, top ops by self time]')
             print(prof.key_averages().table(sort_by=sort, row_limit=8))
-    totals = {k: model_summary(p, args.img_size)['total']
-              for k, p in (('config', args.config),
-                           ('baseline', args.baseline))}
+    totals = {
+        k: model_summary(p, args.img_size)['total']
+        for k, p in (('config', args.config), ('baseline', args.baseline))
+    }
     print(f'\nparameters, and inference FLOPs of one {args.img_size[0]}x'
           f'{args.img_size[1]} image (RoI heads at test-time box counts; per '
           'part: tools/analysis/model_summary.py)')
-    print(format_table(
-        {k: dict(params=p / 1e6, flops=f / 1e9) for k, (p, f) in totals.items()},
-        {'params': 'params M', 'flops': 'GFLOPs'},
-        ratios=[('config', 'baseline')]))
+    print(
+        format_table(
+            {
+                k: dict(params=p / 1e6, flops=f / 1e9)
+                for k, (p, f) in totals.items()
+            }, {
+                'params': 'params M',
+                'flops': 'GFLOPs'
+            },
+            ratios=[('config', 'baseline')]))
     if not dev.startswith('cuda'):
         print('note: CPU run, small images and whatever backbone the configs '
               'name; GPU numbers need --device cuda at 800x1333')

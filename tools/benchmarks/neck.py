@@ -11,24 +11,32 @@ Memory: on CUDA the peak allocated memory of a forward+backward; on CPU the
 bytes of the tensors autograd saves for backward (the activation memory a
 training step holds), which is what differs between necks.
 """
-from panet_mmdet.utils.benchmarking import (add_timing_arguments,
-                                            device_line, format_table,
-                                            measure_steps, memory_label,
-                                            no_grad, params_m, positive_int,
-                                            set_threads)
+from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
+                                            format_table, measure_steps,
+                                            memory_label, no_grad, params_m,
+                                            positive_int, set_threads)
 
 NAME = 'neck'
 
 
 def add_arguments(p):
-    p.add_argument('--img-size', type=positive_int, nargs=2,
-                   default=(512, 512), metavar=('H', 'W'))
+    p.add_argument(
+        '--img-size',
+        type=positive_int,
+        nargs=2,
+        default=(512, 512),
+        metavar=('H', 'W'))
     p.add_argument('--batch', type=positive_int, default=1)
     p.add_argument('--channels', type=positive_int, default=256)
-    p.add_argument('--in-channels', type=positive_int, nargs=4,
-                   default=[256, 512, 1024, 2048], metavar='C',
-                   help='channels of the 4 backbone levels (strides 4..32)')
-    p.add_argument('--gn', action='store_true', help='GroupNorm(32) in all convs')
+    p.add_argument(
+        '--in-channels',
+        type=positive_int,
+        nargs=4,
+        default=[256, 512, 1024, 2048],
+        metavar='C',
+        help='channels of the 4 backbone levels (strides 4..32)')
+    p.add_argument(
+        '--gn', action='store_true', help='GroupNorm(32) in all convs')
     add_timing_arguments(p, repeats=10, warmup=3)
 
 
@@ -49,11 +57,16 @@ def run(args):
     device = args.device
     h, w = args.img_size
     sizes = [(-(-h // s), -(-w // s)) for s in (4, 8, 16, 32)]
-    inputs = [torch.randn(args.batch, c, *hw, device=device)
-              for c, hw in zip(args.in_channels, sizes)]
+    inputs = [
+        torch.randn(args.batch, c, *hw, device=device)
+        for c, hw in zip(args.in_channels, sizes)
+    ]
     norm = dict(type='GN', num_groups=32) if args.gn else None
-    common = dict(in_channels=args.in_channels, out_channels=args.channels,
-                  num_outs=5, norm_cfg=norm)
+    common = dict(
+        in_channels=args.in_channels,
+        out_channels=args.channels,
+        num_outs=5,
+        norm_cfg=norm)
     necks = {
         'FPN': FPN(**common),
         'PAFPN': PAFPN(**common),
@@ -66,19 +79,38 @@ def run(args):
         return lambda: sum(o.float().mean() for o in neck(inputs)).backward()
 
     rows = measure_steps(
-        {'fwd': {k: no_grad(lambda n=n: n(inputs)) for k, n in necks.items()},
-         'fwd_bwd': {k: fwd_bwd(n) for k, n in necks.items()}},
-        device, args.repeats, args.warmup, memory='fwd_bwd')
+        {
+            'fwd': {
+                k: no_grad(lambda n=n: n(inputs))
+                for k, n in necks.items()
+            },
+            'fwd_bwd': {
+                k: fwd_bwd(n)
+                for k, n in necks.items()
+            }
+        },
+        device,
+        args.repeats,
+        args.warmup,
+        memory='fwd_bwd')
     for name, neck in necks.items():
-        rows[name].update(params=params_m(neck),
-                          gflops=flops(neck, inputs) / 1e9)
+        rows[name].update(
+            params=params_m(neck), gflops=flops(neck, inputs) / 1e9)
     print(device_line(device))
     print(f'input: batch {args.batch}, image {h}x{w}, in_channels '
           f'{args.in_channels}, out_channels {args.channels}, '
           f'{"GN" if args.gn else "no norm"}; medians of {args.repeats}')
-    columns = dict(params='params M', gflops='GFLOPs', fwd='fwd ms',
-                   fwd_bwd='fwd+bwd ms', mem=memory_label(device))
-    print(format_table(rows, columns, label='neck',
-                       ratios=[('BottomUpAugmentedFPN', 'FPN'),
-                               ('BottomUpAugmentedFPN', 'PAFPN')]))
+    columns = dict(
+        params='params M',
+        gflops='GFLOPs',
+        fwd='fwd ms',
+        fwd_bwd='fwd+bwd ms',
+        mem=memory_label(device))
+    print(
+        format_table(
+            rows,
+            columns,
+            label='neck',
+            ratios=[('BottomUpAugmentedFPN', 'FPN'),
+                    ('BottomUpAugmentedFPN', 'PAFPN')]))
     return rows

@@ -1,13 +1,14 @@
 r"""Inference latency: ONNX Runtime vs PyTorch, same input.
 
-ONNX Runtime (exported graph) vs PyTorch. For each config, the model is loaded once (checkpoint, or random weights),
-exported with both RoIAlign implementations (the ONNX ``RoiAlign`` op and the
-GridSample construction), and then mmdet's own ``predict`` and the two ONNX
-Runtime sessions run on the same pre-processed input, interleaved after
-warm-up; medians and ratios against PyTorch are printed, with the number of
-detections each produced (they must agree: same model, same input).
+ONNX Runtime (exported graph) vs PyTorch. For each config, the model is
+loaded once (checkpoint, or random weights), exported with both RoIAlign
+implementations (the ONNX ``RoiAlign`` op and the GridSample construction),
+and then mmdet's own ``predict`` and the two ONNX Runtime sessions run on the
+same pre-processed input, interleaved after warm-up; medians and ratios
+against PyTorch are printed, with the number of detections each produced
+(they must agree: same model, same input).
 
-    # the README's table (CPU, all cores)
+    # docs/deploy.md's numbers (CPU; --threads 0: all cores)
     python tools/benchmark.py onnx \
         configs/demo/panet_r18_bufpn-gn_demo.py --shape 256 256 \
         --checkpoint work_dirs/demo/panet_r18_bufpn-gn_demo/iter_480.pth \
@@ -26,10 +27,9 @@ import json
 import os.path as osp
 import tempfile
 
-from panet_mmdet.utils.benchmarking import (add_timing_arguments,
-                                            device_line, format_table,
-                                            interleaved_medians, positive_int,
-                                            set_threads)
+from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
+                                            format_table, interleaved_medians,
+                                            positive_int, set_threads)
 
 NAME = 'onnx'
 IMPLS = ('onnx', 'grid_sample')
@@ -38,12 +38,21 @@ IMPLS = ('onnx', 'grid_sample')
 def add_arguments(p):
     p.add_argument('config')
     p.add_argument('--checkpoint', help='weights (default: random init)')
-    p.add_argument('--shape', type=positive_int, nargs=2, default=(256, 256),
-                   metavar=('H', 'W'), help='padded input size')
-    p.add_argument('--image', help='an image to resize to --shape and '
-                   'normalise (default: a seeded random image)')
-    p.add_argument('--score-thr', type=float,
-                   help="override the config's test_cfg.rcnn.score_thr")
+    p.add_argument(
+        '--shape',
+        type=positive_int,
+        nargs=2,
+        default=(256, 256),
+        metavar=('H', 'W'),
+        help='padded input size')
+    p.add_argument(
+        '--image',
+        help='an image to resize to --shape and '
+        'normalise (default: a seeded random image)')
+    p.add_argument(
+        '--score-thr',
+        type=float,
+        help="override the config's test_cfg.rcnn.score_thr")
     p.add_argument('--json', help='also write the results here')
     # --threads: both runtimes' (intra-op) threads
     add_timing_arguments(p, repeats=10, warmup=2, device=False, threads=0)
@@ -89,8 +98,12 @@ def run(args):
         for impl in IMPLS:
             path = osp.join(tmp, f'{impl}.onnx')
             try:
-                export_onnx(model, path, shape, roi_align_impl=impl,
-                            example_input=input_t)
+                export_onnx(
+                    model,
+                    path,
+                    shape,
+                    roi_align_impl=impl,
+                    example_input=input_t)
             except ValueError as e:  # grid_sample: adaptive sampling_ratio
                 print(f'skipped the {impl} RoIAlign: {e}')
                 continue
@@ -106,27 +119,48 @@ def run(args):
 
     name = osp.splitext(osp.basename(args.config))[0]
     weights = args.checkpoint or 'random weights'
-    print(device_line('cpu') + f'; ONNX Runtime {_ort_version()}, '
-          f'{threads} intra-op threads')
+    print(
+        device_line('cpu') + f'; ONNX Runtime {_ort_version()}, '
+        f'{threads} intra-op threads')
     print(f'{name} ({weights}), input 1x3x{shape[0]}x{shape[1]}, median of '
           f'{args.repeats} after {args.warmup} warm-up, interleaved')
-    labels = {'pytorch': 'PyTorch (mmdet predict)',
-              'ort_onnx': 'ONNX Runtime, RoiAlign op',
-              'ort_grid_sample': 'ONNX Runtime, GridSample RoIAlign'}
-    rows = {label: dict(detections=counts[key], ms=medians[key] * 1000,
-                        speedup=f"{medians['pytorch'] / medians[key]:.2f}x")
-            for key, label in labels.items() if key in medians}
-    print(format_table(rows, dict(detections='detections', ms='ms / image',
-                                  speedup='speed-up vs PyTorch'),
-                       label='runtime', markdown=True))
+    labels = {
+        'pytorch': 'PyTorch (mmdet predict)',
+        'ort_onnx': 'ONNX Runtime, RoiAlign op',
+        'ort_grid_sample': 'ONNX Runtime, GridSample RoIAlign'
+    }
+    rows = {
+        label:
+        dict(
+            detections=counts[key],
+            ms=medians[key] * 1000,
+            speedup=f"{medians['pytorch'] / medians[key]:.2f}x")
+        for key, label in labels.items() if key in medians
+    }
+    print(
+        format_table(
+            rows,
+            dict(
+                detections='detections',
+                ms='ms / image',
+                speedup='speed-up vs PyTorch'),
+            label='runtime',
+            markdown=True))
     if len(set(counts.values())) != 1:
         print(f'warning: the runtimes disagree on the detections: {counts}')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(config=args.config, weights=weights,
-                           shape=list(shape), threads=threads,
-                           repeats=args.repeats, counts=counts,
-                           median_s=medians), f, indent=2)
+            json.dump(
+                dict(
+                    config=args.config,
+                    weights=weights,
+                    shape=list(shape),
+                    threads=threads,
+                    repeats=args.repeats,
+                    counts=counts,
+                    median_s=medians),
+                f,
+                indent=2)
     return medians
 
 
