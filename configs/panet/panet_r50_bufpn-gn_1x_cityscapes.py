@@ -4,8 +4,10 @@
 # repeated dataset, LR 0.01 for batch 8, SmoothL1 box loss). mmdet's recipe
 # starts from its COCO Mask R-CNN checkpoint (load_from), whose heads do not
 # match PANet's: this config starts from ImageNet weights instead (the
-# paper's "fine only" setting). For the paper's COCO-pretrained setting, set
-# load_from to a PANet COCO checkpoint of this repository.
+# paper's "fine only" setting). For the paper's COCO-pretrained setting,
+# ./official/panet-official_r50_bufpn-gn_1x_cityscapes.py fine-tunes the
+# authors' released COCO model (converted with
+# tools/model_converters/panet_official_to_mmdet.py --dataset cityscapes).
 _base_ = [
     '../_base_/models/panet_r50_bufpn-gn.py',
     'mmdet::_base_/datasets/cityscapes_instance.py',
