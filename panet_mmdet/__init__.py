@@ -1,18 +1,20 @@
 """PANet (Path Aggregation Network, CVPR 2018) for MMDetection 3.x.
 
 Importing the package registers its modules into mmdet's and mmengine's
-registries (configs do it with ``custom_imports=dict(imports=['panet_mmdet'])``)
-and changes nothing else in the process. In particular it leaves torch's
-``weights_only`` allow-list alone: the tools call
+registries (configs do it with
+``custom_imports=dict(imports=['panet_mmdet'])``) and the ``panet_mmdet::``
+config scope, and changes nothing else in the process. In particular it
+leaves torch's ``weights_only`` allow-list alone: the tools call
 :func:`panet_mmdet.utils.allow_mmengine_checkpoints`, the checkpoint hooks
 do when a run starts, and other configs can import
 :mod:`panet_mmdet.engine.torch_load_allowlist`.
 
 Where torch or mmdet cannot be imported (a deployment machine with only
-onnxruntime, numpy and OpenCV) there is nothing to register and nothing that
-could use the registries; the torch-free parts still import:
-:mod:`panet_mmdet.deployment.runtime`, :mod:`panet_mmdet.deployment.onnx_infer`
-and :mod:`panet_mmdet.deployment.parity`.
+onnxruntime, numpy and OpenCV) there is nothing to register and nothing
+that could use the registries; the torch-free parts still import:
+:mod:`panet_mmdet.deployment.runtime`,
+:mod:`panet_mmdet.deployment.onnx_infer` and
+:mod:`panet_mmdet.deployment.parity`.
 """
 from .version import __version__
 
@@ -23,17 +25,17 @@ def _training_stack_importable() -> bool:
     registering would serve nothing; their own errors surface when
     ``panet_mmdet.models`` (or mmdet) is imported directly."""
     try:
-        import torch  # noqa: F401
         import mmdet  # noqa: F401
+        import torch  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 if _training_stack_importable():
-    from . import utils  # noqa: F401  (first: the panet_mmdet:: config scope)
     from . import datasets  # noqa: F401  (registers DetectronResize)
     from . import engine  # noqa: F401  (registers the hooks, model wrapper)
     from . import models  # noqa: F401  (registers PANet's modules)
+    from . import utils  # noqa: F401  (the panet_mmdet:: config scope)
 
 __all__ = ['__version__']
