@@ -12,6 +12,14 @@ adds exactly these classes to torch's allow-list. ``getattr`` itself is *not*
 allowed: the name ``builtins.getattr`` is mapped to a function that only
 returns a registered statistics method of ``HistoryBuffer`` and refuses any
 other lookup.
+
+The allow-list is process-wide, so ``import panet_mmdet`` does not touch it.
+It is set where mmengine checkpoints are loaded: ``tools/train.py``,
+``tools/test.py``, ``tools/infer.py``, ``load_detector`` (ONNX export),
+``checkpoint_fit``, the ``before_run`` of ``AtomicCheckpointHook`` and
+``RandomStateCheckpointHook`` (so their configs resume with mmdet's own
+``tools/train.py``), and on import of
+:mod:`panet_mmdet.engine.torch_load_allowlist` (for other configs).
 """
 import pickle
 from typing import Any, List
