@@ -1,18 +1,18 @@
 """The demo ablation ladder (configs/demo/ablations/): each rung changes one
 component of its parent and nothing else; the ladder starts at the stock demo
-Mask R-CNN and ends at the PANet demo; the table and the runner script work.
+Mask R-CNN and ends at the PANet demo; the table and the costs work (the
+runner: tests/test_run_ablation.py).
 """
 import json
 import os
 import os.path as osp
-import shutil
 
 import pytest
 import torch
 from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
-from conftest import ROOT, run_tool
+from conftest import ROOT
 from panet_mmdet.utils.benchmarking import build_detector
 
 A = 'configs/demo/ablations/'
@@ -133,28 +133,6 @@ def test_ladder_starts_at_stock_and_ends_at_the_panet_demo():
         two_fc.bbox_head.num_shared_convs == 0
 
 
-def test_run_ablation_lists_the_ladder_in_order():
-    with open(osp.join(ROOT, 'tools', 'run_ablation.sh')) as f:
-        script = f.read()
-    block = script[script.index('CONFIGS=('):script.index('if [ "${ABLATION_SINGLES')]
-    names = [osp.basename(c) for c in LADDER]
-    positions = [block.index(n) for n in names]
-    assert positions == sorted(positions)
-
-
-@pytest.mark.parametrize('args,env,message', [
-    (['x'], {}, "seeds are integers, got 'x'"),
-    (['0'], {'ABLATION_ONLY': '9'}, "rung indices 0-4, got '9'"),
-    (['0'], {'ABLATION_JOBS': '0'}, "ABLATION_JOBS is a positive integer"),
-])
-def test_run_ablation_rejects_bad_arguments(tmp_path, args, env, message):
-    env = dict(env, ABLATION_DIR=str(tmp_path / 'out'))
-    proc = run_tool(['tools/run_ablation.sh'] + args, env=env, check=False,
-                    timeout=60)
-    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
-    assert not (tmp_path / 'out').exists()
-
-
 # ------------------------------------------------------------------ table
 def _fake_run(root, name, seed, segm, bbox, times=(2.0, 1.0, 1.2)):
     work = osp.join(root, f'{name}_seed{seed}')
@@ -236,59 +214,6 @@ def test_ablation_table_rejects_bad_rungs(tmp_path):
         ablation_table.main(['--root', str(tmp_path), 'no-label'])
 
 
-@pytest.mark.slow
-def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
-    """Two training iterations per rung on tiny data, in two subsets of the
-    ladder, two 1-thread runs at a time: every rung is trained, tested,
-    costed on all cores (the costs file keeps the first subset's configs
-    when the second comes, and finds their checkpoints after the output
-    directory has moved) and tabled; a rerun of the whole ladder skips
-    finished runs and redoes a missing test from its checkpoint without
-    training again."""
-    out = str(tmp_path / 'ablation')
-    env = dict(ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='2', COST_REPEATS='1',
-               CKPT_INTERVAL='1', ABLATION_JOBS='2', OMP_NUM_THREADS='1',
-               ABLATION_CFG_OPTIONS='train_cfg.max_iters=2 '
-               'train_dataloader.batch_size=2 '
-               'default_hooks.logger.interval=1')
-
-    def costed():
-        return set(json.load(open(osp.join(out, 'costs.json')))['configs'])
-
-    first = run_tool(['tools/run_ablation.sh', '0'],
-                     env=dict(env, ABLATION_ONLY='0 4'), timeout=900)
-    assert first.stdout.count(': training (log:') == 2, first.stdout
-    assert costed() == {LADDER[0], LADDER[4]}
-    # as make ablation: 1-thread runs, the costs measured on all cores
-    device = json.load(open(osp.join(out, 'costs.json')))['device']
-    assert f'{len(os.sched_getaffinity(0))} threads' in device, device
-    # the directory moves: its runs' last_checkpoint files name the old place
-    moved = str(tmp_path / 'ablation_moved')
-    shutil.move(out, moved)
-    out = env['ABLATION_DIR'] = moved
-    second = run_tool(['tools/run_ablation.sh', '0'],
-                      env=dict(env, ABLATION_ONLY='1 2 3'), timeout=1200)
-    assert second.stdout.count(': training (log:') == 3, second.stdout
-    assert second.stdout.count(': testing') == 3, second.stdout
-    assert costed() == set(LADDER)
-    costs = json.load(open(osp.join(out, 'costs.json')))['configs']
-    params = [costs[c]['params'] for c in LADDER]
-    assert params[-1] > params[0] and params[1] > params[0]
-    # interrupted after training: only the test is redone, one run at a time
-    os.remove(osp.join(out, 'mask-rcnn_r18_bufpn-gn_demo_seed0',
-                       'test_metrics.json'))
-    third = run_tool(['tools/run_ablation.sh', '0'],
-                     env=dict(env, ABLATION_JOBS='1'), timeout=900)
-    assert third.stdout.count('done before, skipped') == 4, third.stdout
-    assert ': training (log:' not in third.stdout
-    assert '[2/5] +BPA, seed 0: testing' in third.stdout
-    assert '== costs' not in third.stdout  # all five measured already
-    table = open(osp.join(out, 'ablation.md')).read()
-    for label in ('stock Mask R-CNN', '+BPA', '+AFP', '+FF', '+HHD (PANet)'):
-        assert f'| {label} | 1 |' in table
-    assert osp.isfile(osp.join(out, 'ablation.png'))
-
-
 def test_demo_picture_picks_the_busiest_image(tmp_path):
     import sys
     sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
@@ -335,33 +260,21 @@ def test_ablation_costs_own_batches(tiny_data, tmp_path):
     assert own[configs[0]]['params'] == own[configs[1]]['params']
 
 
-@pytest.mark.slow
-def test_run_ablation_interrupt_stops_its_runs(tiny_data, tmp_path):
-    """SIGINT to run_ablation.sh (as Ctrl-C) stops the training runs it
-    started in the background, not only the script."""
-    import signal
-    import subprocess
+def test_ablation_table_defaults_to_the_runner_ladder(tmp_path):
+    """``ablation_table.py ROOT``: the runner's ladder (and singles with
+    runs), ROOT/costs.json, output ROOT/ablation.*."""
     import sys
-    import time
-    out = str(tmp_path / 'ablation')
-    env = dict(os.environ, ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='1',
-               ABLATION_JOBS='2', OMP_NUM_THREADS='1', PYTHON=sys.executable,
-               ABLATION_CFG_OPTIONS='train_cfg.max_iters=100000 '
-               'train_dataloader.batch_size=2 '
-               'default_hooks.logger.interval=1')
-    proc = subprocess.Popen(['bash', 'tools/run_ablation.sh', '0'], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    logs = [osp.join(out, f'{osp.basename(c)[:-3]}_seed0', 'run.log')
-            for c in LADDER[:2]]
-    deadline = time.time() + 300
-    while time.time() < deadline and not all(
-            osp.isfile(f) and 'Iter(train)' in open(f).read() for f in logs):
-        time.sleep(2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and 'interrupted' in err, err
-    time.sleep(3)
-    left = subprocess.run(['pgrep', '-f', out], capture_output=True,
-                          text=True).stdout.split()
-    assert not left, f'training processes left running: {left}'
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    import ablation_table
+    root = str(tmp_path)
+    for config in LADDER + [STEPS[5][0]]:
+        _fake_run(root, osp.basename(config)[:-3], 0, 0.3, 0.2)
+    (tmp_path / 'costs.json').write_text(json.dumps(dict(configs={
+        LADDER[0]: dict(infer_ms_per_img=100.0, params=2e6, gflops=3.0,
+                        train_saved_mib=50.0, train_step_s=0.5)})))
+    ablation_table.main([root])
+    rows = json.load(open(osp.join(root, 'ablation.json')))['rows']
+    assert [r['config'] for r in rows] == LADDER + [STEPS[5][0]]
+    assert [r['label'] for r in rows][-2:] == ['+HHD (PANet)', 'FF only']
+    assert rows[0]['infer_ms_per_img'] == 100.0
+    assert osp.isfile(osp.join(root, 'ablation.png'))

@@ -1,20 +1,25 @@
 """The demo ablation table: accuracy over seeds and cost, one row per rung,
 as Markdown + JSON, and a plot of AP against inference time.
 
+    python tools/analysis/ablation_table.py results/demo_ablation
     python tools/analysis/ablation_table.py --root work_dirs/ablation \
         --costs work_dirs/ablation/costs.json --out work_dirs/ablation/ablation \
         stock=configs/demo/mask-rcnn_r18_fpn-gn_demo.py \
         +BPA=configs/demo/ablations/mask-rcnn_r18_bufpn-gn_demo.py ...
 
-Each ``LABEL=CONFIG`` is a rung, in ladder order; its runs are the work dirs
-``ROOT/<config name>_seed<N>`` that ``tools/run_ablation.sh`` writes (COCO
-metrics from ``tools/test.py --save-metrics``, iteration times from the
-training log). Writes ``OUT.md``, ``OUT.json`` and ``OUT.png`` and prints
-the Markdown table.
+Each ``LABEL=CONFIG`` is a rung, in ladder order; without any, the rungs
+are the runner's ladder (``tools/analysis/run_ablation.py``'s ``LADDER``,
+then its single-component configs that have runs in ROOT). A rung's runs
+are the work dirs ``ROOT/<config name>_seed<N>`` that
+``tools/run_ablation.sh`` writes (COCO metrics from ``tools/test.py
+--save-metrics``, iteration times from the training log). ROOT is the first
+argument or ``--root`` (default work_dirs/ablation); the costs default to
+``ROOT/costs.json`` where it exists. Writes ``OUT.md``, ``OUT.json`` and
+``OUT.png`` (default OUT: ``ROOT/ablation``) and prints the Markdown table.
 
 Columns: segm and bbox AP as mean +- sample std over the seeds, segm AP_S /
 AP_M / AP_L means, the gain of the mean over the previous rung, and from the
-costs file (``tools/analysis/ablation_costs.py``, all rungs measured
+costs file (``tools/benchmark.py ablation-costs``, all rungs measured
 interleaved in one process) the training step and inference ms per image,
 parameters, FLOPs and training activation memory. Gains and the closing
 PANet-vs-stock gap compare rungs over the same seeds only (a partial ladder
@@ -43,12 +48,27 @@ def _seed_list(text):
             f'--seeds takes comma-separated integers, got {text!r}') from None
 
 
+def default_rungs(root):
+    """run_ablation.py's ladder, then its singles that have runs in ROOT."""
+    import sys
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from run_ablation import LADDER, SINGLES
+    return list(LADDER) + [
+        (label, config) for label, config in SINGLES if glob.glob(osp.join(
+            glob.escape(root), glob.escape(osp.basename(config)[:-3]) +
+            '_seed*', 'test_metrics.json'))]
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('rungs', nargs='+', metavar='LABEL=CONFIG')
-    p.add_argument('--root', default='work_dirs/ablation')
-    p.add_argument('--costs', help='JSON of tools/analysis/ablation_costs.py')
-    p.add_argument('--out', help='path prefix for .md, .json and .png')
+    p.add_argument('rungs', nargs='*', metavar='[ROOT] LABEL=CONFIG',
+                   help='the run directory (unless --root), then the rungs '
+                   "(default: run_ablation.py's ladder)")
+    p.add_argument('--root', help='default: work_dirs/ablation')
+    p.add_argument('--costs', help='JSON of tools/benchmark.py ablation-costs '
+                   '(default: ROOT/costs.json where it exists)')
+    p.add_argument('--out', help='path prefix for .md, .json and .png '
+                   '(default: ROOT/ablation)')
     p.add_argument('--seeds', type=_seed_list,
                    help='only these seeds, comma-separated, e.g. 0,1 '
                    '(default: every finished run)')
@@ -175,12 +195,22 @@ def plot(rows, path, device='CPU'):
 
 def main(argv=None):
     args = parse_args(argv)
+    items = list(args.rungs)
+    if args.root is None:
+        args.root = (items.pop(0) if items and '=' not in items[0] else
+                     'work_dirs/ablation')
     rungs = []
-    for item in args.rungs:
+    for item in items:
         label, sep, config = item.partition('=')
         if not sep or not label or not config:
             raise ValueError(f'rungs are LABEL=CONFIG, got {item!r}')
         rungs.append((label, config))
+    if not rungs:
+        rungs = default_rungs(args.root)
+    if args.costs is None and osp.isfile(osp.join(args.root, 'costs.json')):
+        args.costs = osp.join(args.root, 'costs.json')
+    if args.out is None:
+        args.out = osp.join(args.root, 'ablation')
     costs, device = None, 'CPU'
     if args.costs:
         with open(args.costs) as f:
