@@ -118,5 +118,12 @@ setup(
         # (configs/panet/panet_timm-resnet50-gn_bufpn-gn_1x_coco.py)
         'timm': ['timm>=0.9', 'mmpretrain>=1.0,<2', 'torchvision'],
     },
+    entry_points={
+        'console_scripts': [
+            # the torch-free ONNX Runtime inference (onnxruntime, numpy,
+            # opencv-python only): panet_mmdet/deployment/onnx_infer.py
+            'panet-onnx-infer = panet_mmdet.deployment.onnx_infer:main',
+        ],
+    },
     zip_safe=False,
 )

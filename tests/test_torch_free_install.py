@@ -135,15 +135,22 @@ def test_venv_has_no_torch_but_the_runtime(torch_free_python, tmp_path):
     assert proc.returncode != 0 and 'No module named' in proc.stderr
 
 
-@pytest.mark.parametrize('entry', ['module', 'tools-script'])
+@pytest.mark.parametrize('entry', ['module', 'tools-script', 'console'])
 def test_onnx_infer_in_the_venv_equals_the_runtime_here(
         torch_free_python, panet_onnx, entry, tmp_path):
     from panet_mmdet.deployment.runtime import OnnxDetector, draw_detections
     onnx_path, image_path = panet_onnx
     vis, preds = str(tmp_path / 'vis.png'), str(tmp_path / 'preds.json')
-    command = (['-m', 'panet_mmdet.deployment.onnx_infer'] if entry == 'module'
-               else [osp.join(ROOT, 'tools', 'deployment', 'onnx_infer.py')])
-    proc = _run([torch_free_python, *command, onnx_path, image_path, '--out',
+    command = {
+        'module': [torch_free_python, '-m', 'panet_mmdet.deployment.onnx_infer'],
+        'tools-script': [
+            torch_free_python,
+            osp.join(ROOT, 'tools', 'deployment', 'onnx_infer.py')
+        ],
+        # setup.py's console script, installed with the wheel
+        'console': [osp.join(osp.dirname(torch_free_python), 'panet-onnx-infer')],
+    }[entry]
+    proc = _run([*command, onnx_path, image_path, '--out',
                  vis, '--save-pred', preds, '--score-thr', '0.05'],
                 cwd=str(tmp_path), env=_clean_env())
     assert re.search(r'\d+ detections, \d+ drawn', proc.stdout), proc.stdout

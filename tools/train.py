@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/train.py configs/demo/mask-rcnn_r18_fpn_gn_demo.py
+    python tools/train.py configs/demo/mask-rcnn_r18_fpn-gn_demo.py
     tools/dist_train.sh CONFIG 8            # torchrun, GPUs or CPU (gloo)
 """
 import argparse

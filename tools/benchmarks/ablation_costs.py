@@ -103,7 +103,10 @@ def measure(configs,
     from mmdet.utils import register_all_modules
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import load_checkpoint
+
+    from panet_mmdet.utils import allow_mmengine_checkpoints
     register_all_modules()  # mmdet's datasets and transforms, default scope
+    allow_mmengine_checkpoints()  # the runs' checkpoints hold mmengine types
     quiet_mmengine_logs('ablation_costs')
     ref_cfg = load_config(configs[0])
     train_data = _first(
