@@ -25,8 +25,10 @@ def detectron_scale(height: int, width: int, target_size: int,
     return scale
 
 
-def paste_masks_detectron(mask_probs: np.ndarray, boxes: np.ndarray,
-                          img_h: int, img_w: int,
+def paste_masks_detectron(mask_probs: np.ndarray,
+                          boxes: np.ndarray,
+                          img_h: int,
+                          img_w: int,
                           threshold: float = 0.5) -> np.ndarray:
     """Paste ``M x M`` mask probabilities into the image as the authors do.
 

@@ -6,12 +6,14 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CONFIG = osp.join(ROOT, 'tests', 'configs', 'mask-rcnn_r18_fpn-gn_tiny.py')
+TINY_CONFIG = osp.join(ROOT, 'tests', 'configs',
+                       'mask-rcnn_r18_fpn-gn_tiny.py')
 
 
 def pytest_configure(config):
     config.addinivalue_line(
-        'markers', 'slow: runs a training job in a subprocess (tens of seconds)')
+        'markers',
+        'slow: runs a training job in a subprocess (tens of seconds)')
     config.addinivalue_line(
         'markers', 'slurm: needs a Slurm partition that answers '
         '(tools/dev/local_slurm.sh up); skips otherwise')
@@ -22,8 +24,13 @@ def tiny_data(tmp_path_factory):
     """8 train / 4 val images of 128 px, written by the demo generator."""
     from panet_mmdet.demo_data import generate_shapes_dataset
     out = str(tmp_path_factory.mktemp('tiny_shapes'))
-    generate_shapes_dataset(out, num_train=8, num_val=4, seed=3,
-                            img_size=(128, 128), objects_per_image=(2, 4))
+    generate_shapes_dataset(
+        out,
+        num_train=8,
+        num_val=4,
+        seed=3,
+        img_size=(128, 128),
+        objects_per_image=(2, 4))
     return out
 
 
@@ -31,10 +38,12 @@ def data_options(data_root: str):
     """--cfg-options that point every dataloader and evaluator at data_root."""
     root = data_root.rstrip('/') + '/'
     ann = root + 'annotations/instances_val.json'
-    return [f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
+    return [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
+    ]
 
 
 def run_tool(args, timeout=900, env=None, check=True):
@@ -46,8 +55,13 @@ def run_tool(args, timeout=900, env=None, check=True):
     if env:
         full_env.update(env)
     cmd = args if args[0].endswith('.sh') else [sys.executable] + args
-    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f'{" ".join(cmd)} exited {proc.returncode}\n--- stdout (tail)\n'

@@ -28,9 +28,11 @@ def test_message_hub_state_loads_with_weights_only():
         hub.update_scalar('train/loss', 1.0 / (i + 1))
         hub.update_scalar('train/iter', np.int64(i))
     hub.update_info('iter', 3)
-    state = dict(message_hub=hub.state_dict(), meta=dict(
-        seed=np.int64(7), dataset_meta=dict(classes=('a', 'b'),
-                                            palette=[(1, 2, 3)])),
+    state = dict(
+        message_hub=hub.state_dict(),
+        meta=dict(
+            seed=np.int64(7),
+            dataset_meta=dict(classes=('a', 'b'), palette=[(1, 2, 3)])),
         state_dict={'w': torch.ones(2)},
         random_states=dict(numpy=np.random.get_state()))
     loaded = _roundtrip(state)

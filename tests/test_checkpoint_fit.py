@@ -8,12 +8,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, data_options, run_tool
 from panet_mmdet.utils.benchmarking import build_detector
 from panet_mmdet.utils.checkpoint_fit import (CheckpointMismatchError,
                                               check_checkpoint_fits,
                                               checkpoint_state_dict,
                                               fit_summary)
+from conftest import ROOT, data_options, run_tool
 
 PANET = 'configs/demo/panet_r18_bufpn-gn_demo.py'
 STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
@@ -31,10 +31,17 @@ def models():
 def stock_checkpoint(models, tmp_path_factory):
     from mmengine.runner import save_checkpoint
     path = str(tmp_path_factory.mktemp('ckpt') / 'stock.pth')
-    save_checkpoint({'state_dict': {'module.' + k: v for k, v in
-                                    models[1].state_dict().items()},
-                     'meta': {'dataset_meta': dict(
-                         classes=('circle', 'rectangle', 'triangle'))}}, path)
+    save_checkpoint(
+        {
+            'state_dict': {
+                'module.' + k: v
+                for k, v in models[1].state_dict().items()
+            },
+            'meta': {
+                'dataset_meta':
+                dict(classes=('circle', 'rectangle', 'triangle'))
+            }
+        }, path)
     return path
 
 
@@ -43,8 +50,7 @@ def test_mismatch_is_named_per_module(models, stock_checkpoint):
     with pytest.raises(CheckpointMismatchError) as e:
         check_checkpoint_fits(panet, stock_checkpoint, config=PANET)
     msg = str(e.value)
-    for line in (NECK_LINE,
-                 'roi_head.bbox_roi_extractor: 12 tensors missing '
+    for line in (NECK_LINE, 'roi_head.bbox_roi_extractor: 12 tensors missing '
                  '(level_layers)',
                  'roi_head.mask_head: 8 tensors missing (fc_convs, fc_logits)',
                  'roi_head.bbox_head: 2 tensors unexpected (shared_fcs)',
@@ -63,9 +69,10 @@ def test_shape_mismatch_is_named(models):
     state = dict(panet.state_dict())
     w = state['roi_head.bbox_head.fc_cls.weight']
     state['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(81, w.shape[1])
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'fc_cls.weight: shape \(81, \d+\) in the '
-                       r'checkpoint, \(4, \d+\) in the model'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'fc_cls.weight: shape \(81, \d+\) in the '
+            r'checkpoint, \(4, \d+\) in the model'):
         check_checkpoint_fits(panet, state)
 
 
@@ -83,14 +90,19 @@ def test_tools_refuse_the_wrong_weights_unless_told(stock_checkpoint,
                                                     tiny_data, tmp_path):
     image = osp.join(tiny_data, 'val', 'val_00001.png')
     calls = {
-        'test': ['tools/test.py', PANET, stock_checkpoint, '--work-dir',
-                 str(tmp_path / 'w'), '--cfg-options',
-                 *data_options(tiny_data)],
-        'infer': ['tools/infer.py', image, PANET, stock_checkpoint,
-                  '--out-dir', str(tmp_path / 'o')],
-        'export': ['tools/deployment/export_onnx.py', PANET,
-                   stock_checkpoint, '--out', str(tmp_path / 'm.onnx'),
-                   '--shape', '128', '128'],
+        'test': [
+            'tools/test.py', PANET, stock_checkpoint, '--work-dir',
+            str(tmp_path / 'w'), '--cfg-options', *data_options(tiny_data)
+        ],
+        'infer': [
+            'tools/infer.py', image, PANET, stock_checkpoint, '--out-dir',
+            str(tmp_path / 'o')
+        ],
+        'export': [
+            'tools/deployment/export_onnx.py', PANET, stock_checkpoint,
+            '--out',
+            str(tmp_path / 'm.onnx'), '--shape', '128', '128'
+        ],
     }
     for name, args in calls.items():
         proc = run_tool(args, check=False)

@@ -16,8 +16,10 @@ DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'  # persistent workers
 
 
 def _env(**extra):
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     env.update(extra)
     return env
 
@@ -44,9 +46,16 @@ def _processes_naming(text):
 def _run(cmds, marker, timeout=240):
     """Start the commands with stdout piped, read them to EOF; return
     (seconds from the last line mentioning ``marker`` to EOF, outputs)."""
-    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True) for cmd, env in cmds]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True) for cmd, env in cmds
+    ]
     last, outputs = [0.], [[] for _ in procs]
 
     def read(i, proc):
@@ -54,8 +63,11 @@ def _run(cmds, marker, timeout=240):
             outputs[i].append(line)
             if marker in line:
                 last[0] = max(last[0], time.monotonic())
-    threads = [threading.Thread(target=read, args=(i, p), daemon=True)
-               for i, p in enumerate(procs)]
+
+    threads = [
+        threading.Thread(target=read, args=(i, p), daemon=True)
+        for i, p in enumerate(procs)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -84,7 +96,8 @@ def test_stop_child_processes_stops_persistent_workers(tmp_path):
         '        break  # the other batches stay in flight\n'
         'print("iterated", flush=True)\n'
         'exit_without_teardown(0)\n')
-    took, out = _run([([sys.executable, str(script)], _env())], 'iterated',
+    took, out = _run([([sys.executable, str(script)], _env())],
+                     'iterated',
                      timeout=60)
     # stopped at once, not when their watchdog notices the parent (5 s)
     assert 'iterated' in out[0] and took < 3, took
@@ -92,32 +105,39 @@ def test_stop_child_processes_stops_persistent_workers(tmp_path):
 
 
 @pytest.mark.slow
-def test_distributed_runs_leave_no_process_and_reach_eof(tiny_data,
-                                                         tmp_path):
+def test_distributed_runs_leave_no_process_and_reach_eof(tiny_data, tmp_path):
     """torchrun 1 node x 2 processes and 2 nodes x 1 process, training then
     testing with the demo config's persistent data workers."""
-    args = ['--cfg-options', *data_options(tiny_data),
-            'train_cfg.max_iters=2', 'train_cfg.val_interval=2']
+    args = [
+        '--cfg-options', *data_options(tiny_data), 'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2'
+    ]
     one = str(tmp_path / 'one_node')
-    took, _ = _run([(['tools/dist_train.sh', DEMO, '2', '--work-dir', one,
-                      *args], _env(PORT='29561'))], 'Iter(val) [')
+    took, _ = _run(
+        [(['tools/dist_train.sh', DEMO, '2', '--work-dir', one, *args
+           ], _env(PORT='29561'))], 'Iter(val) [')
     assert took < 30, took
     assert not _processes_naming(one)
 
     nodes = [str(tmp_path / f'node{rank}') for rank in (0, 1)]
-    took, _ = _run([(['tools/dist_train.sh', DEMO, '1', '--work-dir', work,
-                      *args], _env(NNODES='2', NODE_RANK=str(rank),
-                                   MASTER_ADDR='127.0.0.1', PORT='29562'))
-                    for rank, work in enumerate(nodes)], 'Iter(val) [')
+    took, _ = _run(
+        [(['tools/dist_train.sh', DEMO, '1', '--work-dir', work, *args],
+          _env(
+              NNODES='2',
+              NODE_RANK=str(rank),
+              MASTER_ADDR='127.0.0.1',
+              PORT='29562'))
+         for rank, work in enumerate(nodes)], 'Iter(val) [')
     assert took < 30, took
     for work in nodes:
         assert not _processes_naming(work)
 
     test_dir = str(tmp_path / 'test')
-    took, out = _run([(['tools/dist_test.sh', DEMO,
-                        osp.join(one, 'iter_2.pth'), '2', '--work-dir',
-                        test_dir, '--cfg-options', *data_options(tiny_data)],
-                       _env(PORT='29563'))], 'Iter(test) [')
+    took, out = _run([([
+        'tools/dist_test.sh', DEMO,
+        osp.join(one, 'iter_2.pth'), '2', '--work-dir', test_dir,
+        '--cfg-options', *data_options(tiny_data)
+    ], _env(PORT='29563'))], 'Iter(test) [')
     assert 'coco/segm_mAP' in out[0]
     assert took < 30, took
     assert not _processes_naming(test_dir)
@@ -134,20 +154,26 @@ def test_slurm_runs_leave_no_process_and_reach_eof(tiny_data, tmp_path):
         if os.environ.get('PANET_REQUIRE_SLURM') == '1':
             pytest.fail(reason)
         pytest.skip(reason)
-    knobs = dict(GRES='', GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
-                 PYTHON=sys.executable)
+    knobs = dict(
+        GRES='',
+        GPUS='2',
+        GPUS_PER_NODE='2',
+        CPUS_PER_TASK='1',
+        PYTHON=sys.executable)
     work = str(tmp_path / 'slurm_train')
-    took, _ = _run([(['tools/slurm_train.sh', PARTITION, 'panet-exit', DEMO,
-                      work, '--cfg-options', *data_options(tiny_data),
-                      'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
-                     _env(MASTER_PORT='29564', **knobs))], 'Iter(val) [')
+    took, _ = _run([([
+        'tools/slurm_train.sh', PARTITION, 'panet-exit', DEMO, work,
+        '--cfg-options', *data_options(tiny_data), 'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2'
+    ], _env(MASTER_PORT='29564', **knobs))], 'Iter(val) [')
     assert took < 30, took
     assert not _processes_naming(work)
     test_dir = str(tmp_path / 'slurm_test')
-    took, out = _run([(['tools/slurm_test.sh', PARTITION, 'panet-exit-test',
-                        DEMO, osp.join(work, 'iter_2.pth'), '--work-dir',
-                        test_dir, '--cfg-options', *data_options(tiny_data)],
-                       _env(MASTER_PORT='29565', **knobs))], 'Iter(test) [')
+    took, out = _run([([
+        'tools/slurm_test.sh', PARTITION, 'panet-exit-test', DEMO,
+        osp.join(work, 'iter_2.pth'), '--work-dir', test_dir, '--cfg-options',
+        *data_options(tiny_data)
+    ], _env(MASTER_PORT='29565', **knobs))], 'Iter(test) [')
     assert 'coco/segm_mAP' in out[0]
     assert took < 30, took
     assert not _processes_naming(test_dir)

@@ -25,8 +25,11 @@ ITERS = 2
 
 
 def _train_args(work, data_root):
-    return ['--work-dir', str(work), '--cfg-options', *data_options(data_root),
-            f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100']
+    return [
+        '--work-dir',
+        str(work), '--cfg-options', *data_options(data_root),
+        f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100'
+    ]
 
 
 def _losses(work):
@@ -34,8 +37,13 @@ def _losses(work):
     DistributedLossAveragingHook fills with the mean over all processes)."""
     [path] = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
     rows = [json.loads(line) for line in open(path)]
-    return {r['iter']: {k: v for k, v in r.items() if k.startswith('loss')}
-            for r in rows if 'loss' in r}
+    return {
+        r['iter']: {
+            k: v
+            for k, v in r.items() if k.startswith('loss')
+        }
+        for r in rows if 'loss' in r
+    }
 
 
 def _weights(work):
@@ -46,9 +54,11 @@ def _weights(work):
 
 
 def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep +
-               os.environ.get('PYTHONPATH', ''), PYTHON=sys.executable,
-               OMP_NUM_THREADS='1')  # same threads per process in both runs
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1')  # same threads per process in both runs
     env.update(extra)
     return env
 
@@ -60,20 +70,32 @@ def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
     order (gloo's all-reduce over 2 ranks does not depend on where the ranks
     live), so losses and weights must be bit-identical."""
     one = tmp_path / 'one_node'
-    proc = subprocess.run(
-        ['tools/dist_train.sh', TINY_CONFIG, '2', *_train_args(one, tiny_data)],
-        cwd=ROOT, env=_env(PORT='29541'), capture_output=True, text=True,
-        timeout=900)
+    proc = subprocess.run([
+        'tools/dist_train.sh', TINY_CONFIG, '2', *_train_args(one, tiny_data)
+    ],
+                          cwd=ROOT,
+                          env=_env(PORT='29541'),
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
 
     nodes = []
     for rank in (0, 1):  # separate work dirs: no shared file system needed
-        nodes.append(subprocess.Popen(
-            ['tools/dist_train.sh', TINY_CONFIG, '1',
-             *_train_args(tmp_path / f'node{rank}', tiny_data)],
-            cwd=ROOT, env=_env(NNODES='2', NODE_RANK=str(rank),
-                               MASTER_ADDR='127.0.0.1', PORT='29542'),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        nodes.append(
+            subprocess.Popen([
+                'tools/dist_train.sh', TINY_CONFIG, '1',
+                *_train_args(tmp_path / f'node{rank}', tiny_data)
+            ],
+                             cwd=ROOT,
+                             env=_env(
+                                 NNODES='2',
+                                 NODE_RANK=str(rank),
+                                 MASTER_ADDR='127.0.0.1',
+                                 PORT='29542'),
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE,
+                             text=True))
     outputs = [p.communicate(timeout=900) for p in nodes]
     for p, (_, err) in zip(nodes, outputs):
         assert p.returncode == 0, err[-4000:]
@@ -96,7 +118,8 @@ def _slurm_ready():
         return ('Slurm is not installed (no srun); start a one-machine '
                 'cluster with: sudo tools/dev/local_slurm.sh up')
     probe = subprocess.run(['sinfo', '-h', '-p', PARTITION, '-o', '%T'],
-                           capture_output=True, text=True)
+                           capture_output=True,
+                           text=True)
     state = probe.stdout.strip()
     if probe.returncode != 0 or not state.startswith(('idle', 'mixed')):
         return (f'Slurm partition {PARTITION!r} does not answer or has no '
@@ -114,10 +137,11 @@ def test_slurm_train_then_test(tiny_data, tmp_path):
         pytest.skip(reason)
     knobs = dict(GRES='', GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1')
     work = tmp_path / 'slurm_train'
-    proc = run_tool(['tools/slurm_train.sh', PARTITION, 'panet-train',
-                     TINY_CONFIG, str(work), '--cfg-options',
-                     *data_options(tiny_data), f'train_cfg.max_iters={ITERS}',
-                     'train_cfg.val_interval=100'],
+    proc = run_tool([
+        'tools/slurm_train.sh', PARTITION, 'panet-train', TINY_CONFIG,
+        str(work), '--cfg-options', *data_options(tiny_data),
+        f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100'
+    ],
                     env=dict(knobs, MASTER_PORT='29543', OMP_NUM_THREADS='1'))
     out = proc.stdout + proc.stderr
     assert 'Distributed launcher: slurm' in out and 'GPU number: 2' in out
@@ -127,14 +151,21 @@ def test_slurm_train_then_test(tiny_data, tmp_path):
     assert not any(k.startswith('module.') for k in _weights(work))
 
     metrics = {}
-    for name, cmd, env in (
-            ('slurm', ['tools/slurm_test.sh', PARTITION, 'panet-test',
-                       TINY_CONFIG, str(ckpt)], dict(knobs, MASTER_PORT='29544')),
-            ('single', ['tools/test.py', TINY_CONFIG, str(ckpt)], None)):
+    for name, cmd, env in (('slurm', [
+            'tools/slurm_test.sh', PARTITION, 'panet-test', TINY_CONFIG,
+            str(ckpt)
+    ], dict(knobs,
+            MASTER_PORT='29544')), ('single',
+                                    ['tools/test.py', TINY_CONFIG,
+                                     str(ckpt)], None)):
         path = tmp_path / f'{name}.json'
-        run_tool(cmd + ['--work-dir', str(tmp_path / name), '--save-metrics',
-                        str(path), '--cfg-options', *data_options(tiny_data)],
-                 env=env)
+        run_tool(
+            cmd + [
+                '--work-dir',
+                str(tmp_path / name), '--save-metrics',
+                str(path), '--cfg-options', *data_options(tiny_data)
+            ],
+            env=env)
         metrics[name] = json.loads(path.read_text())
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics['slurm'])
     # 2 Slurm tasks evaluate the same val set as one process

@@ -17,13 +17,13 @@ import torch
 from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
-from conftest import total_loss
 from panet_mmdet.utils.benchmarking import build_detector
+from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
-    osp.relpath(p, ROOT)
-    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    osp.relpath(p, ROOT) for p in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
 FINGERPRINTS = osp.join(ROOT, 'tests', 'data', 'config_fingerprints.json')
 
@@ -36,21 +36,25 @@ def _build(cfg):
 
 def test_config_list_is_complete():
     names = {osp.basename(c) for c in CONFIGS}
-    assert {'panet_r50_bufpn-gn_1x_coco.py', 'panet_r50_bufpn-gn_2x_coco.py',
-            'panet_r50_bufpn-gn_ms-3x_coco.py', 'panet-2fc_r50_bufpn-gn_1x_coco.py',
-            'panet-faster-rcnn_r50_bufpn-gn_1x_coco.py',
-            'panet_r50_bufpn-gn_1x_cityscapes.py',
-            'retinanet_r50_bufpn_1x_coco.py',
-            'cascade-mask-rcnn_r50_bufpn_1x_coco.py',
-            'panet_r18_bufpn-gn_demo.py', 'mask-rcnn_r18_fpn-gn_demo.py',
-            'panet_timm-resnet50-gn_bufpn-gn_1x_coco.py',
-            'panet_timm-resnet18-gn_bufpn-gn_demo.py',
-            'panet-official_r50_bufpn-gn_2x_coco.py',
-            'panet-official-faster-rcnn_r50_bufpn-gn_1x_coco.py',
-            'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py',
-            'panet-official_r50_bufpn-gn_1x_cityscapes.py'} <= names
+    assert {
+        'panet_r50_bufpn-gn_1x_coco.py', 'panet_r50_bufpn-gn_2x_coco.py',
+        'panet_r50_bufpn-gn_ms-3x_coco.py',
+        'panet-2fc_r50_bufpn-gn_1x_coco.py',
+        'panet-faster-rcnn_r50_bufpn-gn_1x_coco.py',
+        'panet_r50_bufpn-gn_1x_cityscapes.py',
+        'retinanet_r50_bufpn_1x_coco.py',
+        'cascade-mask-rcnn_r50_bufpn_1x_coco.py', 'panet_r18_bufpn-gn_demo.py',
+        'mask-rcnn_r18_fpn-gn_demo.py',
+        'panet_timm-resnet50-gn_bufpn-gn_1x_coco.py',
+        'panet_timm-resnet18-gn_bufpn-gn_demo.py',
+        'panet-official_r50_bufpn-gn_2x_coco.py',
+        'panet-official-faster-rcnn_r50_bufpn-gn_1x_coco.py',
+        'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py',
+        'panet-official_r50_bufpn-gn_1x_cityscapes.py'
+    } <= names
     assert len([c for c in CONFIGS if 'panet/ablations' in c]) == 4
     assert len([c for c in CONFIGS if 'demo/ablations' in c]) == 5
+
 
 @pytest.mark.parametrize('config', CONFIGS)
 def test_config_builds(config):
@@ -75,15 +79,19 @@ def fingerprint(model):
     entries = [(k, list(v.shape)) for k, v in model.state_dict().items()]
     return dict(
         params=sum(p.numel() for p in model.parameters()),
-        module_types=dict(sorted(collections.Counter(
-            type(m).__name__ for m in model.modules()).items())),
+        module_types=dict(
+            sorted(
+                collections.Counter(type(m).__name__
+                                    for m in model.modules()).items())),
         state_dict_digest=hashlib.sha1(
             json.dumps(entries).encode()).hexdigest())
 
 
 def _fingerprints():
-    return {c: fingerprint(_build(Config.fromfile(osp.join(ROOT, c))))
-            for c in CONFIGS}
+    return {
+        c: fingerprint(_build(Config.fromfile(osp.join(ROOT, c))))
+        for c in CONFIGS
+    }
 
 
 def test_built_models_match_their_fingerprints():
@@ -98,12 +106,15 @@ def test_built_models_match_their_fingerprints():
 
 
 def test_variants_share_the_panet_model_base():
-    base = Config.fromfile(osp.join(
-        ROOT, 'configs/_base_/models/panet_r50_bufpn-gn.py')).model
-    faster = Config.fromfile(osp.join(
-        ROOT, 'configs/panet/panet-faster-rcnn_r50_bufpn-gn_1x_coco.py')).model
-    cityscapes = Config.fromfile(osp.join(
-        ROOT, 'configs/panet/panet_r50_bufpn-gn_1x_cityscapes.py')).model
+    base = Config.fromfile(
+        osp.join(ROOT, 'configs/_base_/models/panet_r50_bufpn-gn.py')).model
+    faster = Config.fromfile(
+        osp.join(
+            ROOT,
+            'configs/panet/panet-faster-rcnn_r50_bufpn-gn_1x_coco.py')).model
+    cityscapes = Config.fromfile(
+        osp.join(ROOT,
+                 'configs/panet/panet_r50_bufpn-gn_1x_cityscapes.py')).model
     assert faster.type == 'FasterRCNN' and faster.roi_head.mask_head is None
     for part in ('neck', 'backbone', 'rpn_head'):
         assert faster[part] == base[part] == cityscapes[part], part
@@ -126,7 +137,8 @@ COCO_LADDER = [
     (_AB + 'mask-rcnn_r50_fpn-gn_1x_coco.py', ()),
     (_AB + 'mask-rcnn_r50_bufpn-gn_1x_coco.py', ('neck', )),
     (_AB + 'mask-rcnn-afp_r50_bufpn-gn_1x_coco.py', _AFP_PARTS),
-    ('configs/panet/panet-2fc_r50_bufpn-gn_1x_coco.py', ('roi_head.mask_head', )),
+    ('configs/panet/panet-2fc_r50_bufpn-gn_1x_coco.py',
+     ('roi_head.mask_head', )),
     ('configs/panet/panet_r50_bufpn-gn_1x_coco.py',
      ('roi_head.bbox_roi_extractor', 'roi_head.bbox_head')),
 ]
@@ -148,29 +160,35 @@ def test_ablation_ladder_changes_one_component_a_step():
     ends at the full PANet config, its +FF rung is the 2fc PANet config."""
     cfgs = [Config.fromfile(osp.join(ROOT, c)) for c, _ in COCO_LADDER]
     assert all(osp.isfile(osp.join(ROOT, c)) for c, _ in COCO_LADDER)
-    assert {osp.join(ROOT, c) for c, _ in COCO_LADDER if c.startswith(_AB)} | {
-        osp.join(ROOT, _AB, 'mask-rcnn-afp_r50_fpn-gn_1x_coco.py')} == set(
-            glob.glob(osp.join(ROOT, _AB, '*.py')))
+    assert {osp.join(ROOT, c)
+            for c, _ in COCO_LADDER if c.startswith(_AB)} | {
+                osp.join(ROOT, _AB, 'mask-rcnn-afp_r50_fpn-gn_1x_coco.py')
+            } == set(glob.glob(osp.join(ROOT, _AB, '*.py')))
     for (config, parts), child, parent in zip(COCO_LADDER[1:], cfgs[1:], cfgs):
-        a, b = _flatten(child.model.to_dict()), _flatten(parent.model.to_dict())
+        a, b = _flatten(child.model.to_dict()), _flatten(
+            parent.model.to_dict())
         changed = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
         assert changed, config
-        assert all(any(k == p or k.startswith(p + '.') for p in parts)
-                   for k in changed), (config, sorted(changed))
+        assert all(
+            any(k == p or k.startswith(p + '.') for p in parts)
+            for k in changed), (config, sorted(changed))
         for key in set(child.keys()) | set(parent.keys()):
             if key not in ('model', 'norm_cfg', 'afp'):
                 assert child.get(key) == parent.get(key), (config, key)
 
 
-@pytest.mark.parametrize('config', [c for c in CONFIGS
-                                    if 'coco' not in osp.basename(c)])
+@pytest.mark.parametrize('config',
+                         [c for c in CONFIGS if 'coco' not in osp.basename(c)])
 def test_non_coco_config_loss_and_predict(config):
     from mmdet.testing import demo_mm_inputs
     cfg = Config.fromfile(osp.join(ROOT, config))
     model = _build(cfg)
     num_classes = cfg.model.roi_head.bbox_head.num_classes
-    packed = demo_mm_inputs(2, [[3, 128, 192], [3, 160, 128]], num_items=[3, 2],
-                            num_classes=num_classes, with_mask=True)
+    packed = demo_mm_inputs(
+        2, [[3, 128, 192], [3, 160, 128]],
+        num_items=[3, 2],
+        num_classes=num_classes,
+        with_mask=True)
     model.train()
     losses = model(**model.data_preprocessor(packed, True), mode='loss')
     total = total_loss(losses)
@@ -178,7 +196,8 @@ def test_non_coco_config_loss_and_predict(config):
     total.backward()
     model.eval()
     with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False), mode='predict')
+        results = model(
+            **model.data_preprocessor(packed, False), mode='predict')
     assert [r.pred_instances.masks.shape[1:] for r in results] == \
         [(128, 192), (160, 128)]
 

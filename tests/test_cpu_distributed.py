@@ -10,8 +10,11 @@ from mmengine.config import Config
 
 from panet_mmdet.engine import setup_cpu_distributed, torchrun_env_from_slurm
 
-SLURM = dict(SLURM_PROCID='3', SLURM_NTASKS='4', SLURM_LOCALID='1',
-             SLURM_JOB_NODELIST='node[7-8]')
+SLURM = dict(
+    SLURM_PROCID='3',
+    SLURM_NTASKS='4',
+    SLURM_LOCALID='1',
+    SLURM_JOB_NODELIST='node[7-8]')
 TORCHRUN = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')
 
 
@@ -32,8 +35,8 @@ def clean_env(monkeypatch):
 def _fake_scontrol(tmp_path, monkeypatch, hosts):
     """An ``scontrol`` on PATH that expands any node list to ``hosts``."""
     script = tmp_path / 'scontrol'
-    script.write_text('#!/bin/sh\n[ "$1 $2" = "show hostnames" ] || exit 1\n'
-                      + ''.join(f'echo {h}\n' for h in hosts))
+    script.write_text('#!/bin/sh\n[ "$1 $2" = "show hostnames" ] || exit 1\n' +
+                      ''.join(f'echo {h}\n' for h in hosts))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv('PATH', f'{tmp_path}{os.pathsep}{os.environ["PATH"]}')
 
@@ -43,8 +46,14 @@ def test_slurm_variables_become_torchrun_variables(clean_env, tmp_path):
         clean_env.setenv(k, v)
     _fake_scontrol(tmp_path, clean_env, ['node7', 'node8'])
     torchrun_env_from_slurm()
-    assert {k: os.environ[k] for k in TORCHRUN} == dict(
-        RANK='3', WORLD_SIZE='4', LOCAL_RANK='1', MASTER_ADDR='node7',
+    assert {
+        k: os.environ[k]
+        for k in TORCHRUN
+    } == dict(
+        RANK='3',
+        WORLD_SIZE='4',
+        LOCAL_RANK='1',
+        MASTER_ADDR='node7',
         MASTER_PORT='29500')
 
 
@@ -91,8 +100,10 @@ def test_environment_is_restored_after_the_slurm_tests():
 def _run_python(code):
     """Run ``code`` in a fresh interpreter (a process group, or an exit,
     must not touch this one); return the completed process."""
-    return subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, '-c', code],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 def test_leave_distributed_destroys_the_group_once(tmp_path):
@@ -120,17 +131,16 @@ def test_exit_without_teardown_flushes_and_skips_finalisation(tmp_path):
     handler runs: the interpreter's teardown, where a leaked gloo group is
     destroyed, is skipped. Both outputs would be lost without its flushing."""
     log = tmp_path / 'run.log'
-    code = (
-        'import atexit, logging, logging.handlers\n'
-        'from panet_mmdet.engine import exit_without_teardown\n'
-        'logger = logging.getLogger("teardown")\n'
-        'logger.addHandler(logging.handlers.MemoryHandler(\n'
-        f'    100, target=logging.FileHandler({str(log)!r})))\n'
-        'logger.warning("logged line")\n'
-        'atexit.register(lambda: print("atexit ran"))\n'
-        'print("last words", end="")\n'
-        'exit_without_teardown(3)\n'
-        'print("not reached")\n')
+    code = ('import atexit, logging, logging.handlers\n'
+            'from panet_mmdet.engine import exit_without_teardown\n'
+            'logger = logging.getLogger("teardown")\n'
+            'logger.addHandler(logging.handlers.MemoryHandler(\n'
+            f'    100, target=logging.FileHandler({str(log)!r})))\n'
+            'logger.warning("logged line")\n'
+            'atexit.register(lambda: print("atexit ran"))\n'
+            'print("last words", end="")\n'
+            'exit_without_teardown(3)\n'
+            'print("not reached")\n')
     proc = _run_python(code)
     assert proc.returncode == 3, proc.stderr[-3000:]
     assert proc.stdout == 'last words'

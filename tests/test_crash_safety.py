@@ -15,39 +15,43 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, TINY_CONFIG, data_options, run_tool
 from panet_mmdet.engine import checkpoint_is_intact, find_resumable_checkpoint
+from conftest import ROOT, TINY_CONFIG, data_options, run_tool
 
 pytestmark = pytest.mark.slow
 ITERS, INTERVAL = 30, 2
-OPTIONS = [f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100',
-           f'default_hooks.checkpoint.interval={INTERVAL}',
-           'default_hooks.checkpoint.max_keep_ckpts=1']
+OPTIONS = [
+    f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100',
+    f'default_hooks.checkpoint.interval={INTERVAL}',
+    'default_hooks.checkpoint.max_keep_ckpts=1'
+]
 
 
 def _cmd(work, data, *extra):
-    return [sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
-            str(work), *extra, '--cfg-options', *data_options(data),
-            *OPTIONS]
+    return [
+        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(work), *extra, '--cfg-options', *data_options(data), *OPTIONS
+    ]
 
 
 def _env(**extra):
-    env = dict(os.environ, OMP_NUM_THREADS='2',
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='2',
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     env.pop('PANET_FAULT_KILL_IN_SAVE', None)
     env.update(extra)
     return env
 
 
 def _weights(path):
-    return torch.load(path, map_location='cpu',
-                      weights_only=False)['state_dict']
+    return torch.load(
+        path, map_location='cpu', weights_only=False)['state_dict']
 
 
 def _max_logged_iter(work):
     done = 0
-    for log in glob.glob(osp.join(str(work), '*', 'vis_data',
-                                  'scalars.json')):
+    for log in glob.glob(osp.join(str(work), '*', 'vis_data', 'scalars.json')):
         for line in open(log):
             done = max(done, json.loads(line).get('iter', 0))
     return done
@@ -56,8 +60,12 @@ def _max_logged_iter(work):
 @pytest.fixture(scope='module')
 def reference(tiny_data, tmp_path_factory):
     work = tmp_path_factory.mktemp('uninterrupted')
-    subprocess.run(_cmd(work, tiny_data), cwd=ROOT, env=_env(), check=True,
-                   capture_output=True)
+    subprocess.run(
+        _cmd(work, tiny_data),
+        cwd=ROOT,
+        env=_env(),
+        check=True,
+        capture_output=True)
     return _weights(osp.join(str(work), f'iter_{ITERS}.pth'))
 
 
@@ -66,9 +74,11 @@ def test_a_kill_inside_a_checkpoint_write_loses_nothing_saved(
         phase, tiny_data, tmp_path):
     """Killed during the second save (iter_4): the first checkpoint is still
     there, complete, and --resume finds the newest complete one."""
-    proc = subprocess.run(_cmd(tmp_path, tiny_data), cwd=ROOT,
-                          env=_env(PANET_FAULT_KILL_IN_SAVE=f'2:{phase}'),
-                          capture_output=True)
+    proc = subprocess.run(
+        _cmd(tmp_path, tiny_data),
+        cwd=ROOT,
+        env=_env(PANET_FAULT_KILL_IN_SAVE=f'2:{phase}'),
+        capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     files = sorted(osp.basename(p) for p in glob.glob(str(tmp_path / '*.pth')))
     pointer = open(tmp_path / 'last_checkpoint').read()
@@ -91,17 +101,24 @@ def test_resume_falls_back_when_last_checkpoint_is_gone(tiny_data, tmp_path):
     """The failure mode of mmengine's hook: last_checkpoint names a file
     that is not there (the previous tools/train.py --resume stopped with
     FileNotFoundError), and the next one is truncated."""
-    keep_all = ['default_hooks.checkpoint.max_keep_ckpts=-1',
-                'train_cfg.max_iters=8']
-    subprocess.run(_cmd(tmp_path, tiny_data) + keep_all, cwd=ROOT,
-                   check=True, env=_env(), capture_output=True)
+    keep_all = [
+        'default_hooks.checkpoint.max_keep_ckpts=-1', 'train_cfg.max_iters=8'
+    ]
+    subprocess.run(
+        _cmd(tmp_path, tiny_data) + keep_all,
+        cwd=ROOT,
+        check=True,
+        env=_env(),
+        capture_output=True)
     os.remove(tmp_path / 'iter_8.pth')
     data = open(tmp_path / 'iter_6.pth', 'rb').read()
     with open(tmp_path / 'iter_6.pth', 'wb') as f:
         f.write(data[:len(data) // 2])
-    proc = run_tool(['tools/train.py', TINY_CONFIG, '--work-dir',
-                     str(tmp_path), '--resume', '--cfg-options',
-                     *data_options(tiny_data), *OPTIONS, *keep_all])
+    proc = run_tool([
+        'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(tmp_path), '--resume', '--cfg-options', *data_options(tiny_data),
+        *OPTIONS, *keep_all
+    ])
     out = proc.stdout + proc.stderr
     assert 'iter_8.pth, which is missing; resuming from' in out
     assert 'iter_4.pth, the newest intact checkpoint' in out
@@ -134,9 +151,12 @@ def _kill_and_resume(work, data, reference, per_phase, outside, seed):
         step = int(start.rsplit('_', 1)[-1][:-4]) if start else 0
         resumed_from.append(step)
         env = _env(PANET_FAULT_KILL_IN_SAVE=arg) if kind == 'save' else _env()
-        proc = subprocess.Popen(_cmd(work, data, '--resume'), cwd=ROOT,
-                                env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _cmd(work, data, '--resume'),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
         if kind == 'outside':
             ahead, delay = arg
             if _wait_for_iteration(work, step + ahead, proc):
@@ -177,8 +197,9 @@ def test_killed_at_many_moments_resumes_bit_identical(reference, tiny_data,
     assert _kill_and_resume(tmp_path, tiny_data, reference, 2, 6, 0) == 12
 
 
-@pytest.mark.skipif(not os.environ.get('PANET_SOAK_KILLS'),
-                    reason='soak test: set PANET_SOAK_KILLS=N (e.g. 60)')
+@pytest.mark.skipif(
+    not os.environ.get('PANET_SOAK_KILLS'),
+    reason='soak test: set PANET_SOAK_KILLS=N (e.g. 60)')
 def test_soak_kill_and_resume(reference, tiny_data, tmp_path):
     n = int(os.environ['PANET_SOAK_KILLS'])
     kills = _kill_and_resume(tmp_path, tiny_data, reference, n // 6,

@@ -12,8 +12,8 @@ import torch
 from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
-from conftest import ROOT
 from panet_mmdet.utils.benchmarking import build_detector
+from conftest import ROOT
 
 A = 'configs/demo/ablations/'
 STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
@@ -72,8 +72,8 @@ def test_every_ablation_config_is_in_a_step():
     assert found == sorted(s[0] for s in STEPS if s[0].startswith(A))
 
 
-@pytest.mark.parametrize('config,parent,parts', STEPS,
-                         ids=[osp.basename(s[0]) for s in STEPS])
+@pytest.mark.parametrize(
+    'config,parent,parts', STEPS, ids=[osp.basename(s[0]) for s in STEPS])
 def test_step_changes_one_component(config, parent, parts):
     child_cfg, parent_cfg = _cfg(config), _cfg(parent)
     # the config: every changed model key lies in the component's parts ...
@@ -94,11 +94,15 @@ def test_step_changes_one_component(config, parent, parts):
     a, b = _shapes(child_model), _shapes(parent_model)
     prefixes = tuple(p + '.' for p in parts)
     outside = {k: v for k, v in a.items() if not k.startswith(prefixes)}
-    assert outside == {k: v for k, v in b.items()
-                       if not k.startswith(prefixes)}
+    assert outside == {
+        k: v
+        for k, v in b.items() if not k.startswith(prefixes)
+    }
     assert a != b
-    new = ({type(m).__name__ for m in child_model.modules()} -
-           {type(m).__name__ for m in parent_model.modules()})
+    new = ({type(m).__name__
+            for m in child_model.modules()} -
+           {type(m).__name__
+            for m in parent_model.modules()})
     assert NEW_TYPES.get(config, set()) <= new, new
 
 
@@ -121,7 +125,8 @@ def test_ladder_starts_at_stock_and_ends_at_the_panet_demo():
             assert panet.get(key) == stock.get(key), key
     stock = build_detector(_cfg(STOCK))
     assert type(stock.neck).__name__ == 'FPN'
-    assert type(stock.roi_head.bbox_roi_extractor).__name__ == 'SingleRoIExtractor'
+    assert type(
+        stock.roi_head.bbox_roi_extractor).__name__ == 'SingleRoIExtractor'
     assert type(stock.roi_head.mask_head).__name__ == 'FCNMaskHead'
     # the heavier head rung differs from the 2fc rung in its box branch only,
     # i.e. rungs 3 and 4 are the paper's 2fc vs heavier-head comparison
@@ -143,10 +148,12 @@ def _fake_run(root, name, seed, segm, bbox, times=(2.0, 1.0, 1.2)):
         metrics[f'coco/bbox_mAP_{s}'] = v + bbox
     with open(osp.join(work, 'test_metrics.json'), 'w') as f:
         json.dump(metrics, f)
-    with open(osp.join(work, '20260101_000000', 'vis_data', 'scalars.json'),
-              'w') as f:
+    with open(
+            osp.join(work, '20260101_000000', 'vis_data', 'scalars.json'),
+            'w') as f:
         for i, t in enumerate(times):
-            f.write(json.dumps(dict(iter=20 + 20 * i, loss=1.0, time=t)) + '\n')
+            f.write(
+                json.dumps(dict(iter=20 + 20 * i, loss=1.0, time=t)) + '\n')
 
 
 def test_ablation_table_numbers(tmp_path):
@@ -154,18 +161,33 @@ def test_ablation_table_numbers(tmp_path):
     sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
     import ablation_table
     root = str(tmp_path)
-    for seed, (s0, s1) in enumerate(((0.30, 0.36), (0.32, 0.40), (0.34, 0.38))):
+    for seed, (s0, s1) in enumerate(
+        ((0.30, 0.36), (0.32, 0.40), (0.34, 0.38))):
         _fake_run(root, 'a', seed, s0, s0 - 0.1)
         _fake_run(root, 'b', seed, s1, s1 - 0.05)
-    costs = {'x/a.py': dict(infer_ms_per_img=100.0, params=2e6, gflops=3.0,
-                            train_saved_mib=50.0, train_step_s=0.5),
-             'x/b.py': dict(infer_ms_per_img=150.0, params=3e6, gflops=4.5,
-                            train_saved_mib=80.0, train_step_s=0.75)}
+    costs = {
+        'x/a.py':
+        dict(
+            infer_ms_per_img=100.0,
+            params=2e6,
+            gflops=3.0,
+            train_saved_mib=50.0,
+            train_step_s=0.5),
+        'x/b.py':
+        dict(
+            infer_ms_per_img=150.0,
+            params=3e6,
+            gflops=4.5,
+            train_saved_mib=80.0,
+            train_step_s=0.75)
+    }
     costs_file = tmp_path / 'costs.json'
     costs_file.write_text(json.dumps(dict(configs=costs)))
     out = str(tmp_path / 'table')
-    ablation_table.main(['--root', root, '--costs', str(costs_file), '--out',
-                         out, 'stock=x/a.py', 'panet=x/b.py'])
+    ablation_table.main([
+        '--root', root, '--costs',
+        str(costs_file), '--out', out, 'stock=x/a.py', 'panet=x/b.py'
+    ])
     rows = json.load(open(out + '.json'))['rows']
     assert rows[0]['segm_mAP_mean'] == pytest.approx(0.32)
     assert rows[0]['segm_mAP_std'] == pytest.approx(0.02)
@@ -201,8 +223,10 @@ def test_ablation_table_compares_rungs_over_the_same_seeds(tmp_path):
     assert rows[1]['segm_mAP_gain'] == pytest.approx(0.10)
     assert rows[1]['bbox_mAP_gain'] == pytest.approx(0.11)
     out = str(tmp_path / 'seed0')
-    ablation_table.main(['--root', root, '--out', out, '--seeds', '0,5',
-                         'stock=x/a.py', 'panet=x/b.py'])
+    ablation_table.main([
+        '--root', root, '--out', out, '--seeds', '0,5', 'stock=x/a.py',
+        'panet=x/b.py'
+    ])
     assert '| panet | 1 | 0.400 | 0.310 |' in open(out + '.md').read()
 
 
@@ -218,11 +242,18 @@ def test_demo_picture_picks_the_busiest_image(tmp_path):
     import sys
     sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
     import demo_picture
-    anns = [dict(image_id=i, category_id=c) for i, c in
-            [(1, 1), (1, 1), (1, 1), (2, 1), (2, 2), (2, 3), (3, 1), (3, 2),
-             (3, 3)]]
-    coco = dict(images=[dict(id=i, file_name=f'val_{i:05d}.png')
-                        for i in (1, 2, 3)], annotations=anns)
+    anns = [
+        dict(image_id=i, category_id=c)
+        for i, c in [(1, 1), (1, 1), (1, 1), (2, 1), (2,
+                                                      2), (2,
+                                                           3), (3,
+                                                                1), (3,
+                                                                     2), (3,
+                                                                          3)]
+    ]
+    coco = dict(
+        images=[dict(id=i, file_name=f'val_{i:05d}.png') for i in (1, 2, 3)],
+        annotations=anns)
     # 3 objects each: the most classes wins, then the lowest id
     assert demo_picture.pick_image(coco)['id'] == 2
     ann_file = tmp_path / 'val.json'
@@ -251,8 +282,13 @@ def test_ablation_costs_own_batches(tiny_data, tmp_path):
         path.write_text(f"_base_ = '{osp.join(ROOT, LADDER[0])}'\n"
                         f'train_dataloader = dict(batch_size={batch})\n')
         configs.append(str(path))
-    kwargs = dict(checkpoints=None, data_root=tiny_data, train_batches=1,
-                  val_images=1, repeats=1, warmup=0)
+    kwargs = dict(
+        checkpoints=None,
+        data_root=tiny_data,
+        train_batches=1,
+        val_images=1,
+        repeats=1,
+        warmup=0)
     own = ablation_costs.measure(configs, own_batches=True, **kwargs)
     assert [own[c]['train_batch_size'] for c in configs] == [1, 2]
     shared = ablation_costs.measure(configs, **kwargs)
@@ -269,9 +305,18 @@ def test_ablation_table_defaults_to_the_runner_ladder(tmp_path):
     root = str(tmp_path)
     for config in LADDER + [STEPS[5][0]]:
         _fake_run(root, osp.basename(config)[:-3], 0, 0.3, 0.2)
-    (tmp_path / 'costs.json').write_text(json.dumps(dict(configs={
-        LADDER[0]: dict(infer_ms_per_img=100.0, params=2e6, gflops=3.0,
-                        train_saved_mib=50.0, train_step_s=0.5)})))
+    (tmp_path / 'costs.json').write_text(
+        json.dumps(
+            dict(
+                configs={
+                    LADDER[0]:
+                    dict(
+                        infer_ms_per_img=100.0,
+                        params=2e6,
+                        gflops=3.0,
+                        train_saved_mib=50.0,
+                        train_step_s=0.5)
+                })))
     ablation_table.main([root])
     rows = json.load(open(osp.join(root, 'ablation.json')))['rows']
     assert [r['config'] for r in rows] == LADDER + [STEPS[5][0]]

@@ -50,16 +50,19 @@ def test_valid_coco_with_all_sizes_classes_and_splits(demo):
     assert set(paths) == {'train', 'val'}
     for split, path in paths.items():
         coco = COCO(path)
-        assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(CLASSES)
+        assert [c['name']
+                for c in coco.loadCats(coco.getCatIds())] == list(CLASSES)
         anns = coco.loadAnns(coco.getAnnIds())
         assert len(coco.getImgIds()) == (24 if split == 'train' else 8)
-        assert {size_bucket(a['area']) for a in anns} == {'small', 'medium', 'large'}
+        assert {size_bucket(a['area'])
+                for a in anns} == {'small', 'medium', 'large'}
         assert {a['category_id'] for a in anns} == {1, 2, 3}
         for img in coco.loadImgs(coco.getImgIds()):
             assert osp.isfile(osp.join(out, split, img['file_name']))
         for ann in anns:
             assert ann['iscrowd'] == 0
-            assert isinstance(ann['segmentation'], list) and ann['segmentation']
+            assert isinstance(ann['segmentation'],
+                              list) and ann['segmentation']
             mask = coco.annToMask(ann)
             # polygons approximate the stored visible mask: same size bucket
             # and close in area; the box is the mask's box.
@@ -75,7 +78,9 @@ def test_overlapping_and_touching_instances_exist(demo):
     coco = COCO(paths['train'])
     overlapping = touching = 0
     for img_id in coco.getImgIds():
-        boxes = [a['bbox'] for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id))]
+        boxes = [
+            a['bbox'] for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id))
+        ]
         for i in range(len(boxes)):
             for j in range(i + 1, len(boxes)):
                 overlapping += _iou(boxes[i], boxes[j]) > 0.05
@@ -87,15 +92,15 @@ def test_overlapping_and_touching_instances_exist(demo):
 def test_deterministic_from_seed(tmp_path):
     a, b, c = (str(tmp_path / n) for n in 'abc')
     for folder, seed in ((a, 5), (b, 5), (c, 6)):
-        generate_shapes_dataset(folder, num_train=3, num_val=2, seed=seed,
-                                img_size=(96, 128))
+        generate_shapes_dataset(
+            folder, num_train=3, num_val=2, seed=seed, img_size=(96, 128))
     assert _digest(a) == _digest(b)
     assert _digest(a) != _digest(c)
 
 
 def test_rle_masks_are_exact(tmp_path):
-    paths = generate_shapes_dataset(str(tmp_path), num_train=3, num_val=1,
-                                    seed=1, mask_format='rle')
+    paths = generate_shapes_dataset(
+        str(tmp_path), num_train=3, num_val=1, seed=1, mask_format='rle')
     coco = COCO(paths['train'])
     for ann in coco.loadAnns(coco.getAnnIds()):
         assert isinstance(ann['segmentation'], dict)
@@ -104,8 +109,8 @@ def test_rle_masks_are_exact(tmp_path):
 
 def test_images_have_the_declared_size(tmp_path):
     import cv2
-    paths = generate_shapes_dataset(str(tmp_path), num_train=2, num_val=1,
-                                    seed=2, img_size=(96, 160))
+    paths = generate_shapes_dataset(
+        str(tmp_path), num_train=2, num_val=1, seed=2, img_size=(96, 160))
     with open(paths['train']) as f:
         images = json.load(f)['images']
     for img in images:
@@ -127,7 +132,7 @@ def test_bad_arguments_raise_value_error(tmp_path, kwargs, name):
 
 def test_photo_backgrounds_when_scikit_image_is_installed(tmp_path):
     pytest.importorskip('skimage')
-    paths = generate_shapes_dataset(str(tmp_path), num_train=3, num_val=1,
-                                    seed=4, background='photo')
+    paths = generate_shapes_dataset(
+        str(tmp_path), num_train=3, num_val=1, seed=4, background='photo')
     coco = COCO(paths['train'])
     assert len(coco.getImgIds()) == 3 and coco.getAnnIds()

@@ -21,7 +21,6 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import ROOT, TINY_CONFIG, data_options, run_tool
 from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
                                     check_exportable, compare_detections,
                                     export_onnx, graph_result, load_detector,
@@ -29,6 +28,7 @@ from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
 from panet_mmdet.deployment.exporter import _test_resize, export_metadata
 from panet_mmdet.deployment.parity import box_iou, mask_iou
 from panet_mmdet.utils.benchmarking import build_detector, load_config
+from conftest import ROOT, TINY_CONFIG, data_options, run_tool
 
 pytestmark = pytest.mark.slow
 
@@ -45,15 +45,19 @@ def _tiny_config(config, data_root, path):
     for key in ('train_pipeline', 'test_pipeline', 'train_dataloader',
                 'val_dataloader', 'test_dataloader', 'default_hooks'):
         cfg[key] = tiny[key]
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=TRAIN_ITERS,
-                         val_interval=TRAIN_ITERS + 1)
-    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1,
-                                by_epoch=False, begin=0, end=20)]
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop',
+        max_iters=TRAIN_ITERS,
+        val_interval=TRAIN_ITERS + 1)
+    cfg.param_scheduler = [
+        dict(
+            type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20)
+    ]
     cfg.optim_wrapper.optimizer.lr = 3e-3
     cfg.model.train_cfg.rpn_proposal.max_per_img = 200
     cfg.model.train_cfg.rcnn.sampler.num = 32
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
-                                        interval=TRAIN_ITERS)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=TRAIN_ITERS)
     cfg.default_hooks.logger.interval = 50
     cfg.dump(path)
     return path
@@ -63,8 +67,10 @@ def _train(name, config, data_root, tmp_path_factory):
     """Train ``config`` briefly; ``(config path, checkpoint path)``."""
     work = tmp_path_factory.mktemp(f'train_{name}')
     cfg_path = _tiny_config(config, data_root, str(work / f'{name}.py'))
-    run_tool(['tools/train.py', cfg_path, '--work-dir', str(work),
-              '--cfg-options', *data_options(data_root)])
+    run_tool([
+        'tools/train.py', cfg_path, '--work-dir',
+        str(work), '--cfg-options', *data_options(data_root)
+    ])
     return cfg_path, str(work / f'iter_{TRAIN_ITERS}.pth')
 
 
@@ -121,8 +127,9 @@ def _check_parity_on_images(model, onnx_path, data_root):
 def test_panet_onnx_matches_pytorch(panet, panet_onnx, tiny_data):
     model = onnx.load(panet_onnx)
     assert {o.name for o in model.graph.output} == {'dets', 'labels', 'masks'}
-    assert {'RoiAlign', 'NonMaxSuppression', 'GridSample'} <= {
-        n.op_type for n in model.graph.node}
+    assert {'RoiAlign', 'NonMaxSuppression',
+            'GridSample'} <= {n.op_type
+                              for n in model.graph.node}
     _check_parity_on_images(panet, panet_onnx, tiny_data)
 
 
@@ -134,8 +141,10 @@ def test_stock_mask_rcnn_onnx_matches_pytorch(trained_stock, tiny_data,
 
 
 def test_grid_sample_roi_align_export_matches(panet, tiny_data, tmp_path):
-    out = export_onnx(panet, str(tmp_path / 'gs.onnx'), (128, 128),
-                      roi_align_impl='grid_sample')
+    out = export_onnx(
+        panet,
+        str(tmp_path / 'gs.onnx'), (128, 128),
+        roi_align_impl='grid_sample')
     ops = {n.op_type for n in onnx.load(out).graph.node}
     assert 'RoiAlign' not in ops and 'GridSample' in ops
     for path in _images(tiny_data)[:2]:
@@ -152,8 +161,8 @@ def test_box_only_model(trained_panet, tiny_data, tmp_path):
     out = export_onnx(model, str(tmp_path / 'faster.onnx'), (128, 128))
     names = [o.name for o in onnx.load(out).graph.output]
     assert names == ['dets', 'labels']
-    reference, outputs, report = _parity(
-        model, out, cv2.imread(_images(tiny_data)[0]))
+    reference, outputs, report = _parity(model, out,
+                                         cv2.imread(_images(tiny_data)[0]))
     assert report.matched >= 1 and 'masks' not in outputs
 
 
@@ -184,8 +193,8 @@ def test_dynamic_shapes_and_odd_sizes(panet, tiny_data, tmp_path):
     """One dynamic graph for every size; a static graph whose size is not
     a multiple of 32."""
     image = cv2.imread(_images(tiny_data)[0])
-    dynamic = export_onnx(panet, str(tmp_path / 'dyn.onnx'), (128, 128),
-                          dynamic=True)
+    dynamic = export_onnx(
+        panet, str(tmp_path / 'dyn.onnx'), (128, 128), dynamic=True)
     for pad_to in ((128, 128), (160, 224), (136, 150)):
         _, outputs, report = _parity(panet, dynamic, image, pad_to=pad_to)
         assert outputs['masks'].shape[2:] == pad_to
@@ -201,17 +210,18 @@ def test_onnx_detector_equals_mmdet_inference(panet, panet_onnx, tiny_data,
     mmdet's ``inference_detector`` (what tools/infer.py runs), also for an
     image the test pipeline resizes."""
     from mmdet.apis import inference_detector
-    dynamic = export_onnx(panet, str(tmp_path / 'dyn.onnx'), (128, 128),
-                          dynamic=True)
+    dynamic = export_onnx(
+        panet, str(tmp_path / 'dyn.onnx'), (128, 128), dynamic=True)
     val = _images(tiny_data)[0]
     small = str(tmp_path / 'resized.png')
     cv2.imwrite(small, cv2.resize(cv2.imread(val), (150, 100)))
     for path, onnx_path in ((val, panet_onnx), (small, dynamic)):
         pred = inference_detector(panet, path).pred_instances
-        reference = dict(bboxes=pred.bboxes.numpy(),
-                         scores=pred.scores.numpy(),
-                         labels=pred.labels.numpy(),
-                         masks=pred.masks.numpy().astype(bool))
+        reference = dict(
+            bboxes=pred.bboxes.numpy(),
+            scores=pred.scores.numpy(),
+            labels=pred.labels.numpy(),
+            masks=pred.masks.numpy().astype(bool))
         result = OnnxDetector(onnx_path)(cv2.imread(path))
         assert result['masks'].shape[1:] == cv2.imread(path).shape[:2]
         report = compare_detections(reference, result)
@@ -231,8 +241,10 @@ def test_onnx_detector_equals_mmdet_inference(panet, panet_onnx, tiny_data,
                 continue
             ious = box_iou(box[None].astype(np.float64),
                            result['bboxes'].astype(np.float64))[0]
-            j = int(np.argmax(np.where(
-                result['labels'] == reference['labels'][i], ious, -1)))
+            j = int(
+                np.argmax(
+                    np.where(result['labels'] == reference['labels'][i], ious,
+                             -1)))
             assert ious[j] >= 0.99
             assert mask_iou(reference['masks'][i], result['masks'][j]) >= .85
             checked += 1
@@ -247,8 +259,10 @@ def test_preprocess_matches_mmdet_pipeline(panet, tmp_path):
     rng = np.random.default_rng(0)
     path = str(tmp_path / 'img.png')
     cv2.imwrite(path, rng.integers(0, 255, (100, 150, 3), np.uint8))
-    pipeline = Compose([s for s in panet.cfg.test_dataloader.dataset.pipeline
-                        if s['type'] != 'LoadAnnotations'])
+    pipeline = Compose([
+        s for s in panet.cfg.test_dataloader.dataset.pipeline
+        if s['type'] != 'LoadAnnotations'
+    ])
     data = pipeline(dict(img_path=path, img_id=0))
     batch = panet.data_preprocessor(
         dict(inputs=[data['inputs']], data_samples=[data['data_samples']]))
@@ -262,17 +276,18 @@ def test_preprocess_matches_mmdet_pipeline(panet, tmp_path):
                                data['data_samples'].scale_factor)
 
 
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'panet', '**', '*.py'),
-                           recursive=True) +
-                 glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')) +
-                 [osp.join(ROOT, 'configs', 'drop-in',
-                           'faster-rcnn_r50_bufpn_1x_coco.py'),
-                  'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-                  'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'])
+CONFIGS = sorted(
+    glob.glob(
+        osp.join(ROOT, 'configs', 'panet', '**', '*.py'), recursive=True) +
+    glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')) + [
+        osp.join(ROOT, 'configs', 'drop-in', 'faster-rcnn_r50_bufpn_1x_coco.py'
+                 ), 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+        'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+    ])
 
 
-@pytest.mark.parametrize('config', CONFIGS,
-                         ids=[osp.basename(c) for c in CONFIGS])
+@pytest.mark.parametrize(
+    'config', CONFIGS, ids=[osp.basename(c) for c in CONFIGS])
 def test_every_two_stage_config_is_exportable(config):
     check_exportable(build_detector(config))
     # the test pipeline is one the ONNX Runtime pre-processing repeats
@@ -282,13 +297,17 @@ def test_every_two_stage_config_is_exportable(config):
 
 def test_unsupported_settings_are_named():
     """Settings the graph would silently ignore stop the export."""
-    for key, value, part in (
-            ('rcnn', dict(type='nms', iou_threshold=0.5, class_agnostic=True),
-             'test_cfg.rcnn.nms.class_agnostic=True'),
-            ('rpn', dict(type='nms', iou_threshold=0.7, offset=2),
-             'test_cfg.rpn.nms.offset=2'),
-            ('rcnn', dict(type='soft_nms', iou_threshold=0.5),
-             "test_cfg.rcnn.nms.type is 'soft_nms'")):
+    for key, value, part in (('rcnn',
+                              dict(
+                                  type='nms',
+                                  iou_threshold=0.5,
+                                  class_agnostic=True),
+                              'test_cfg.rcnn.nms.class_agnostic=True'),
+                             ('rpn',
+                              dict(type='nms', iou_threshold=0.7,
+                                   offset=2), 'test_cfg.rpn.nms.offset=2'),
+                             ('rcnn', dict(type='soft_nms', iou_threshold=0.5),
+                              "test_cfg.rcnn.nms.type is 'soft_nms'")):
         cfg = load_config(osp.join(ROOT, PANET_DEMO))
         cfg.model.test_cfg[key].nms = value
         with pytest.raises(UnsupportedModelError, match=re.escape(part)):
@@ -306,7 +325,8 @@ def test_unsupported_settings_are_named():
 ])
 def test_unsupported_configs_name_the_part(config, part):
     with pytest.raises(UnsupportedModelError, match=part):
-        check_exportable(build_detector(osp.join(ROOT, 'configs', 'drop-in', config)))
+        check_exportable(
+            build_detector(osp.join(ROOT, 'configs', 'drop-in', config)))
 
 
 def test_export_rejects_bad_arguments(panet, tmp_path):
@@ -314,8 +334,12 @@ def test_export_rejects_bad_arguments(panet, tmp_path):
         export_onnx(panet, str(tmp_path / 'x.onnx'), (128, 128), opset=11)
     with pytest.raises(ValueError, match='shape must be'):
         export_onnx(panet, str(tmp_path / 'x.onnx'), (16, 128))
-    meta = dict(mean=[0] * 3, std=[1] * 3, bgr_to_rgb=False,
-                input_shape=[64, 64], resize=None)
+    meta = dict(
+        mean=[0] * 3,
+        std=[1] * 3,
+        bgr_to_rgb=False,
+        input_shape=[64, 64],
+        resize=None)
     with pytest.raises(ValueError, match='larger than the graph input'):
         preprocess(np.zeros((100, 100, 3), np.uint8), meta)
 
@@ -333,9 +357,11 @@ def test_tools_export_verify_and_infer_without_torch(trained_panet, panet,
     config, ckpt = trained_panet
     image = _images(tiny_data)[0]
     out = str(tmp_path / 'panet.onnx')
-    proc = run_tool(['tools/deployment/export_onnx.py', config, ckpt,
-                     '--out', out, '--shape', '128', '128', '--verify',
-                     image, osp.join(tiny_data, 'train')])
+    proc = run_tool([
+        'tools/deployment/export_onnx.py', config, ckpt, '--out', out,
+        '--shape', '128', '128', '--verify', image,
+        osp.join(tiny_data, 'train')
+    ])
     assert 'standard ONNX ops only' in proc.stdout
     assert 'reference detections matched' in proc.stdout
     assert 'verify: 9/9 images match' in proc.stdout
@@ -352,8 +378,10 @@ def test_tools_export_verify_and_infer_without_torch(trained_panet, panet,
     (fake / '__init__.py').write_text(
         'raise ImportError("torch must not be imported by onnx_infer")\n')
     vis, preds = str(tmp_path / 'vis.png'), str(tmp_path / 'preds.json')
-    run_tool(['tools/deployment/onnx_infer.py', out, image, '--out', vis,
-              '--save-pred', preds],
+    run_tool([
+        'tools/deployment/onnx_infer.py', out, image, '--out', vis,
+        '--save-pred', preds
+    ],
              env={'PYTHONPATH': str(tmp_path / 'no_torch')})
     assert cv2.imread(vis).shape == cv2.imread(image).shape
     record = json.load(open(preds))
@@ -364,17 +392,20 @@ def test_tools_export_verify_and_infer_without_torch(trained_panet, panet,
     assert len(record['masks']) == len(record['scores'])
 
     # the same detections as tools/infer.py (mmdet's DetInferencer)
-    run_tool(['tools/infer.py', image, config, ckpt, '--out-dir',
-              str(tmp_path / 'mmdet'), '--save-pred'])
+    run_tool([
+        'tools/infer.py', image, config, ckpt, '--out-dir',
+        str(tmp_path / 'mmdet'), '--save-pred'
+    ])
     name = osp.splitext(osp.basename(image))[0]
     reference = str(tmp_path / 'mmdet' / 'preds' / f'{name}.json')
-    proc = run_tool(['tools/deployment/compare_predictions.py', reference,
-                     preds])
+    proc = run_tool(
+        ['tools/deployment/compare_predictions.py', reference, preds])
     assert 'reference detections matched' in proc.stdout
     assert 'mask IoU' in proc.stdout
     # and it fails on different detections
     record['scores'][0] += 0.1
     json.dump(record, open(preds, 'w'))
-    proc = run_tool(['tools/deployment/compare_predictions.py', reference,
-                     preds], check=False)
+    proc = run_tool(
+        ['tools/deployment/compare_predictions.py', reference, preds],
+        check=False)
     assert proc.returncode == 1 and 'UNMATCHED' in proc.stdout

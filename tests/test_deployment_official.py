@@ -30,7 +30,6 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
-from conftest import ROOT, run_tool
 from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
                                     check_exportable, compare_detections,
                                     export_onnx, load_detector, preprocess)
@@ -38,14 +37,15 @@ from panet_mmdet.deployment.exporter import _test_resize, export_metadata
 from panet_mmdet.utils.benchmarking import build_detector
 from panet_mmdet.utils.official_checkpoints import (detect_official_model,
                                                     map_state_dict)
+from conftest import ROOT, run_tool
 from reference import authors_panet as A
 
 PHOTO = cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)
 SCALE, MAX_SIZE = 160, 256
 OFFICIAL = osp.join(ROOT, 'configs', 'panet', 'official')
 MASK_CONFIG = osp.join(OFFICIAL, 'panet-official_r50_bufpn-gn_2x_coco.py')
-FC2_CONFIG = osp.join(OFFICIAL,
-                      'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py')
+FC2_CONFIG = osp.join(
+    OFFICIAL, 'panet-official-faster-rcnn-2fc_r50_bufpn-gn_1x_coco.py')
 
 
 def _config(path, scale=SCALE, max_size=MAX_SIZE):
@@ -68,8 +68,8 @@ def _converted(variant, path, seed=0):
 
 
 def _padded_input_shape(image, divisor=32):
-    s = A.get_target_scale(min(image.shape[:2]), max(image.shape[:2]), SCALE,
-                           MAX_SIZE)
+    s = A.get_target_scale(
+        min(image.shape[:2]), max(image.shape[:2]), SCALE, MAX_SIZE)
     h, w = (int(round(v * s)) for v in image.shape[:2])
     return -(-h // divisor) * divisor, -(-w // divisor) * divisor
 
@@ -116,16 +116,18 @@ def _mmdet_inference(model, path):
     rewrite ``model.cfg``'s pipeline in place.)"""
     from mmdet.apis import inference_detector
     pred = inference_detector(model, path).pred_instances
-    result = dict(bboxes=pred.bboxes.numpy(), scores=pred.scores.numpy(),
-                  labels=pred.labels.numpy())
+    result = dict(
+        bboxes=pred.bboxes.numpy(),
+        scores=pred.scores.numpy(),
+        labels=pred.labels.numpy())
     if 'masks' in pred:
         result['masks'] = pred.masks.numpy().astype(bool)
     return result
 
 
 def _check_parity(reference, result, min_detections=20):
-    report = compare_detections(reference, result, box_iou_min=0.999,
-                                score_tol=1e-4)
+    report = compare_detections(
+        reference, result, box_iou_min=0.999, score_tol=1e-4)
     assert report.ok(min_mask_iou=0.98), report.summary()
     n = len(reference['scores'])
     assert report.matched == n == len(result['scores']), report.summary()
@@ -134,18 +136,18 @@ def _check_parity(reference, result, min_detections=20):
     return report
 
 
-def test_mask_model_onnx_matches_pytorch_on_a_photograph(mask_model, mask_onnx,
-                                                         photo):
+def test_mask_model_onnx_matches_pytorch_on_a_photograph(
+        mask_model, mask_onnx, photo):
     graph = onnx.load(mask_onnx, load_external_data=False)
-    assert [i.name for i in graph.graph.input] == [
-        'input', 'img_shape', 'ori_shape', 'scale_factor']
-    assert [o.name for o in graph.graph.output] == [
-        'dets', 'labels', 'mask_probs']
+    assert [i.name for i in graph.graph.input
+            ] == ['input', 'img_shape', 'ori_shape', 'scale_factor']
+    assert [o.name
+            for o in graph.graph.output] == ['dets', 'labels', 'mask_probs']
     roi_aligns = [n for n in graph.graph.node if n.op_type == 'RoiAlign']
     assert roi_aligns and all(
         onnx.helper.get_attribute_value(a) == b'output_half_pixel'
-        for n in roi_aligns for a in n.attribute
-        if a.name == 'coordinate_transformation_mode')
+        for n in roi_aligns
+        for a in n.attribute if a.name == 'coordinate_transformation_mode')
     assert 'NonMaxSuppression' in {n.op_type for n in graph.graph.node}
 
     reference = _mmdet_inference(mask_model, PHOTO)
@@ -159,13 +161,13 @@ def test_mask_model_onnx_matches_pytorch_on_a_photograph(mask_model, mask_onnx,
     assert reference['masks'].sum() > 1000
     # boxes in the original image, exclusive far corners, to float noise
     order = np.argsort(-reference['scores'], kind='stable')
-    np.testing.assert_allclose(result['bboxes'], reference['bboxes'][order],
-                               rtol=0, atol=1e-3)
+    np.testing.assert_allclose(
+        result['bboxes'], reference['bboxes'][order], rtol=0, atol=1e-3)
     assert result['bboxes'][:, 2].max() > 0.5 * photo.shape[1]
 
 
-def test_box_only_2fc_model_matches_pytorch_at_two_sizes(fc2_model, fc2_onnx,
-                                                         wide):
+def test_box_only_2fc_model_matches_pytorch_at_two_sizes(
+        fc2_model, fc2_onnx, wide):
     """One dynamic graph; a portrait photo (the short side sets the scale)
     and a wide crop of it (the long side does: max_size binds)."""
     graph = onnx.load(fc2_onnx, load_external_data=False)
@@ -185,8 +187,8 @@ def _load_tool(name):
     return module
 
 
-def test_verify_passes_and_catches_a_different_model(fc2_model, fc2_onnx,
-                                                     wide, capsys):
+def test_verify_passes_and_catches_a_different_model(fc2_model, fc2_onnx, wide,
+                                                     capsys):
     """export_onnx.py --verify (torch_predict and graph_result in the
     original frame) on the wide image; a changed model fails it."""
     verify = _load_tool('export_onnx').verify
@@ -206,15 +208,18 @@ def test_onnx_infer_runs_the_mask_model_without_torch(mask_onnx, photo,
     (fake / '__init__.py').write_text(
         'raise ImportError("torch must not be imported by onnx_infer")\n')
     vis = str(tmp_path / 'vis.png')
-    proc = run_tool(['tools/deployment/onnx_infer.py', mask_onnx, PHOTO,
-                     '--out', vis, '--score-thr', '0.5'],
+    proc = run_tool([
+        'tools/deployment/onnx_infer.py', mask_onnx, PHOTO, '--out', vis,
+        '--score-thr', '0.5'
+    ],
                     env={'PYTHONPATH': str(tmp_path / 'no_torch')})
     assert re.search(r'\d+ detections, [1-9]\d* drawn', proc.stdout)
     assert cv2.imread(vis).shape == photo.shape
 
 
-@pytest.mark.parametrize('size', [(600, 512), (200, 512), (97, 131)],
-                         ids=['short-side', 'max-size', 'odd'])
+@pytest.mark.parametrize(
+    'size', [(600, 512), (200, 512), (97, 131)],
+    ids=['short-side', 'max-size', 'odd'])
 def test_runtime_preprocess_equals_detectron_resize(mask_model, size,
                                                     tmp_path):
     """numpy/OpenCV pre-processing == the test pipeline (DetectronResize)
@@ -224,13 +229,17 @@ def test_runtime_preprocess_equals_detectron_resize(mask_model, size,
     cv2.imwrite(path, rng.integers(0, 256, (*size, 3), np.uint8))
     pipeline = Compose([
         s for s in mask_model.cfg.test_dataloader.dataset.pipeline
-        if s['type'] != 'LoadAnnotations'])
+        if s['type'] != 'LoadAnnotations'
+    ])
     data = pipeline(dict(img_path=path, img_id=0))
     batch = mask_model.data_preprocessor(pseudo_collate([data]), False)
     sample = batch['data_samples'][0]
     meta = export_metadata(mask_model, None)  # a dynamic graph's record
-    assert meta['resize'] == dict(type='DetectronResize', scales=[SCALE],
-                                  max_size=MAX_SIZE, keep_ratio=True)
+    assert meta['resize'] == dict(
+        type='DetectronResize',
+        scales=[SCALE],
+        max_size=MAX_SIZE,
+        keep_ratio=True)
     ours, info = preprocess(cv2.imread(path), meta)
     np.testing.assert_array_equal(ours, batch['inputs'].numpy())
     assert info['img_shape'] == tuple(sample.img_shape)
@@ -247,17 +256,20 @@ def test_official_configs_are_exportable_and_limits_are_named():
         check_exportable(build_detector(cfg))
         assert _test_resize(cfg)['type'] == 'DetectronResize'
     for key, value, part in (
-            ('model.rpn_head.anchor_generator',
-             dict(_delete_=True, type='LegacyAnchorGenerator', strides=[
-                 4, 8, 16, 32, 64], ratios=[0.5, 1., 2.], scales=[8]),
-             'rpn_head.anchor_generator is LegacyAnchorGenerator'),
-            ('model.roi_head.bbox_head.bbox_coder',
-             dict(_delete_=True, type='LegacyDeltaXYWHBBoxCoder'),
-             'bbox_head.bbox_coder is LegacyDeltaXYWHBBoxCoder'),
-            ('model.test_cfg.rcnn.nms',
-             dict(type='nms', iou_threshold=0.5, offset=1,
-                  class_agnostic=True),
-             'test_cfg.rcnn.nms.class_agnostic=True')):
+        ('model.rpn_head.anchor_generator',
+         dict(
+             _delete_=True,
+             type='LegacyAnchorGenerator',
+             strides=[4, 8, 16, 32, 64],
+             ratios=[0.5, 1., 2.],
+             scales=[8]),
+         'rpn_head.anchor_generator is LegacyAnchorGenerator'),
+        ('model.roi_head.bbox_head.bbox_coder',
+         dict(_delete_=True, type='LegacyDeltaXYWHBBoxCoder'),
+         'bbox_head.bbox_coder is LegacyDeltaXYWHBBoxCoder'),
+        ('model.test_cfg.rcnn.nms',
+         dict(type='nms', iou_threshold=0.5, offset=1,
+              class_agnostic=True), 'test_cfg.rcnn.nms.class_agnostic=True')):
         cfg = Config.fromfile(FC2_CONFIG)
         cfg.merge_from_dict({key: value})
         with pytest.raises(UnsupportedModelError, match=re.escape(part)):

@@ -10,20 +10,24 @@ from mmcv.ops import batched_nms, roi_align
 
 from panet_mmdet.deployment import check_standard_onnx
 from panet_mmdet.deployment.detector import paste_masks
-from panet_mmdet.deployment.ops import (ExportableRoIAlign,
-                                        batched_nms_indices)
+from panet_mmdet.deployment.ops import ExportableRoIAlign, batched_nms_indices
 
 
 def _run_onnx(module, inputs, names, dynamic_axes=None):
     """Export ``module`` (opset 16), check it, run it in ONNX Runtime."""
     buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(module, tuple(inputs), buf, dynamo=False,
-                          opset_version=16, input_names=names,
-                          dynamic_axes=dynamic_axes or {})
+        torch.onnx.export(
+            module,
+            tuple(inputs),
+            buf,
+            dynamo=False,
+            opset_version=16,
+            input_names=names,
+            dynamic_axes=dynamic_axes or {})
     check_standard_onnx(onnx.load_from_string(buf.getvalue()))
-    session = ort.InferenceSession(buf.getvalue(),
-                                   providers=['CPUExecutionProvider'])
+    session = ort.InferenceSession(
+        buf.getvalue(), providers=['CPUExecutionProvider'])
     return session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
 
 
@@ -46,8 +50,7 @@ def test_roi_align_onnx_op_equals_mmcv(aligned, sampling_ratio):
     ref = roi_align(feat, rois, (7, 7), 0.25, sampling_ratio, 'avg', aligned)
     layer = ExportableRoIAlign((7, 7), 0.25, sampling_ratio, aligned)
     assert torch.equal(layer(feat, rois), ref)
-    out, = _run_onnx(layer, (feat, rois), ['feat', 'rois'],
-                     {'rois': {0: 'n'}})
+    out, = _run_onnx(layer, (feat, rois), ['feat', 'rois'], {'rois': {0: 'n'}})
     np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
     assert np.abs(ref.numpy()).max() > 0.1  # the RoIs see the features
 
@@ -60,8 +63,7 @@ def test_roi_align_grid_sample_equals_mmcv(aligned):
     ref = roi_align(feat, rois, (7, 7), 0.25, 2, 'avg', aligned)
     layer = ExportableRoIAlign((7, 7), 0.25, 2, aligned, impl='grid_sample')
     torch.testing.assert_close(layer(feat, rois), ref, atol=2e-5, rtol=0)
-    out, = _run_onnx(layer, (feat, rois), ['feat', 'rois'],
-                     {'rois': {0: 'n'}})
+    out, = _run_onnx(layer, (feat, rois), ['feat', 'rois'], {'rois': {0: 'n'}})
     np.testing.assert_allclose(out, ref.numpy(), atol=2e-5)
 
 
@@ -115,8 +117,14 @@ def test_nms_equals_mmcv_batched_nms(max_per_group):
     group, index = module(boxes, scores)
     assert set(zip(group.tolist(), index.tolist())) == expected
     onnx_group, onnx_index = _run_onnx(module, (boxes, scores),
-                                       ['boxes', 'scores'],
-                                       {'boxes': {1: 'n'}, 'scores': {1: 'n'}})
+                                       ['boxes', 'scores'], {
+                                           'boxes': {
+                                               1: 'n'
+                                           },
+                                           'scores': {
+                                               1: 'n'
+                                           }
+                                       })
     assert set(zip(onnx_group.tolist(), onnx_index.tolist())) == expected
     # within a group, kept boxes come in descending score order
     for g in range(3):
@@ -125,8 +133,7 @@ def test_nms_equals_mmcv_batched_nms(max_per_group):
 
 
 def test_paste_masks_equals_mmdet():
-    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import \
-        _do_paste_mask
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
     torch.manual_seed(2)
     masks = torch.rand(4, 1, 28, 28)
     boxes = torch.tensor([[10., 12., 60., 50.], [0., 0., 100., 80.],
@@ -144,18 +151,19 @@ def test_single_level_extractor_traced_on_one_level_runs_all_levels():
 
     from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 
-    from panet_mmdet.deployment.detector import \
-        single_level_forward_traceable
+    from panet_mmdet.deployment.detector import single_level_forward_traceable
     torch.manual_seed(3)
     extractor = SingleRoIExtractor(
         dict(type='RoIAlign', output_size=7, sampling_ratio=0),
-        out_channels=4, featmap_strides=[4, 8, 16, 32]).eval()
-    feats = tuple(torch.randn(1, 4, 512 // s, 512 // s)
-                  for s in (4, 8, 16, 32))
+        out_channels=4,
+        featmap_strides=[4, 8, 16, 32]).eval()
+    feats = tuple(
+        torch.randn(1, 4, 512 // s, 512 // s) for s in (4, 8, 16, 32))
     small = torch.tensor([[0., 10., 10., 30., 30.], [0., 50., 60., 70., 75.]])
     # scales 20, 150, 300, 512: levels 0, 1, 2, 3 (mmdet's mapping)
     mixed = torch.tensor([[0., 10., 10., 30., 30.], [0., 0., 0., 150., 150.],
-                          [0., 100., 50., 400., 350.], [0., 0., 0., 512., 512.]])
+                          [0., 100., 50., 400., 350.],
+                          [0., 0., 0., 512., 512.]])
     assert extractor.map_roi_levels(mixed, 4).tolist() == [0, 1, 2, 3]
     assert set(extractor.map_roi_levels(small, 4).tolist()) == {0}
     with torch.no_grad():
@@ -179,12 +187,18 @@ def test_single_level_extractor_traced_on_one_level_runs_all_levels():
     buf = io.BytesIO()
     names = ['rois'] + [f'f{i}' for i in range(4)]
     with torch.no_grad():
-        torch.onnx.export(Wrap(), (small, *feats), buf, dynamo=False,
-                          opset_version=16, input_names=names,
-                          dynamic_axes={'rois': {0: 'n'}})
-    session = ort.InferenceSession(buf.getvalue(),
-                                   providers=['CPUExecutionProvider'])
-    out, = session.run(None, dict(zip(names, [mixed.numpy()] +
-                                      [f.numpy() for f in feats])))
+        torch.onnx.export(
+            Wrap(), (small, *feats),
+            buf,
+            dynamo=False,
+            opset_version=16,
+            input_names=names,
+            dynamic_axes={'rois': {
+                0: 'n'
+            }})
+    session = ort.InferenceSession(
+        buf.getvalue(), providers=['CPUExecutionProvider'])
+    out, = session.run(
+        None, dict(zip(names, [mixed.numpy()] + [f.numpy() for f in feats])))
     np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
     assert np.abs(out[3]).max() > 0.1  # the level-3 RoI is pooled

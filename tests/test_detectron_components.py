@@ -33,7 +33,9 @@ def _random_boxes(n, size=400., seed=0):
 def test_anchors_equal_generate_anchors_on_every_level(level):
     gen = DetectronAnchorGenerator(STRIDES, [0.5, 1., 2.], SIZES)
     h, w = 7 + level, 5 + 2 * level
-    ours = gen.single_level_grid_priors((h, w), level, dtype=torch.float64,
+    ours = gen.single_level_grid_priors((h, w),
+                                        level,
+                                        dtype=torch.float64,
                                         device='cpu').numpy()
     theirs = A._all_anchors(level + 2, h, w)
     np.testing.assert_array_equal(ours, theirs)
@@ -42,8 +44,8 @@ def test_anchors_equal_generate_anchors_on_every_level(level):
 def test_legacy_anchor_generator_is_not_detectron():
     """Why the component exists: mmdet's closest generator rounds after
     scaling; its ratio-0.5/2 anchors differ."""
-    legacy = LegacyAnchorGenerator(STRIDES, [0.5, 1., 2.], scales=[8],
-                                   center_offset=0.5)
+    legacy = LegacyAnchorGenerator(
+        STRIDES, [0.5, 1., 2.], scales=[8], center_offset=0.5)
     ours = DetectronAnchorGenerator(STRIDES, [0.5, 1., 2.], SIZES)
     for a, b in zip(legacy.base_anchors, ours.base_anchors):
         np.testing.assert_array_equal(a[1], b[1])  # squares agree
@@ -58,8 +60,9 @@ def test_anchor_generator_bad_arguments():
 
 
 # ------------------------------------------------------------------ coder
-@pytest.mark.parametrize('stds,weights', [((1., 1., 1., 1.), (1., 1., 1., 1.)),
-                                          ((.1, .1, .2, .2), (10., 10., 5., 5.))])
+@pytest.mark.parametrize('stds,weights',
+                         [((1., 1., 1., 1.), (1., 1., 1., 1.)),
+                          ((.1, .1, .2, .2), (10., 10., 5., 5.))])
 def test_decode_equals_bbox_transform_and_clip(stds, weights):
     boxes = _random_boxes(500)
     rng = np.random.default_rng(1)
@@ -67,15 +70,17 @@ def test_decode_equals_bbox_transform_and_clip(stds, weights):
     deltas[:5, 2:] = 9.  # above BBOX_XFORM_CLIP: clipped
     deltas[5:10, 2:] = -9.  # Detectron does not clip from below
     coder = DetectronDeltaXYWHBBoxCoder(target_stds=stds)
-    ours = coder.decode(torch.from_numpy(boxes), torch.from_numpy(deltas),
-                        max_shape=(300, 350)).numpy()
-    theirs = A.clip_tiled_boxes(A.bbox_transform(boxes, deltas, weights),
-                                (300, 350))
+    ours = coder.decode(
+        torch.from_numpy(boxes),
+        torch.from_numpy(deltas),
+        max_shape=(300, 350)).numpy()
+    theirs = A.clip_tiled_boxes(
+        A.bbox_transform(boxes, deltas, weights), (300, 350))
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
-    unclipped = coder.decode(torch.from_numpy(boxes),
-                             torch.from_numpy(deltas)).numpy()
-    np.testing.assert_allclose(unclipped, A.bbox_transform(boxes, deltas,
-                                                           weights), atol=1e-9)
+    unclipped = coder.decode(
+        torch.from_numpy(boxes), torch.from_numpy(deltas)).numpy()
+    np.testing.assert_allclose(
+        unclipped, A.bbox_transform(boxes, deltas, weights), atol=1e-9)
 
 
 def test_encode_inverts_decode_with_the_plus_one_convention():
@@ -83,8 +88,8 @@ def test_encode_inverts_decode_with_the_plus_one_convention():
     gts = torch.from_numpy(_random_boxes(200, seed=5))
     coder = DetectronDeltaXYWHBBoxCoder()
     deltas = coder.encode(boxes, gts)
-    torch.testing.assert_close(coder.decode(boxes, deltas), gts, rtol=0,
-                               atol=1e-9)
+    torch.testing.assert_close(
+        coder.decode(boxes, deltas), gts, rtol=0, atol=1e-9)
     # a box onto itself: zero deltas; w = x2 - x1 + 1 (a 1-px box has w 1)
     same = coder.encode(boxes, boxes)
     assert same.abs().max() < 1e-12
@@ -112,13 +117,14 @@ def test_coder_bad_arguments():
 def test_resize_gives_the_authors_blob(target, max_size):
     im = cv2.imread(PHOTO)
     blob, im_scale, im_info = A.get_image_blob(im, target, max_size)
-    out = DetectronResize(scales=target, max_size=max_size)(
-        dict(img=im.copy(), img_shape=im.shape[:2]))
+    out = DetectronResize(
+        scales=target, max_size=max_size)(
+            dict(img=im.copy(), img_shape=im.shape[:2]))
     assert out['scale_factor'] == (im_scale, im_scale)
     img = out['img'] - A.PIXEL_MEANS.astype(np.float32)
     h, w = img.shape[:2]
-    assert (int(im_info[0, 0]), int(im_info[0, 1])) == (
-        -(-h // 32) * 32, -(-w // 32) * 32)
+    assert (int(im_info[0, 0]), int(im_info[0, 1])) == (-(-h // 32) * 32,
+                                                        -(-w // 32) * 32)
     theirs = blob[0].transpose(1, 2, 0)
     # subtracting the mean before or after a linear resize: float rounding
     np.testing.assert_allclose(img, theirs[:h, :w], rtol=0, atol=2e-4)
@@ -132,8 +138,12 @@ def test_resize_scales_boxes_and_masks_and_draws_scales():
     t = DetectronResize(scales=(50, 80), max_size=1000)
     seen = set()
     for i in range(30):
-        out = t(dict(img=img, gt_bboxes=HorizontalBoxes(
-            torch.tensor([[10., 20., 30., 40.]])), gt_masks=masks))
+        out = t(
+            dict(
+                img=img,
+                gt_bboxes=HorizontalBoxes(
+                    torch.tensor([[10., 20., 30., 40.]])),
+                gt_masks=masks))
         s = out['scale_factor'][0]
         seen.add(round(s, 3))
         torch.testing.assert_close(out['gt_bboxes'].tensor,
@@ -163,7 +173,8 @@ def test_paste_equals_segm_results():
     order = np.argsort(labels, kind='stable')
     cls_boxes = [np.zeros((0, 5), np.float32)] + [
         np.c_[boxes[order][labels[order] == j],
-              np.ones((np.sum(labels == j), 1))] for j in range(1, 81)]
+              np.ones((np.sum(labels == j), 1))] for j in range(1, 81)
+    ]
     theirs = A.segm_results(cls_boxes, probs[order], boxes[order], im_h, im_w)
     theirs = [m for j in range(1, 81) for m in theirs[j]]
     ours = paste_masks_detectron(probs[order, labels[order]], boxes[order],
@@ -172,19 +183,22 @@ def test_paste_equals_segm_results():
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a, b.astype(bool))
     assert ours.any(axis=(1, 2)).sum() > n // 2
-    assert paste_masks_detectron(probs[:0, 0], boxes[:0], 5, 5).shape == (
-        0, 5, 5)
+    assert paste_masks_detectron(probs[:0, 0], boxes[:0], 5,
+                                 5).shape == (0, 5, 5)
 
 
 # -------------------------------------------------------------------- rpn
 def test_rpn_head_clips_to_the_padded_image():
-    head = DetectronRPNHead(in_channels=8, feat_channels=8,
-                            anchor_generator=dict(
-                                type='DetectronAnchorGenerator',
-                                strides=[4], ratios=[1.], sizes=[32]),
-                            bbox_coder=dict(
-                                type='DetectronDeltaXYWHBBoxCoder',
-                                target_stds=[1., 1., 1., 1.]))
+    head = DetectronRPNHead(
+        in_channels=8,
+        feat_channels=8,
+        anchor_generator=dict(
+            type='DetectronAnchorGenerator',
+            strides=[4],
+            ratios=[1.],
+            sizes=[32]),
+        bbox_coder=dict(
+            type='DetectronDeltaXYWHBBoxCoder', target_stds=[1., 1., 1., 1.]))
     assert head.padded_shape((100, 90, 3)) == (128, 96)
     assert head.padded_shape((64, 32)) == (64, 32)
     from mmengine.config import ConfigDict
@@ -192,14 +206,19 @@ def test_rpn_head_clips_to_the_padded_image():
     feat = torch.randn(1, 8, 32, 24)
     cls, reg = head([feat])
     # every anchor moved 4 widths right and down and grown e^2 times
-    reg = [torch.zeros_like(reg[0]) + torch.tensor([4., 4., 2., 2.]).view(
-        1, 4, 1, 1)]
-    cfg = ConfigDict(nms_pre=1000, max_per_img=1000, min_bbox_size=-1,
-                     nms=dict(type='nms', iou_threshold=0.99, offset=1))
-    meta = dict(img_shape=(100, 90), scale_factor=(1., 1.),
-                pad_shape=(128, 96))
-    res = head.predict_by_feat(cls, reg, batch_img_metas=[meta], cfg=cfg,
-                               rescale=False)[0]
+    reg = [
+        torch.zeros_like(reg[0]) +
+        torch.tensor([4., 4., 2., 2.]).view(1, 4, 1, 1)
+    ]
+    cfg = ConfigDict(
+        nms_pre=1000,
+        max_per_img=1000,
+        min_bbox_size=-1,
+        nms=dict(type='nms', iou_threshold=0.99, offset=1))
+    meta = dict(
+        img_shape=(100, 90), scale_factor=(1., 1.), pad_shape=(128, 96))
+    res = head.predict_by_feat(
+        cls, reg, batch_img_metas=[meta], cfg=cfg, rescale=False)[0]
     # boxes pushed far right/down stop at the padded size minus one
     assert res.bboxes[:, 2].max() == 95 and res.bboxes[:, 3].max() == 127
     with pytest.raises(ValueError, match='pad_size_divisor'):
@@ -210,22 +229,29 @@ def test_rpn_head_clips_to_the_padded_image():
 def test_fc_norm_head_is_fc_gn_relu():
     torch.manual_seed(0)
     head = FCNormConvFCBBoxHead(
-        num_shared_convs=0, num_shared_fcs=1, in_channels=64,
-        roi_feat_size=1, fc_out_channels=32, num_classes=3,
+        num_shared_convs=0,
+        num_shared_fcs=1,
+        in_channels=64,
+        roi_feat_size=1,
+        fc_out_channels=32,
+        num_classes=3,
         fc_norm_cfg=dict(type='GN', num_groups=4))
     for p in head.parameters():
         torch.nn.init.normal_(p)
     x = torch.randn(6, 64)
     cls, reg = head(x)
     fc, gn = head.shared_fcs[0], head.shared_fc_norms[0]
-    h = torch.relu(torch.nn.functional.group_norm(
-        torch.nn.functional.linear(x, fc.weight, fc.bias), 4, gn.weight,
-        gn.bias))
+    h = torch.relu(
+        torch.nn.functional.group_norm(
+            torch.nn.functional.linear(x, fc.weight, fc.bias), 4, gn.weight,
+            gn.bias))
     torch.testing.assert_close(cls, head.fc_cls(h))
     torch.testing.assert_close(reg, head.fc_reg(h))
     assert cls.shape == (6, 4) and reg.shape == (6, 12)
     with pytest.raises(ValueError, match='fc_norm_cfg'):
         FCNormConvFCBBoxHead(num_shared_fcs=1, fc_norm_cfg=None)
     with pytest.raises(ValueError, match='num_shared_fcs'):
-        FCNormConvFCBBoxHead(num_shared_convs=1, num_shared_fcs=0,
-                             fc_norm_cfg=dict(type='GN', num_groups=4))
+        FCNormConvFCBBoxHead(
+            num_shared_convs=1,
+            num_shared_fcs=0,
+            fc_norm_cfg=dict(type='GN', num_groups=4))

@@ -95,8 +95,8 @@ def _python_tool(cmd):
 @lru_cache(maxsize=None)
 def _help(script, sub):
     argv = [sys.executable, script] + ([sub] if sub else []) + ['--help']
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -119,8 +119,9 @@ def test_every_path_a_command_names_exists():
 
 def test_make_targets_exist():
     targets = set(re.findall(r'^([a-z][a-z-]*):', _read('Makefile'), re.M))
-    used = {(doc, t) for doc, cmd in SHELL if cmd[0] == 'make'
-            for t in cmd[1:] if '=' not in t}
+    used = {(doc, t)
+            for doc, cmd in SHELL if cmd[0] == 'make' for t in cmd[1:]
+            if '=' not in t}
     assert used and not {u for u in used if u[1] not in targets}, used
 
 
@@ -207,7 +208,8 @@ def test_readme_is_a_front_page():
         assert must in head, must
 
 
-@pytest.mark.parametrize('doc', [d for d in DOCS if not d.startswith('configs')])
+@pytest.mark.parametrize('doc',
+                         [d for d in DOCS if not d.startswith('configs')])
 def test_no_history_in_readme_or_docs(doc):
     text = _read(doc)
     dates = re.findall(r'\b20\d\d-\d\d-\d\d\b', text)

@@ -17,9 +17,11 @@ def _average_worker(rank, world, port, out_dir):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world)
     try:
-        outputs = {'loss': torch.tensor(1.0 + rank),
-                   'loss_mask': torch.tensor(10.0 * (rank + 1)),
-                   'acc': torch.tensor(50.0 + 10 * rank)}
+        outputs = {
+            'loss': torch.tensor(1.0 + rank),
+            'loss_mask': torch.tensor(10.0 * (rank + 1)),
+            'acc': torch.tensor(50.0 + 10 * rank)
+        }
         DistributedLossAveragingHook().after_train_iter(None, 0, None, outputs)
         with open(os.path.join(out_dir, f'rank{rank}.json'), 'w') as f:
             json.dump({k: float(v) for k, v in outputs.items()}, f)
@@ -30,10 +32,14 @@ def _average_worker(rank, world, port, out_dir):
 @pytest.mark.slow
 def test_losses_are_averaged_over_ranks(tmp_path):
     mp.spawn(_average_worker, args=(2, 29531, str(tmp_path)), nprocs=2)
-    results = [json.loads((tmp_path / f'rank{r}.json').read_text())
-               for r in range(2)]
-    assert results[0] == results[1] == {'loss': 1.5, 'loss_mask': 15.0,
-                                        'acc': 55.0}
+    results = [
+        json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)
+    ]
+    assert results[0] == results[1] == {
+        'loss': 1.5,
+        'loss_mask': 15.0,
+        'acc': 55.0
+    }
 
 
 def test_loss_averaging_is_a_noop_without_distributed():

@@ -89,9 +89,13 @@ print('TORCH-FREE OK')
 def _python(code, env=None):
     full_env = dict(os.environ, PYTHONPATH=ROOT)
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                          cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     return proc.stdout
 
@@ -106,10 +110,10 @@ def test_runtime_imports_without_torch(tmp_path):
     import; ``import panet_mmdet`` does not fail; the exporter does."""
     fake = tmp_path / 'torch'
     fake.mkdir()
-    (fake / '__init__.py').write_text(
-        'raise ImportError("torch must not be imported")\n')
-    out = _python(TORCH_FREE, env={
-        'PYTHONPATH': os.pathsep.join([str(tmp_path), ROOT])})
+    (fake / '__init__.py'
+     ).write_text('raise ImportError("torch must not be imported")\n')
+    out = _python(
+        TORCH_FREE, env={'PYTHONPATH': os.pathsep.join([str(tmp_path), ROOT])})
     assert 'TORCH-FREE OK' in out
 
 

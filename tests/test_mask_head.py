@@ -11,15 +11,25 @@ from panet_mmdet.models import FullyConnectedFusionMaskHead
 GN = dict(type='GN', num_groups=4, requires_grad=True)
 
 
-def _head(num_convs=4, norm=False, class_agnostic=False, fc_relu=True,
-          upsample_cfg=dict(type='deconv', scale_factor=2), roi_feat_size=14,
+def _head(num_convs=4,
+          norm=False,
+          class_agnostic=False,
+          fc_relu=True,
+          upsample_cfg=dict(type='deconv', scale_factor=2),
+          roi_feat_size=14,
           **kwargs):
     torch.manual_seed(0)
     head = FullyConnectedFusionMaskHead(
-        num_convs=num_convs, in_channels=8, conv_out_channels=16,
-        num_classes=3, class_agnostic=class_agnostic, fc_relu=fc_relu,
-        norm_cfg=GN if norm else None, upsample_cfg=upsample_cfg,
-        roi_feat_size=roi_feat_size, **kwargs)
+        num_convs=num_convs,
+        in_channels=8,
+        conv_out_channels=16,
+        num_classes=3,
+        class_agnostic=class_agnostic,
+        fc_relu=fc_relu,
+        norm_cfg=GN if norm else None,
+        upsample_cfg=upsample_cfg,
+        roi_feat_size=roi_feat_size,
+        **kwargs)
     head.init_weights()
     with torch.no_grad():  # a non-negligible fc path, non-trivial biases
         head.fc_logits.weight.normal_(0, 0.05)
@@ -44,12 +54,14 @@ def reference(head, x, norm, fc_relu, branch_from):
         x = _conv(x, cm, norm)
         if i == branch_from:
             branch = x
-    up = F.relu(F.conv_transpose2d(x, head.upsample.weight, head.upsample.bias,
-                                   stride=2))
+    up = F.relu(
+        F.conv_transpose2d(
+            x, head.upsample.weight, head.upsample.bias, stride=2))
     fcn = F.conv2d(up, head.conv_logits.weight, head.conv_logits.bias)
     for cm in head.fc_convs:
         branch = _conv(branch, cm, norm)
-    fc = F.linear(branch.flatten(1), head.fc_logits.weight, head.fc_logits.bias)
+    fc = F.linear(
+        branch.flatten(1), head.fc_logits.weight, head.fc_logits.bias)
     if fc_relu:
         fc = F.relu(fc)
     return fcn + fc.view(-1, 1, 28, 28)
@@ -64,9 +76,11 @@ def test_matches_reference(num_convs, branch_from, norm, fc_relu):
     x = torch.randn(5, 8, 14, 14)
     out = head(x)
     assert out.shape == (5, 3, 28, 28)
-    torch.testing.assert_close(out, reference(head, x, norm, fc_relu,
-                                              branch_from),
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        out,
+        reference(head, x, norm, fc_relu, branch_from),
+        rtol=1e-4,
+        atol=1e-5)
 
 
 def test_default_branch_is_the_papers_conv3():
@@ -94,13 +108,18 @@ def test_zero_fc_path_equals_fcn_mask_head(class_agnostic):
     with torch.no_grad():
         head.fc_logits.weight.zero_()
         head.fc_logits.bias.zero_()
-    fcn = FCNMaskHead(num_convs=4, in_channels=8, conv_out_channels=16,
-                      num_classes=3, class_agnostic=class_agnostic,
-                      norm_cfg=GN)
+    fcn = FCNMaskHead(
+        num_convs=4,
+        in_channels=8,
+        conv_out_channels=16,
+        num_classes=3,
+        class_agnostic=class_agnostic,
+        norm_cfg=GN)
     result = fcn.load_state_dict(head.state_dict(), strict=False)
     assert result.missing_keys == []
-    assert all(k.startswith(('fc_convs', 'fc_logits'))
-               for k in result.unexpected_keys)
+    assert all(
+        k.startswith(('fc_convs', 'fc_logits'))
+        for k in result.unexpected_keys)
     x = torch.randn(4, 8, 14, 14)
     out = head(x)
     assert out.shape == (4, 1 if class_agnostic else 3, 28, 28)
@@ -143,13 +162,13 @@ def test_zero_rois_and_gradients():
 def test_mask_loss_decreases_when_overfitting_a_small_batch():
     """A few dozen steps on fixed RoIs: mmdet's loss, through our logits."""
     torch.manual_seed(0)
-    head = FullyConnectedFusionMaskHead(num_convs=3, in_channels=8,
-                                        conv_out_channels=16, num_classes=3)
+    head = FullyConnectedFusionMaskHead(
+        num_convs=3, in_channels=8, conv_out_channels=16, num_classes=3)
     head.init_weights()
     x = torch.randn(6, 8, 14, 14)
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
     yy, xx = torch.meshgrid(torch.arange(28), torch.arange(28), indexing='ij')
-    targets = torch.stack([((xx - 6 - 3 * i) ** 2 + (yy - 14) ** 2 < 60 + 10 * i)
+    targets = torch.stack([((xx - 6 - 3 * i)**2 + (yy - 14)**2 < 60 + 10 * i)
                            for i in range(6)]).float()
     opt = torch.optim.SGD(head.parameters(), lr=0.05, momentum=0.9)
     losses = []
@@ -166,14 +185,20 @@ def test_mask_loss_decreases_when_overfitting_a_small_batch():
 @pytest.mark.parametrize('rescale', [True, False])
 def test_predict_by_feat_returns_image_sized_masks(rescale):
     head = _head(num_convs=3)
-    results = [InstanceData(bboxes=torch.tensor([[10., 12., 60., 50.],
-                                                 [0., 0., 20., 30.]]),
-                            labels=torch.tensor([0, 2]),
-                            scores=torch.tensor([0.9, 0.6]))]
-    img_meta = [dict(img_shape=(96, 128), ori_shape=(192, 256),
-                     scale_factor=(0.5, 0.5))]
+    results = [
+        InstanceData(
+            bboxes=torch.tensor([[10., 12., 60., 50.], [0., 0., 20., 30.]]),
+            labels=torch.tensor([0, 2]),
+            scores=torch.tensor([0.9, 0.6]))
+    ]
+    img_meta = [
+        dict(
+            img_shape=(96, 128), ori_shape=(192, 256), scale_factor=(0.5, 0.5))
+    ]
     preds = head(torch.randn(2, 8, 14, 14))
-    out = head.predict_by_feat((preds, ), results, img_meta,
+    out = head.predict_by_feat((preds, ),
+                               results,
+                               img_meta,
                                ConfigDict(mask_thr_binary=0.5),
                                rescale=rescale)
     expected = (192, 256) if rescale else (96, 128)
@@ -189,8 +214,8 @@ def test_predict_by_feat_returns_image_sized_masks(rescale):
     (dict(num_convs=0), 'num_convs'),
 ])
 def test_bad_arguments_raise_value_error(kwargs, name):
-    args = dict(num_convs=4, in_channels=8, conv_out_channels=16,
-                num_classes=3)
+    args = dict(
+        num_convs=4, in_channels=8, conv_out_channels=16, num_classes=3)
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         FullyConnectedFusionMaskHead(**args)

@@ -18,20 +18,25 @@ from conftest import TINY_CONFIG, data_options, run_tool
 
 pytestmark = pytest.mark.slow
 
-MMDET_TRAIN = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
-                       'train.py')
+MMDET_TRAIN = osp.join(
+    osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')
 
 
 def _mmdet_train(work, data_root, *extra, options=(), check=True):
-    return run_tool([MMDET_TRAIN, TINY_CONFIG, '--work-dir', str(work),
-                     *extra, '--cfg-options', *data_options(data_root),
-                     'train_cfg.max_iters=2', *options], check=check)
+    return run_tool([
+        MMDET_TRAIN, TINY_CONFIG, '--work-dir',
+        str(work), *extra, '--cfg-options', *data_options(data_root),
+        'train_cfg.max_iters=2', *options
+    ],
+                    check=check)
 
 
-@pytest.mark.skipif(not osp.isfile(MMDET_TRAIN),
-                    reason="mmdet's tools/train.py is not installed")
-@pytest.mark.skipif(not hasattr(torch.serialization, 'add_safe_globals'),
-                    reason='torch < 2.4 loads without an allow-list')
+@pytest.mark.skipif(
+    not osp.isfile(MMDET_TRAIN),
+    reason="mmdet's tools/train.py is not installed")
+@pytest.mark.skipif(
+    not hasattr(torch.serialization, 'add_safe_globals'),
+    reason='torch < 2.4 loads without an allow-list')
 def test_mmdet_train_resumes_with_our_hooks(tiny_data, tmp_path):
     _mmdet_train(tmp_path, tiny_data)  # 2 iterations, iter_2.pth
     assert osp.isfile(tmp_path / 'iter_2.pth')
@@ -39,8 +44,14 @@ def test_mmdet_train_resumes_with_our_hooks(tiny_data, tmp_path):
     proc = _mmdet_train(tmp_path, tiny_data, '--resume')
     assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
     # without our hooks nothing allow-lists mmengine's checkpoint contents
-    plain = _mmdet_train(tmp_path, tiny_data, '--resume', check=False,
-                         options=['default_hooks.checkpoint.type='
-                                  'CheckpointHook', 'custom_hooks=[]'])
+    plain = _mmdet_train(
+        tmp_path,
+        tiny_data,
+        '--resume',
+        check=False,
+        options=[
+            'default_hooks.checkpoint.type='
+            'CheckpointHook', 'custom_hooks=[]'
+        ])
     assert plain.returncode != 0
     assert 'Weights only load failed' in plain.stderr, plain.stderr[-3000:]

@@ -18,8 +18,9 @@ def _models():
 
 
 def test_metafile_lists_every_config_once():
-    configs = sorted(osp.relpath(p, ROOT) for p in glob.glob(
-        osp.join(ROOT, 'configs', 'panet', '**', '*.py'), recursive=True))
+    configs = sorted(
+        osp.relpath(p, ROOT) for p in glob.glob(
+            osp.join(ROOT, 'configs', 'panet', '**', '*.py'), recursive=True))
     listed = [m['Config'] for m in _models()]
     assert sorted(listed) == configs
     for m in _models():
@@ -35,8 +36,11 @@ def test_model_index_imports_the_metafile():
 
 def test_official_results_and_links_match_the_zoo_readme():
     readme = open(osp.join(ROOT, 'configs', 'panet', 'README.md')).read()
-    rows = {m: line for line in readme.splitlines()
-            for m in re.findall(r'\((official/[^)]+\.py)\)', line)}
+    rows = {
+        m: line
+        for line in readme.splitlines()
+        for m in re.findall(r'\((official/[^)]+\.py)\)', line)
+    }
     official = [m for m in _models() if 'Weights' in m]
     assert len(official) == 3
     for m in official:

@@ -26,8 +26,11 @@ def test_drop_in_replacement(config):
     model = MODELS.build(cfg.model)  # no init_weights: nothing downloads
     assert type(model.neck).__name__ == 'BottomUpAugmentedFPN'
     with_mask = 'mask' in config
-    packed = demo_mm_inputs(2, [[3, 128, 128], [3, 96, 160]], num_items=[3, 1],
-                            num_classes=80, with_mask=with_mask)
+    packed = demo_mm_inputs(
+        2, [[3, 128, 128], [3, 96, 160]],
+        num_items=[3, 1],
+        num_classes=80,
+        with_mask=with_mask)
     model.train()
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
@@ -38,8 +41,8 @@ def test_drop_in_replacement(config):
         assert p.grad is not None, name
     model.eval()
     with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False),
-                        mode='predict')
+        results = model(
+            **model.data_preprocessor(packed, False), mode='predict')
     assert len(results) == 2
     for res, (h, w) in zip(results, [(128, 128), (96, 160)]):
         inst = res.pred_instances

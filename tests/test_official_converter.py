@@ -8,13 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from panet_mmdet.utils.official_checkpoints import (
+    DATASET_CLASSES, OFFICIAL_MODELS, convert_checkpoint,
+    detect_official_model, load_authors_checkpoint, map_state_dict)
 from conftest import ROOT, run_tool
-from panet_mmdet.utils.official_checkpoints import (DATASET_CLASSES,
-                                                    OFFICIAL_MODELS,
-                                                    convert_checkpoint,
-                                                    detect_official_model,
-                                                    load_authors_checkpoint,
-                                                    map_state_dict)
 from reference import authors_panet as A
 
 TOOL = 'tools/model_converters/panet_official_to_mmdet.py'
@@ -23,10 +20,15 @@ TOOL = 'tools/model_converters/panet_official_to_mmdet.py'
 def _authors_file(path, variant='mask_2x', seed=0, legacy=True, **extra):
     model = A.build_authors_model(variant)
     A.randomize_(model, seed)
-    ckpt = dict(step=179999, train_size=117266, batch_size=16,
-                model=model.state_dict(),
-                optimizer=dict(state={}, param_groups=[dict(
-                    lr=0.0002, momentum=0.9, params=[0, 1, 2])]), **extra)
+    ckpt = dict(
+        step=179999,
+        train_size=117266,
+        batch_size=16,
+        model=model.state_dict(),
+        optimizer=dict(
+            state={},
+            param_groups=[dict(lr=0.0002, momentum=0.9, params=[0, 1, 2])]),
+        **extra)
     # the released files were written by torch 0.4: legacy, non-zip format
     torch.save(ckpt, str(path), _use_new_zipfile_serialization=not legacy)
     return model.state_dict()
@@ -50,8 +52,8 @@ def test_cli_converts_and_the_result_loads_strictly(mask_file, tmp_path):
     assert meta['config'] == \
         'configs/panet/official/panet-official_r50_bufpn-gn_2x_coco.py'
     assert meta['converted_from'] == 'panet_mask_step179999.pth'
-    assert meta['source_counters'] == dict(step=179999, train_size=117266,
-                                           batch_size=16)
+    assert meta['source_counters'] == dict(
+        step=179999, train_size=117266, batch_size=16)
     assert len(meta['source_sha256']) == 64
     assert meta['dataset_meta']['classes'][0] == 'person'
     sd = ckpt['state_dict']
@@ -107,8 +109,10 @@ def _refused(src, dst, match, **kwargs):
     with pytest.raises(ValueError, match=match):
         convert_checkpoint(str(src), str(dst), root=ROOT, **kwargs)
     assert not osp.exists(dst)
-    assert not [p for p in osp.os.listdir(osp.dirname(dst))
-                if p.startswith('.' + osp.basename(dst))]
+    assert not [
+        p for p in osp.os.listdir(osp.dirname(dst))
+        if p.startswith('.' + osp.basename(dst))
+    ]
 
 
 def test_refuses_a_missing_or_truncated_file(mask_file, tmp_path):
@@ -125,8 +129,12 @@ def test_refuses_a_missing_or_truncated_file(mask_file, tmp_path):
 def test_refuses_a_detectron_caffe2_pickle(tmp_path):
     src = tmp_path / 'model_final.pkl'
     with open(src, 'wb') as f:
-        pickle.dump({'blobs': {'conv1_w': np.zeros((64, 3, 7, 7), np.float32)}},
-                    f, protocol=2)
+        pickle.dump(
+            {'blobs': {
+                'conv1_w': np.zeros((64, 3, 7, 7), np.float32)
+            }},
+            f,
+            protocol=2)
     _refused(src, tmp_path / 'out.pth', r'Detectron \(caffe2\) weights file')
     plain = tmp_path / 'plain.pkl'
     with open(plain, 'wb') as f:
@@ -136,17 +144,25 @@ def test_refuses_a_detectron_caffe2_pickle(tmp_path):
 
 def test_refuses_other_checkpoints(tmp_path):
     dst = tmp_path / 'out.pth'
-    tv = {'conv1.weight': torch.zeros(64, 3, 7, 7),
-          'layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1),
-          'fc.weight': torch.zeros(1000, 2048)}
+    tv = {
+        'conv1.weight': torch.zeros(64, 3, 7, 7),
+        'layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1),
+        'fc.weight': torch.zeros(1000, 2048)
+    }
     torch.save(tv, str(tmp_path / 'tv.pth'))
     _refused(tmp_path / 'tv.pth', dst, 'torchvision-style ImageNet ResNet')
-    torch.save({'meta': {}, 'state_dict': {'backbone.conv1.weight':
-                                           torch.zeros(1)}},
-               str(tmp_path / 'mmdet.pth'))
+    torch.save(
+        {
+            'meta': {},
+            'state_dict': {
+                'backbone.conv1.weight': torch.zeros(1)
+            }
+        }, str(tmp_path / 'mmdet.pth'))
     _refused(tmp_path / 'mmdet.pth', dst, 'mmdet/mmengine checkpoint')
-    fpn = {'Conv_Body.conv_top.weight': torch.zeros(256, 2048, 1, 1),
-           'Box_Head.fc1.weight': torch.zeros(1024, 12544)}
+    fpn = {
+        'Conv_Body.conv_top.weight': torch.zeros(256, 2048, 1, 1),
+        'Box_Head.fc1.weight': torch.zeros(1024, 12544)
+    }
     torch.save({'model': fpn}, str(tmp_path / 'fpn.pth'))
     _refused(tmp_path / 'fpn.pth', dst, 'another architecture.*no bottom-up')
     torch.save(torch.zeros(3), str(tmp_path / 'tensor.pth'))
@@ -155,8 +171,10 @@ def test_refuses_other_checkpoints(tmp_path):
 
 def test_refuses_a_state_dict_with_a_foreign_key():
     model = A.build_authors_model('det_2fc_1x')
-    state = {k: torch.empty(v.shape, device='meta')
-             for k, v in model.state_dict().items()}
+    state = {
+        k: torch.empty(v.shape, device='meta')
+        for k, v in model.state_dict().items()
+    }
     state['Box_Head.fc3.weight'] = torch.empty(3, device='meta')
     with pytest.raises(ValueError, match=r"1 keys .* no place.*fc3"):
         map_state_dict(state, detect_official_model(state))
@@ -164,11 +182,15 @@ def test_refuses_a_state_dict_with_a_foreign_key():
 
 def test_refuses_weights_that_do_not_fit_the_config(mask_file, tmp_path):
     src, _ = mask_file
-    cityscapes = osp.join(ROOT, 'configs/panet/official/'
-                          'panet-official_r50_bufpn-gn_1x_cityscapes.py')
+    cityscapes = osp.join(
+        ROOT, 'configs/panet/official/'
+        'panet-official_r50_bufpn-gn_1x_cityscapes.py')
     # all 80 COCO classes into the 8-class config: shapes differ
-    _refused(src, tmp_path / 'out.pth', 'do not fit the config.*other shape',
-             config=cityscapes)
+    _refused(
+        src,
+        tmp_path / 'out.pth',
+        'do not fit the config.*other shape',
+        config=cityscapes)
 
 
 class Opaque:

@@ -9,8 +9,8 @@ import os.path as osp
 import pytest
 import torch
 
-from conftest import ROOT, data_options, run_tool
 from panet_mmdet.utils.official_checkpoints import convert_checkpoint
+from conftest import ROOT, data_options, run_tool
 from reference import authors_panet as A
 
 pytestmark = pytest.mark.slow
@@ -30,20 +30,26 @@ def test_train_a_few_iterations_from_a_converted_checkpoint(
     options = data_options(tiny_data) + [
         f'load_from={converted}',
         f'val_evaluator.ann_file={root}annotations/instances_val.json',
-        f'test_evaluator.ann_file={root}annotations/instances_val.json']
-    proc = run_tool(['tools/train.py', CONFIG, '--work-dir', str(work),
-                     '--cfg-options', *options], timeout=1200)
+        f'test_evaluator.ann_file={root}annotations/instances_val.json'
+    ]
+    proc = run_tool([
+        'tools/train.py', CONFIG, '--work-dir',
+        str(work), '--cfg-options', *options
+    ],
+                    timeout=1200)
     out = proc.stdout + proc.stderr
     assert 'Load checkpoint from' in out and str(converted) in out
     # 80 COCO classes -> 3: only the class layers do not fit
-    mismatched = {line.split()[3].rstrip(':') for line in out.splitlines()
-                  if line.startswith('size mismatch for ')}
-    assert mismatched == {'roi_head.bbox_head.fc_cls.weight',
-                          'roi_head.bbox_head.fc_cls.bias',
-                          'roi_head.bbox_head.fc_reg.weight',
-                          'roi_head.bbox_head.fc_reg.bias',
-                          'roi_head.mask_head.conv_logits.weight',
-                          'roi_head.mask_head.conv_logits.bias'}, mismatched
+    mismatched = {
+        line.split()[3].rstrip(':')
+        for line in out.splitlines() if line.startswith('size mismatch for ')
+    }
+    assert mismatched == {
+        'roi_head.bbox_head.fc_cls.weight', 'roi_head.bbox_head.fc_cls.bias',
+        'roi_head.bbox_head.fc_reg.weight', 'roi_head.bbox_head.fc_reg.bias',
+        'roi_head.mask_head.conv_logits.weight',
+        'roi_head.mask_head.conv_logits.bias'
+    }, mismatched
     # ... and tools/train.py says so in one line
     assert 'not loaded from the checkpoint: roi_head.bbox_head.fc_cls.weight:'\
         ' shape (81, 1024) in the checkpoint, (4, 1024) in the model' in out
@@ -52,13 +58,18 @@ def test_train_a_few_iterations_from_a_converted_checkpoint(
     losses = [r['loss'] for r in records if 'loss' in r]
     assert len(losses) == 2 and all(l == l and l < 1e4 for l in losses)
     assert 'coco/segm_mAP' in out
-    trained = torch.load(osp.join(str(work), 'iter_2.pth'),
-                         map_location='cpu', weights_only=False)['state_dict']
-    start = torch.load(str(converted), map_location='cpu',
-                       weights_only=True)['state_dict']
+    trained = torch.load(
+        osp.join(str(work), 'iter_2.pth'),
+        map_location='cpu',
+        weights_only=False)['state_dict']
+    start = torch.load(
+        str(converted), map_location='cpu', weights_only=True)['state_dict']
     # the frozen stem kept the converted weights; trained layers moved
-    torch.testing.assert_close(trained['backbone.conv1.weight'],
-                               start['backbone.conv1.weight'], rtol=0, atol=0)
+    torch.testing.assert_close(
+        trained['backbone.conv1.weight'],
+        start['backbone.conv1.weight'],
+        rtol=0,
+        atol=0)
     torch.testing.assert_close(trained['backbone.bn1.running_var'],
                                start['backbone.bn1.running_var'])
     assert not torch.equal(trained['neck.pa_convs.0.conv.weight'],

@@ -29,8 +29,11 @@ from reference import authors_panet as A
 
 PHOTO = cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)
 SCALE, MAX_SIZE = 256, 400
-NAMES = {'mask_2x': 'mask-rcnn-2x', 'det_1x': 'faster-rcnn-1x',
-         'det_2fc_1x': 'faster-rcnn-2fc-1x'}
+NAMES = {
+    'mask_2x': 'mask-rcnn-2x',
+    'det_1x': 'faster-rcnn-1x',
+    'det_2fc_1x': 'faster-rcnn-2fc-1x'
+}
 
 
 def _config(model, scale=SCALE, max_size=MAX_SIZE):
@@ -66,8 +69,10 @@ class Pair:
         return det.double()
 
     def mmdet_inputs(self):
-        pipeline = Compose([t for t in self.cfg.test_dataloader.dataset.pipeline
-                            if t['type'] != 'LoadAnnotations'])
+        pipeline = Compose([
+            t for t in self.cfg.test_dataloader.dataset.pipeline
+            if t['type'] != 'LoadAnnotations'
+        ])
         data = pipeline(dict(img_path=PHOTO, img_id=0))
         return self.detector.data_preprocessor(pseudo_collate([data]), False)
 
@@ -92,9 +97,18 @@ def stages(mask_pair):
     # the head tests use the 300 best proposals (the reference's RoIAlign
     # is plain torch, slow on 1000 x 4 levels in float64)
     cls_prob, bbox_pred = A.box_head(authors, theirs[1:], rois[:300])
-    return dict(authors=authors, det=det, blob=blob, im_info=im_info,
-                im_scale=im_scale, theirs=theirs, ours=ours, proposals=rois,
-                rois=rois[:300], cls_prob=cls_prob, bbox_pred=bbox_pred)
+    return dict(
+        authors=authors,
+        det=det,
+        blob=blob,
+        im_info=im_info,
+        im_scale=im_scale,
+        theirs=theirs,
+        ours=ours,
+        proposals=rois,
+        rois=rois[:300],
+        cls_prob=cls_prob,
+        bbox_pred=bbox_pred)
 
 
 def _close(a, b, what, rtol=1e-6, atol=1e-9):
@@ -160,15 +174,18 @@ def test_rpn_proposals(stages):
     with torch.no_grad():
         cls_scores, bbox_preds = det.rpn_head(stages['ours'])
     h, w = stages['blob'].shape[-2:]
-    meta = dict(img_shape=(int(stages['im_info'][0, 0]) - 10, w - 3),
-                scale_factor=(1., 1.))
+    meta = dict(
+        img_shape=(int(stages['im_info'][0, 0]) - 10, w - 3),
+        scale_factor=(1., 1.))
     # the padded blob, not img_shape, bounds the authors' proposals: give
     # ours an img_shape a few pixels smaller, which rounds up to the blob
     assert det.rpn_head.padded_shape(meta['img_shape']) == (h, w)
     # mmcv's NMS runs in float32
-    ours = det.rpn_head.predict_by_feat(
-        [c.float() for c in cls_scores], [b.float() for b in bbox_preds],
-        batch_img_metas=[meta], cfg=det.rpn_head.test_cfg, rescale=False)[0]
+    ours = det.rpn_head.predict_by_feat([c.float() for c in cls_scores],
+                                        [b.float() for b in bbox_preds],
+                                        batch_img_metas=[meta],
+                                        cfg=det.rpn_head.test_cfg,
+                                        rescale=False)[0]
     theirs = stages['proposals']
     assert len(ours) == len(theirs) == 1000
     _close(ours.bboxes, theirs[:, 1:], 'proposals', rtol=0, atol=2e-3)
@@ -195,8 +212,10 @@ def test_box_decoding_in_the_original_image(stages):
         A.bbox_transform(boxes, bbox_pred.numpy(), A.BBOX_REG_WEIGHTS),
         (600, 512))[:, 4:]
     coder = det.roi_head.bbox_head.bbox_coder
-    ours = coder.decode(torch.from_numpy(boxes).repeat_interleave(80, 0),
-                        bbox_pred[:, 4:].reshape(-1, 4), max_shape=(600, 512))
+    ours = coder.decode(
+        torch.from_numpy(boxes).repeat_interleave(80, 0),
+        bbox_pred[:, 4:].reshape(-1, 4),
+        max_shape=(600, 512))
     _close(ours.reshape(len(rois), -1), theirs, 'decoded boxes')
 
 
@@ -249,12 +268,14 @@ def _end_to_end(pair, scale, max_size):
     """Both sides on the photograph, float32 as the authors run: the
     detections must be the same; returns the largest differences."""
     cfg = _config(pair.model, scale, max_size)
-    pipeline = Compose([t for t in cfg.test_dataloader.dataset.pipeline
-                        if t['type'] != 'LoadAnnotations'])
+    pipeline = Compose([
+        t for t in cfg.test_dataloader.dataset.pipeline
+        if t['type'] != 'LoadAnnotations'
+    ])
     data = pipeline(dict(img_path=PHOTO, img_id=0))
     with torch.no_grad():
-        cls_boxes, cls_segms = A.im_detect_all(pair.authors, pair.image,
-                                               scale, max_size)
+        cls_boxes, cls_segms = A.im_detect_all(pair.authors, pair.image, scale,
+                                               max_size)
         batch = pair.detector.data_preprocessor(pseudo_collate([data]), False)
         res = pair.detector.predict(batch['inputs'],
                                     batch['data_samples'])[0].pred_instances
@@ -265,16 +286,18 @@ def _end_to_end(pair, scale, max_size):
     # ours have exclusive far corners (mmdet's COCO w = x2 - x1), theirs
     # inclusive (their COCO json w = x2 - x1 + 1): the same evaluated box
     ours = res.bboxes.numpy() - np.array([0, 0, 1, 1])
-    stats = dict(detections=len(res),
-                 score=float(np.abs(res.scores.numpy() - scores).max()),
-                 box_px=float(np.abs(ours - boxes).max()))
+    stats = dict(
+        detections=len(res),
+        score=float(np.abs(res.scores.numpy() - scores).max()),
+        box_px=float(np.abs(ours - boxes).max()))
     if masks is not None:
         ours_masks = res.masks.numpy()
         assert ours_masks.shape == masks.shape
         differ = (ours_masks != masks).sum(axis=(1, 2))
-        stats.update(mask_px_max=int(differ.max()),
-                     masks_identical=float((differ == 0).mean()),
-                     mask_px_total=int(masks.sum()))
+        stats.update(
+            mask_px_max=int(differ.max()),
+            masks_identical=float((differ == 0).mean()),
+            mask_px_total=int(masks.sum()))
     print(f'end to end at {scale}/{max_size}: {stats}')
     return stats
 
@@ -298,8 +321,10 @@ def test_end_to_end_at_the_authors_test_scale(mask_pair):
 # ----------------------------------------- the tests see every tensor
 def test_dropping_any_tensor_fails_strict_loading(mask_pair):
     # shapes only (meta tensors): the mapping is what is tested here
-    state = {k: torch.empty(v.shape, device='meta')
-             for k, v in mask_pair.authors.state_dict().items()}
+    state = {
+        k: torch.empty(v.shape, device='meta')
+        for k, v in mask_pair.authors.state_dict().items()
+    }
     target = set(mask_pair.detector.state_dict())
     assert set(map_state_dict(state, mask_pair.model)) == target
     for key in state:
@@ -317,27 +342,34 @@ def test_compared_outputs_depend_on_every_converted_tensor(stages):
         p.requires_grad_(True)
     gen = torch.Generator().manual_seed(0)
     feats = det.extract_feat(stages['blob'])
-    outs = list(feats) + [t for pair in zip(*det.rpn_head(feats))
-                          for t in pair]
+    outs = list(feats) + [
+        t for pair in zip(*det.rpn_head(feats)) for t in pair
+    ]
     rois = stages['rois'][:100]
     box = det.roi_head._bbox_forward(feats, rois)
-    outs += [box['cls_score'], box['bbox_pred'],
-             det.roi_head._mask_forward(feats, rois[:20])['mask_preds']]
-    total = sum((o * torch.randn(o.shape, generator=gen,
-                                 dtype=o.dtype)).sum() for o in outs)
+    outs += [
+        box['cls_score'], box['bbox_pred'],
+        det.roi_head._mask_forward(feats, rois[:20])['mask_preds']
+    ]
+    total = sum((o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum()
+                for o in outs)
     total.backward()
-    dead = [n for n, p in det.named_parameters()
-            if p.grad is None or not p.grad.abs().sum() > 0]
+    dead = [
+        n for n, p in det.named_parameters()
+        if p.grad is None or not p.grad.abs().sum() > 0
+    ]
     assert not dead, dead
     # ... and the parameters are the whole state but the BN statistics
-    stats = [k for k in det.state_dict() if k.endswith(
-        ('running_mean', 'running_var', 'num_batches_tracked'))]
+    stats = [
+        k for k in det.state_dict()
+        if k.endswith(('running_mean', 'running_var', 'num_batches_tracked'))
+    ]
     assert len(stats) == 3 * 53  # ResNet-50's BNs (AffineChannel2d)
     assert len(list(det.parameters())) + len(stats) == len(det.state_dict())
 
 
-@pytest.mark.parametrize('mutation', ['swap-levels', 'transpose', 'bg-first',
-                                      'no-pa-bias'])
+@pytest.mark.parametrize(
+    'mutation', ['swap-levels', 'transpose', 'bg-first', 'no-pa-bias'])
 def test_a_misplaced_tensor_breaks_parity(mask_pair, stages, mutation):
     state = copy.deepcopy(mask_pair.mapped)
     if mutation == 'swap-levels':  # P5's conv given to P4 and back
@@ -357,8 +389,12 @@ def test_a_misplaced_tensor_breaks_parity(mask_pair, stages, mutation):
     det = mask_pair.with_state(state)
     rois, cls_prob = stages['rois'][:100], stages['cls_prob'][:100]
     with torch.no_grad():
-        out = det.roi_head._bbox_forward(det.extract_feat(stages['blob']),
-                                         rois)
+        out = det.roi_head._bbox_forward(
+            det.extract_feat(stages['blob']), rois)
     with pytest.raises(AssertionError):
-        _close(out['cls_score'].softmax(-1), _permute_bg_last(cls_prob),
-               'box scores', rtol=1e-4, atol=1e-4)
+        _close(
+            out['cls_score'].softmax(-1),
+            _permute_bg_last(cls_prob),
+            'box scores',
+            rtol=1e-4,
+            atol=1e-4)

@@ -55,8 +55,11 @@ def test_demo_config_builds_and_trains_one_step(tiny_data):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 96, 128]], num_items=[3, 2],
-                            num_classes=3, with_mask=True)
+    packed = demo_mm_inputs(
+        2, [[3, 128, 160], [3, 96, 128]],
+        num_items=[3, 2],
+        num_classes=3,
+        with_mask=True)
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
     total = total_loss(losses)
@@ -66,7 +69,8 @@ def test_demo_config_builds_and_trains_one_step(tiny_data):
                if n.startswith(('neck.', 'roi_head.mask_head.')))
     model.eval()
     with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False), mode='predict')
+        results = model(
+            **model.data_preprocessor(packed, False), mode='predict')
     assert len(results) == 2
     assert results[0].pred_instances.masks.shape[-2:] == (128, 160)
 
@@ -74,9 +78,10 @@ def test_demo_config_builds_and_trains_one_step(tiny_data):
 def test_missing_dataset_path_is_named(tmp_path):
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.train_dataloader.dataset.data_root = str(tmp_path) + '/'
-    with pytest.raises(FileNotFoundError,
-                       match=r'train_dataloader\.dataset\.ann_file .*'
-                       r'instances_train\.json'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'train_dataloader\.dataset\.ann_file .*'
+            r'instances_train\.json'):
         check_dataset_paths(cfg)
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'nope') + '/'
     with pytest.raises(FileNotFoundError, match=r'data_root .*nope'):

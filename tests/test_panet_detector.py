@@ -16,33 +16,46 @@ WIDTH = 64  # the demo configs' neck and head channels
 
 
 def _afp(layer_type, channels, **kwargs):
-    return dict(type='AdaptiveFeaturePoolingRoIExtractor',
-                roi_layer=dict(sampling_ratio=2), layer_type=layer_type,
-                layer_channels=channels, **kwargs)
+    return dict(
+        type='AdaptiveFeaturePoolingRoIExtractor',
+        roi_layer=dict(sampling_ratio=2),
+        layer_type=layer_type,
+        layer_channels=channels,
+        **kwargs)
 
 
 # Each variant: overrides of the stock demo Mask R-CNN's roi_head.
 VARIANTS = {
     # AFP on the mask branch + the stock FCNMaskHead with 3 convs
-    'afp-mask+FCNMaskHead': dict(
+    'afp-mask+FCNMaskHead':
+    dict(
         mask_roi_extractor=_afp('conv', WIDTH, norm_cfg=GN),
         mask_head=dict(num_convs=3)),
     # AFP fc1 per level + stock ConvFCBBoxHead as fc2 (the 2fc box head)
-    'afp-fc1+2fc-box-head': dict(
+    'afp-fc1+2fc-box-head':
+    dict(
         bbox_roi_extractor=_afp('fc', 1024),
-        bbox_head=dict(type='ConvFCBBoxHead', num_shared_fcs=1,
-                       in_channels=1024, roi_feat_size=1,
-                       fc_out_channels=1024)),
+        bbox_head=dict(
+            type='ConvFCBBoxHead',
+            num_shared_fcs=1,
+            in_channels=1024,
+            roi_feat_size=1,
+            fc_out_channels=1024)),
     # AFP conv per level + stock ConvFCBBoxHead(3 convs, 1 fc): heavier head
-    'afp-conv+heavier-box-head': dict(
+    'afp-conv+heavier-box-head':
+    dict(
         bbox_roi_extractor=_afp('conv', WIDTH, norm_cfg=GN),
-        bbox_head=dict(type='ConvFCBBoxHead', num_shared_convs=3,
-                       num_shared_fcs=1, conv_out_channels=WIDTH,
-                       norm_cfg=GN)),
+        bbox_head=dict(
+            type='ConvFCBBoxHead',
+            num_shared_convs=3,
+            num_shared_fcs=1,
+            conv_out_channels=WIDTH,
+            norm_cfg=GN)),
     # the fully-connected fusion head after a stock extractor (4 convs)
-    'stock-extractor+ff-head': dict(
-        mask_head=dict(type='FullyConnectedFusionMaskHead', num_convs=4,
-                       fc_relu=False)),
+    'stock-extractor+ff-head':
+    dict(
+        mask_head=dict(
+            type='FullyConnectedFusionMaskHead', num_convs=4, fc_relu=False)),
 }
 
 
@@ -58,9 +71,11 @@ def _build(cfg):
 
 def _inputs(num_items=(4, 2)):
     from mmdet.testing import demo_mm_inputs
-    return demo_mm_inputs(2, [[3, 128, 160], [3, 96, 128]],
-                          num_items=list(num_items), num_classes=3,
-                          with_mask=True)
+    return demo_mm_inputs(
+        2, [[3, 128, 160], [3, 96, 128]],
+        num_items=list(num_items),
+        num_classes=3,
+        with_mask=True)
 
 
 def _loss_backward_predict(model, packed):
@@ -72,8 +87,8 @@ def _loss_backward_predict(model, packed):
     total.backward()
     model.eval()
     with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False),
-                        mode='predict')
+        results = model(
+            **model.data_preprocessor(packed, False), mode='predict')
     for res, (h, w) in zip(results, [(128, 160), (96, 128)]):
         inst = res.pred_instances
         assert inst.masks.shape[1:] == (h, w)
@@ -87,8 +102,9 @@ def test_component_with_stock_heads(variant):
     cfg.merge_from_dict(dict(model=dict(roi_head=VARIANTS[variant])))
     model = _build(cfg)
     _loss_backward_predict(model, _inputs())
-    extractor = (model.roi_head.mask_roi_extractor if 'mask' in variant
-                 else model.roi_head.bbox_roi_extractor)
+    extractor = (
+        model.roi_head.mask_roi_extractor
+        if 'mask' in variant else model.roi_head.bbox_roi_extractor)
     for name, p in extractor.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
@@ -100,7 +116,8 @@ def test_full_panet_demo_model():
     assert type(model.roi_head.mask_head).__name__ == \
         'FullyConnectedFusionMaskHead'
     losses = _loss_backward_predict(model, _inputs())
-    assert {'loss_mask', 'loss_cls', 'loss_bbox', 'loss_rpn_cls'} <= set(losses)
+    assert {'loss_mask', 'loss_cls', 'loss_bbox',
+            'loss_rpn_cls'} <= set(losses)
     for name, p in model.named_parameters():
         if name.startswith(('neck.', 'roi_head.')):
             assert p.grad is not None, name

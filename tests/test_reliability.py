@@ -29,9 +29,11 @@ def _model(config=PANET, seed=0, pad=32):
 def _packed(shapes, num_items, seed=0):
     from mmdet.testing import demo_mm_inputs
     torch.manual_seed(seed)
-    return demo_mm_inputs(len(shapes), [[3, h, w] for h, w in shapes],
-                          num_items=list(num_items), num_classes=3,
-                          with_mask=True)
+    return demo_mm_inputs(
+        len(shapes), [[3, h, w] for h, w in shapes],
+        num_items=list(num_items),
+        num_classes=3,
+        with_mask=True)
 
 
 def _train_and_predict(model, packed, shapes):
@@ -45,8 +47,8 @@ def _train_and_predict(model, packed, shapes):
             assert torch.isfinite(p.grad).all(), name
     model.eval()
     with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False),
-                        mode='predict')
+        results = model(
+            **model.data_preprocessor(packed, False), mode='predict')
     for res, (h, w) in zip(results, shapes):
         inst = res.pred_instances
         assert inst.masks.shape[1:] == (h, w)
@@ -83,9 +85,12 @@ def test_zero_proposals_reach_the_roi_head():
     x, samples = _roi_head_inputs(model, packed)
 
     def empty():  # mmdet's loss() moves 'bboxes' to 'priors': fresh lists
-        return [InstanceData(bboxes=torch.zeros(0, 4), scores=torch.zeros(0),
-                             labels=torch.zeros(0, dtype=torch.long))
-                for _ in samples]
+        return [
+            InstanceData(
+                bboxes=torch.zeros(0, 4),
+                scores=torch.zeros(0),
+                labels=torch.zeros(0, dtype=torch.long)) for _ in samples
+        ]
 
     # training: the sampler adds the ground truth as proposals
     losses = model.roi_head.loss(x, empty(), samples)
@@ -104,16 +109,27 @@ def test_degenerate_proposals():
     shapes = [(128, 160)]
     packed = _packed(shapes, (2, ))
     x, samples = _roi_head_inputs(model, packed)
-    boxes = torch.tensor([[10., 10., 10., 40.],  # zero width
-                          [20., 30., 60., 30.],  # zero height
-                          [50., 50., 50., 50.],  # a point
-                          [0., 0., 159., 127.]])
-    proposals = [InstanceData(bboxes=boxes, scores=torch.ones(4),
-                              labels=torch.zeros(4, dtype=torch.long))]
+    boxes = torch.tensor([
+        [10., 10., 10., 40.],  # zero width
+        [20., 30., 60., 30.],  # zero height
+        [50., 50., 50., 50.],  # a point
+        [0., 0., 159., 127.]
+    ])
+    proposals = [
+        InstanceData(
+            bboxes=boxes,
+            scores=torch.ones(4),
+            labels=torch.zeros(4, dtype=torch.long))
+    ]
     model.train()
-    assert torch.isfinite(total_loss(model.roi_head.loss(x, proposals, samples)))
-    proposals = [InstanceData(bboxes=boxes, scores=torch.ones(4),
-                              labels=torch.zeros(4, dtype=torch.long))]
+    assert torch.isfinite(
+        total_loss(model.roi_head.loss(x, proposals, samples)))
+    proposals = [
+        InstanceData(
+            bboxes=boxes,
+            scores=torch.ones(4),
+            labels=torch.zeros(4, dtype=torch.long))
+    ]
     model.eval()
     with torch.no_grad():
         results = model.roi_head.predict(x, proposals, samples, rescale=True)
@@ -175,13 +191,15 @@ def test_bf16_autocast_is_finite_and_close_to_fp32():
         x32 = model.extract_feat(data['inputs'])
         with torch.autocast('cpu', dtype=torch.bfloat16):
             x16 = model.extract_feat(data['inputs'])
-        rois = torch.tensor([[0., 10., 12., 90., 70.], [0., 40., 30., 150., 120.]])
+        rois = torch.tensor([[0., 10., 12., 90., 70.],
+                             [0., 40., 30., 150., 120.]])
         f32 = model.roi_head.bbox_roi_extractor(x32[:4], rois)
         with torch.autocast('cpu', dtype=torch.bfloat16):
             f16 = model.roi_head.bbox_roi_extractor(x16[:4], rois)
             masks16 = model.roi_head.mask_head(
                 model.roi_head.mask_roi_extractor(x16[:4], rois))
-    assert torch.isfinite(f16.float()).all() and torch.isfinite(masks16.float()).all()
+    assert torch.isfinite(f16.float()).all() and torch.isfinite(
+        masks16.float()).all()
     # bf16 keeps 8 bits of mantissa: about 1% relative error per op
     rel = (f16.float() - f32).norm() / f32.norm()
     assert rel < 0.05
@@ -192,8 +210,8 @@ def test_bf16_autocast_is_finite_and_close_to_fp32():
     data = model.data_preprocessor(packed, True)
     with torch.no_grad():
         x32 = model.extract_feat(data['inputs'])
-        proposals = model.rpn_head.predict(x32, data['data_samples'],
-                                           rescale=False)
+        proposals = model.rpn_head.predict(
+            x32, data['data_samples'], rescale=False)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         x = model.extract_feat(data['inputs'])
         losses = model.roi_head.loss(x, proposals, data['data_samples'])
@@ -248,13 +266,17 @@ def test_max_fusion_ties_and_negative_inputs():
     rois = torch.tensor([[0., 0., 0., 16., 16.]])
     for fusion in ('max', 'sum'):
         m = AdaptiveFeaturePoolingRoIExtractor(
-            dict(type='RoIAlign', output_size=2, sampling_ratio=1), 1, [4, 8],
-            layer_type='fc', layer_channels=3, act_cfg=None, fusion=fusion)
+            dict(type='RoIAlign', output_size=2, sampling_ratio=1),
+            1, [4, 8],
+            layer_type='fc',
+            layer_channels=3,
+            act_cfg=None,
+            fusion=fusion)
         with torch.no_grad():
             for layer in m.level_layers:  # identical layers: exact ties
-                layer.fc.weight.copy_(torch.tensor([[1., 0, 0, 0],
-                                                    [-1., 0, 0, 0],
-                                                    [0, 0, 0, 0]]))
+                layer.fc.weight.copy_(
+                    torch.tensor([[1., 0, 0, 0], [-1., 0, 0, 0], [0, 0, 0,
+                                                                  0]]))
                 layer.fc.bias.copy_(torch.tensor([0., 0., -2.]))
         feats = [torch.full((1, 1, 8, 8), 3.), torch.full((1, 1, 4, 4), 3.)]
         mods[fusion], outs[fusion] = m, m(feats, rois)
@@ -262,8 +284,10 @@ def test_max_fusion_ties_and_negative_inputs():
     torch.testing.assert_close(outs['max'], torch.tensor([[3., -3., -2.]]))
     torch.testing.assert_close(outs['sum'], torch.tensor([[6., -6., -4.]]))
     # the gradient of a tie is split between the levels, never dropped
-    feats = [torch.full((1, 1, 8, 8), 3., requires_grad=True),
-             torch.full((1, 1, 4, 4), 3., requires_grad=True)]
+    feats = [
+        torch.full((1, 1, 8, 8), 3., requires_grad=True),
+        torch.full((1, 1, 4, 4), 3., requires_grad=True)
+    ]
     mods['max'](feats, rois)[0, 0].backward()
     assert feats[0].grad.sum().item() == pytest.approx(0.5)
     assert feats[1].grad.sum().item() == pytest.approx(0.5)

@@ -11,31 +11,45 @@ C = 8
 GN = dict(type='GN', num_groups=4, requires_grad=True)
 
 
-def _feats(img=(96, 128), batch=2, seed=0, dtype=torch.float32,
-           requires_grad=False):
+def _feats(
+        img=(96, 128), batch=2, seed=0, dtype=torch.float32,
+        requires_grad=False):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(batch, C, -(-img[0] // s), -(-img[1] // s),
-                        generator=g).to(dtype).requires_grad_(requires_grad)
-            for s in STRIDES]
+    return [
+        torch.randn(batch, C, -(-img[0] // s), -(-img[1] // s),
+                    generator=g).to(dtype).requires_grad_(requires_grad)
+        for s in STRIDES
+    ]
 
 
 def _rois(n=6, img=(96, 128), batch=2, seed=1):
     g = torch.Generator().manual_seed(seed)
     xy = torch.rand(n, 2, generator=g) * torch.tensor([img[1], img[0]]) * 0.7
-    wh = 4 + torch.rand(n, 2, generator=g) * torch.tensor([img[1], img[0]]) * 0.5
+    wh = 4 + torch.rand(
+        n, 2, generator=g) * torch.tensor([img[1], img[0]]) * 0.5
     idx = torch.arange(n).remainder(batch).float().unsqueeze(1)
     return torch.cat([idx, xy, xy + wh], dim=1)
 
 
-def _build(layer_type='conv', fusion='max', implementation='auto', norm=True,
-           strides=STRIDES, size=7, **kwargs):
+def _build(layer_type='conv',
+           fusion='max',
+           implementation='auto',
+           norm=True,
+           strides=STRIDES,
+           size=7,
+           **kwargs):
     torch.manual_seed(0)
     m = AdaptiveFeaturePoolingRoIExtractor(
         roi_layer=dict(type='RoIAlign', output_size=size, sampling_ratio=2),
-        out_channels=C, featmap_strides=strides, layer_type=layer_type,
-        layer_channels=16, fusion=fusion, implementation=implementation,
-        norm_cfg=(GN if layer_type == 'conv' else dict(type='LN'))
-        if norm else None, **kwargs)
+        out_channels=C,
+        featmap_strides=strides,
+        layer_type=layer_type,
+        layer_channels=16,
+        fusion=fusion,
+        implementation=implementation,
+        norm_cfg=(GN if layer_type == 'conv' else dict(
+            type='LN')) if norm else None,
+        **kwargs)
     m.init_weights()
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():  # non-trivial norm affine params and biases
@@ -45,7 +59,14 @@ def _build(layer_type='conv', fusion='max', implementation='auto', norm=True,
     return m
 
 
-def reference(m, feats, rois, layer_type, fusion, norm, size=7, strides=STRIDES):
+def reference(m,
+              feats,
+              rois,
+              layer_type,
+              fusion,
+              norm,
+              size=7,
+              strides=STRIDES):
     """PANet Sec. 3.2 written out: RoIAlign on each level in a loop, that
     level's own layer (from its weights), then element-wise max or sum."""
     outs = []
@@ -67,8 +88,9 @@ def reference(m, feats, rois, layer_type, fusion, norm, size=7, strides=STRIDES)
     return stacked.amax(0) if fusion == 'max' else stacked.sum(0)
 
 
-@pytest.mark.parametrize('layer_type, implementation',
-                         [('conv', 'batched'), ('conv', 'loop'), ('fc', 'loop')])
+@pytest.mark.parametrize('layer_type, implementation', [('conv', 'batched'),
+                                                        ('conv', 'loop'),
+                                                        ('fc', 'loop')])
 @pytest.mark.parametrize('fusion', ['max', 'sum'])
 @pytest.mark.parametrize('norm', [True, False])
 def test_matches_reference(layer_type, fusion, implementation, norm):
@@ -79,8 +101,10 @@ def test_matches_reference(layer_type, fusion, implementation, norm):
     expected_shape = (6, 16, 7, 7) if layer_type == 'conv' else (6, 16)
     assert out.shape == expected_shape
     torch.testing.assert_close(
-        out, reference(m, feats, rois, layer_type, fusion, norm),
-        rtol=1e-4, atol=1e-5)
+        out,
+        reference(m, feats, rois, layer_type, fusion, norm),
+        rtol=1e-4,
+        atol=1e-5)
 
 
 def test_auto_implementation_choice():
@@ -88,27 +112,37 @@ def test_auto_implementation_choice():
     assert _build('fc').implementation == 'loop'  # fc layers always loop
     assert _build('conv', norm=False).implementation == 'batched'
     bn = AdaptiveFeaturePoolingRoIExtractor(
-        dict(type='RoIAlign', output_size=7), C, STRIDES,
+        dict(type='RoIAlign', output_size=7),
+        C,
+        STRIDES,
         norm_cfg=dict(type='BN'))
     assert bn.implementation == 'loop'  # (Sync)BN must run as modules
     prelu = AdaptiveFeaturePoolingRoIExtractor(
-        dict(type='RoIAlign', output_size=7), C, STRIDES,
+        dict(type='RoIAlign', output_size=7),
+        C,
+        STRIDES,
         act_cfg=dict(type='PReLU'))
     assert prelu.implementation == 'loop'
     for kwargs in (dict(norm_cfg=dict(type='BN')), dict(layer_type='fc'),
                    dict(act_cfg=dict(type='PReLU'))):
         with pytest.raises(ValueError, match='implementation'):
             AdaptiveFeaturePoolingRoIExtractor(
-                dict(type='RoIAlign', output_size=7), C, STRIDES,
-                implementation='batched', **kwargs)
+                dict(type='RoIAlign', output_size=7),
+                C,
+                STRIDES,
+                implementation='batched',
+                **kwargs)
 
 
 @pytest.mark.parametrize('layer_type', ['conv', 'fc'])
 @pytest.mark.parametrize('fusion', ['max', 'sum'])
 def test_unshared_layers_and_gradients_from_a_single_roi(layer_type, fusion):
     m = _build(layer_type, fusion)
-    ptrs = {layer_params[0].data_ptr() for layer_params in
-            (list(layer.parameters()) for layer in m.level_layers)}
+    ptrs = {
+        layer_params[0].data_ptr()
+        for layer_params in (list(layer.parameters())
+                             for layer in m.level_layers)
+    }
     assert len(ptrs) == len(STRIDES)  # four separate weight tensors
     feats = _feats(requires_grad=True)
     rois = torch.tensor([[0., 20., 16., 90., 80.]])  # one RoI, all levels
@@ -129,8 +163,9 @@ def test_single_level_equals_roi_align_then_layer(layer_type):
     torch.testing.assert_close(m([feats[1]], rois), m.level_layers[0](pooled))
 
 
-@pytest.mark.parametrize('layer_type, implementation',
-                         [('conv', 'batched'), ('conv', 'loop'), ('fc', 'loop')])
+@pytest.mark.parametrize('layer_type, implementation', [('conv', 'batched'),
+                                                        ('conv', 'loop'),
+                                                        ('fc', 'loop')])
 def test_zero_rois(layer_type, implementation):
     m = _build(layer_type, implementation=implementation)
     feats = _feats(requires_grad=True)
@@ -144,12 +179,17 @@ def test_zero_rois_are_accepted_by_the_stock_heads():
     from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
     from mmdet.models.roi_heads.mask_heads import FCNMaskHead
     mask_afp = _build('conv', size=14)
-    mask_head = FCNMaskHead(num_convs=3, in_channels=16, conv_out_channels=16,
-                            num_classes=3)
-    assert mask_head(mask_afp(_feats(), torch.zeros(0, 5))).shape == (0, 3, 28, 28)
+    mask_head = FCNMaskHead(
+        num_convs=3, in_channels=16, conv_out_channels=16, num_classes=3)
+    assert mask_head(mask_afp(_feats(),
+                              torch.zeros(0, 5))).shape == (0, 3, 28, 28)
     box_afp = _build('fc')
-    box_head = ConvFCBBoxHead(num_shared_fcs=1, in_channels=16, roi_feat_size=1,
-                              fc_out_channels=32, num_classes=3)
+    box_head = ConvFCBBoxHead(
+        num_shared_fcs=1,
+        in_channels=16,
+        roi_feat_size=1,
+        fc_out_channels=32,
+        num_classes=3)
     cls, reg = box_head(box_afp(_feats(), torch.zeros(0, 5)))
     assert cls.shape == (0, 4) and reg.shape == (0, 12)
 
@@ -183,10 +223,11 @@ def test_roi_scale_factor_as_mmdet():
     feats, rois = _feats(), _rois()
     cx, cy = (rois[:, 1] + rois[:, 3]) / 2, (rois[:, 2] + rois[:, 4]) / 2
     w, h = rois[:, 3] - rois[:, 1], rois[:, 4] - rois[:, 2]
-    scaled = torch.stack([rois[:, 0], cx - w * 0.75, cy - h * 0.75,
-                          cx + w * 0.75, cy + h * 0.75], 1)
-    torch.testing.assert_close(m(feats, rois, roi_scale_factor=1.5),
-                               m(feats, scaled))
+    scaled = torch.stack([
+        rois[:, 0], cx - w * 0.75, cy - h * 0.75, cx + w * 0.75, cy + h * 0.75
+    ], 1)
+    torch.testing.assert_close(
+        m(feats, rois, roi_scale_factor=1.5), m(feats, scaled))
 
 
 @pytest.mark.parametrize('kwargs, name', [
@@ -197,8 +238,10 @@ def test_roi_scale_factor_as_mmdet():
     (dict(layer_channels=0), 'layer_channels'),
 ])
 def test_bad_arguments_raise_value_error(kwargs, name):
-    args = dict(roi_layer=dict(type='RoIAlign', output_size=7), out_channels=C,
-                featmap_strides=STRIDES)
+    args = dict(
+        roi_layer=dict(type='RoIAlign', output_size=7),
+        out_channels=C,
+        featmap_strides=STRIDES)
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         AdaptiveFeaturePoolingRoIExtractor(**args)

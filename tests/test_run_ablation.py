@@ -24,10 +24,12 @@ def test_run_ablation_lists_the_ladder_in_order():
     tests/test_demo_ablations.py checks, in order; the singles are the
     single-component configs."""
     assert [c for _, c in run_ablation.LADDER] == LADDER
-    assert [label for label, _ in run_ablation.LADDER] == [
-        'stock Mask R-CNN', '+BPA', '+AFP', '+FF', '+HHD (PANet)']
-    assert {c for _, c in run_ablation.SINGLES} == {
-        s[0] for s in STEPS[len(LADDER) - 1:]}
+    assert [label for label, _ in run_ablation.LADDER
+            ] == ['stock Mask R-CNN', '+BPA', '+AFP', '+FF', '+HHD (PANet)']
+    assert {c
+            for _, c in run_ablation.SINGLES
+            } == {s[0]
+                  for s in STEPS[len(LADDER) - 1:]}
 
 
 def test_run_ablation_script_is_a_thin_entry():
@@ -38,8 +40,11 @@ def test_run_ablation_script_is_a_thin_entry():
 
 
 def test_run_ablation_settings():
-    env = dict(ABLATION_ONLY='4 0', ABLATION_SINGLES='1', ABLATION_JOBS='2',
-               OMP_NUM_THREADS='1')
+    env = dict(
+        ABLATION_ONLY='4 0',
+        ABLATION_SINGLES='1',
+        ABLATION_JOBS='2',
+        OMP_NUM_THREADS='1')
     cfg = run_ablation.settings(['2', '5'], env)
     assert cfg['seeds'] == [2, 5] and cfg['jobs'] == 2
     assert cfg['rungs'] == [run_ablation.LADDER[4], run_ablation.LADDER[0]]
@@ -54,13 +59,17 @@ def test_run_ablation_settings():
 
 @pytest.mark.parametrize('args,env,message', [
     (['x'], {}, "seeds are integers, got 'x'"),
-    (['0'], {'ABLATION_ONLY': '9'}, "rung indices 0-4, got '9'"),
-    (['0'], {'ABLATION_JOBS': '0'}, "ABLATION_JOBS is a positive integer"),
+    (['0'], {
+        'ABLATION_ONLY': '9'
+    }, "rung indices 0-4, got '9'"),
+    (['0'], {
+        'ABLATION_JOBS': '0'
+    }, "ABLATION_JOBS is a positive integer"),
 ])
 def test_run_ablation_rejects_bad_arguments(tmp_path, args, env, message):
     env = dict(env, ABLATION_DIR=str(tmp_path / 'out'))
-    proc = run_tool(['tools/run_ablation.sh'] + args, env=env, check=False,
-                    timeout=60)
+    proc = run_tool(
+        ['tools/run_ablation.sh'] + args, env=env, check=False, timeout=60)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / 'out').exists()
 
@@ -75,17 +84,24 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
     finished runs and redoes a missing test from its checkpoint without
     training again."""
     out = str(tmp_path / 'ablation')
-    env = dict(ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='2', COST_REPEATS='1',
-               CKPT_INTERVAL='1', ABLATION_JOBS='2', OMP_NUM_THREADS='1',
-               ABLATION_CFG_OPTIONS='train_cfg.max_iters=2 '
-               'train_dataloader.batch_size=2 '
-               'default_hooks.logger.interval=1')
+    env = dict(
+        ABLATION_DIR=out,
+        DATA_DIR=tiny_data,
+        POLL_S='2',
+        COST_REPEATS='1',
+        CKPT_INTERVAL='1',
+        ABLATION_JOBS='2',
+        OMP_NUM_THREADS='1',
+        ABLATION_CFG_OPTIONS='train_cfg.max_iters=2 '
+        'train_dataloader.batch_size=2 '
+        'default_hooks.logger.interval=1')
 
     def costed():
         return set(json.load(open(osp.join(out, 'costs.json')))['configs'])
 
     first = run_tool(['tools/run_ablation.sh', '0'],
-                     env=dict(env, ABLATION_ONLY='0 4'), timeout=900)
+                     env=dict(env, ABLATION_ONLY='0 4'),
+                     timeout=900)
     assert first.stdout.count(': training (log:') == 2, first.stdout
     assert costed() == {LADDER[0], LADDER[4]}
     # as make ablation: 1-thread runs, the costs measured on all cores
@@ -96,7 +112,8 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
     shutil.move(out, moved)
     out = env['ABLATION_DIR'] = moved
     second = run_tool(['tools/run_ablation.sh', '0'],
-                      env=dict(env, ABLATION_ONLY='1 2 3'), timeout=1200)
+                      env=dict(env, ABLATION_ONLY='1 2 3'),
+                      timeout=1200)
     assert second.stdout.count(': training (log:') == 3, second.stdout
     assert second.stdout.count(': testing') == 3, second.stdout
     assert costed() == set(LADDER)
@@ -104,10 +121,12 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
     params = [costs[c]['params'] for c in LADDER]
     assert params[-1] > params[0] and params[1] > params[0]
     # interrupted after training: only the test is redone, one run at a time
-    os.remove(osp.join(out, 'mask-rcnn_r18_bufpn-gn_demo_seed0',
-                       'test_metrics.json'))
+    os.remove(
+        osp.join(out, 'mask-rcnn_r18_bufpn-gn_demo_seed0',
+                 'test_metrics.json'))
     third = run_tool(['tools/run_ablation.sh', '0'],
-                     env=dict(env, ABLATION_JOBS='1'), timeout=900)
+                     env=dict(env, ABLATION_JOBS='1'),
+                     timeout=900)
     assert third.stdout.count('done before, skipped') == 4, third.stdout
     assert ': training (log:' not in third.stdout
     assert '[2/5] +BPA, seed 0: testing' in third.stdout
@@ -127,16 +146,27 @@ def test_run_ablation_interrupt_stops_its_runs(tiny_data, tmp_path):
     import sys
     import time
     out = str(tmp_path / 'ablation')
-    env = dict(os.environ, ABLATION_DIR=out, DATA_DIR=tiny_data, POLL_S='1',
-               ABLATION_JOBS='2', OMP_NUM_THREADS='1', PYTHON=sys.executable,
-               ABLATION_CFG_OPTIONS='train_cfg.max_iters=100000 '
-               'train_dataloader.batch_size=2 '
-               'default_hooks.logger.interval=1')
-    proc = subprocess.Popen(['bash', 'tools/run_ablation.sh', '0'], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    logs = [osp.join(out, f'{osp.basename(c)[:-3]}_seed0', 'run.log')
-            for c in LADDER[:2]]
+    env = dict(
+        os.environ,
+        ABLATION_DIR=out,
+        DATA_DIR=tiny_data,
+        POLL_S='1',
+        ABLATION_JOBS='2',
+        OMP_NUM_THREADS='1',
+        PYTHON=sys.executable,
+        ABLATION_CFG_OPTIONS='train_cfg.max_iters=100000 '
+        'train_dataloader.batch_size=2 '
+        'default_hooks.logger.interval=1')
+    proc = subprocess.Popen(['bash', 'tools/run_ablation.sh', '0'],
+                            cwd=ROOT,
+                            env=env,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True)
+    logs = [
+        osp.join(out, f'{osp.basename(c)[:-3]}_seed0', 'run.log')
+        for c in LADDER[:2]
+    ]
     deadline = time.time() + 300
     while time.time() < deadline and not all(
             osp.isfile(f) and 'Iter(train)' in open(f).read() for f in logs):

@@ -8,9 +8,9 @@ import os.path as osp
 
 import pytest
 
-from conftest import ROOT, run_tool
 from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
                                            train_seconds_per_iter)
+from conftest import ROOT, run_tool
 
 
 def _launch(work, stamp, records):
@@ -47,7 +47,8 @@ def test_train_seconds_per_iter_reads_every_launch_after_warmup(tmp_path):
 
 
 def test_load_test_metrics_names_the_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match='test_metrics.json.*--save-metrics'):
+    with pytest.raises(
+            FileNotFoundError, match='test_metrics.json.*--save-metrics'):
         load_test_metrics(str(tmp_path))
     (tmp_path / 'test_metrics.json').write_text('{"coco/segm_mAP": 0.5}')
     assert load_test_metrics(str(tmp_path)) == {'coco/segm_mAP': 0.5}
@@ -57,8 +58,9 @@ def test_compare_results_prints_means_and_the_difference(tmp_path):
     for name, segm in (('a', (0.30, 0.34)), ('b', (0.20, 0.22))):
         for seed, v in enumerate(segm):
             work = str(tmp_path / f'{name}_seed{seed}')
-            _launch(work, '20260101_000000',
-                    [dict(iter=40, loss=1.0, time=0.5 if name == 'a' else 0.25)])
+            _launch(
+                work, '20260101_000000',
+                [dict(iter=40, loss=1.0, time=0.5 if name == 'a' else 0.25)])
             with open(osp.join(work, 'test_metrics.json'), 'w') as f:
                 json.dump({'coco/segm_mAP': v, 'coco/bbox_mAP': v - 0.1}, f)
     out = run_tool(['tools/analysis/compare_results.py'] +
@@ -77,16 +79,16 @@ def test_class_confusion_matches_the_best_scoring_overlap():
                        [60., 60., 70., 70.]])
     gt_labels = torch.tensor([0, 1, 2])
     det = torch.tensor([
-        [0., 0., 10., 10.],    # object 0, right class, lower score
-        [1., 0., 10., 10.],    # object 0, wrong class, higher score: counts
+        [0., 0., 10., 10.],  # object 0, right class, lower score
+        [1., 0., 10., 10.],  # object 0, wrong class, higher score: counts
         [20., 20., 40., 40.],  # object 1, right class
         [20., 20., 26., 26.],  # object 1 at IoU 0.09: ignored
         [60., 60., 64., 64.],  # object 2 only at IoU 0.16: not found
     ])
     scores = torch.tensor([0.4, 0.5, 0.3, 0.9, 0.8])
     labels = torch.tensor([0, 2, 1, 0, 2])
-    found, confusion, ious = match_objects(gt, gt_labels, det, scores, labels,
-                                           num_classes=3)
+    found, confusion, ious = match_objects(
+        gt, gt_labels, det, scores, labels, num_classes=3)
     assert found == 2
     expected = torch.zeros(3, 3, dtype=torch.long)
     expected[0, 2] = 1
@@ -94,5 +96,6 @@ def test_class_confusion_matches_the_best_scoring_overlap():
     assert torch.equal(confusion, expected)
     assert ious == pytest.approx([0.9, 1.0])
     # no detections or no objects: nothing found, nothing counted
-    assert match_objects(gt, gt_labels, det[:0], scores[:0], labels[:0], 3)[0] == 0
+    assert match_objects(gt, gt_labels, det[:0], scores[:0], labels[:0],
+                         3)[0] == 0
     assert match_objects(gt[:0], gt_labels[:0], det, scores, labels, 3)[0] == 0

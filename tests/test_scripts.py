@@ -14,29 +14,36 @@ STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 
 
 def test_model_summary():
-    out = run_tool(['tools/analysis/model_summary.py', DEMO, '--baseline',
-                    STOCK, '--shape', '96', '128']).stdout
+    out = run_tool([
+        'tools/analysis/model_summary.py', DEMO, '--baseline', STOCK,
+        '--shape', '96', '128'
+    ]).stdout
     assert 'roi_head.mask_head' in out and 'total' in out
 
 
 def test_infer_writes_images(tmp_path, tiny_data):
-    from mmengine.config import Config
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.config import Config
     from mmengine.runner import save_checkpoint
     register_all_modules()
     cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', DEMO))
     model = MODELS.build(cfg.model)
     ckpt = str(tmp_path / 'model.pth')
-    save_checkpoint({'state_dict': model.state_dict(),
-                     'meta': {'dataset_meta': dict(classes=('circle',
-                                                            'rectangle',
-                                                            'triangle'))}},
-                    ckpt)
+    save_checkpoint(
+        {
+            'state_dict': model.state_dict(),
+            'meta': {
+                'dataset_meta':
+                dict(classes=('circle', 'rectangle', 'triangle'))
+            }
+        }, ckpt)
     img = osp.join(tiny_data, 'val', 'val_00001.png')
     out = tmp_path / 'out'
-    run_tool(['tools/infer.py', img, DEMO, ckpt, '--out-dir', str(out),
-              '--score-thr', '0.0'])
+    run_tool([
+        'tools/infer.py', img, DEMO, ckpt, '--out-dir',
+        str(out), '--score-thr', '0.0'
+    ])
     assert (out / 'vis' / 'val_00001.png').is_file()
 
 
@@ -49,9 +56,11 @@ def test_run_demo_main_job(tmp_path):
     from PIL import Image
     data, work = str(tmp_path / 'data'), str(tmp_path / 'panet_demo')
     out = run_tool(['tools/run_demo.sh', DEMO],
-                   env=dict(DATA_DIR=data, WORK_DIR=work,
-                            DEMO_CFG_OPTIONS='train_cfg.max_iters=2 '
-                            'default_hooks.logger.interval=1'),
+                   env=dict(
+                       DATA_DIR=data,
+                       WORK_DIR=work,
+                       DEMO_CFG_OPTIONS='train_cfg.max_iters=2 '
+                       'default_hooks.logger.interval=1'),
                    timeout=900).stdout
     assert 'demo result (' + DEMO + ', seed 0)' in out, out
     # compare_results.py's table: one row per work dir, named after it

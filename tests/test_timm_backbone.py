@@ -14,19 +14,20 @@ pytest.importorskip('mmpretrain')
 
 from mmengine.config import Config  # noqa: E402
 
-from conftest import (ROOT, data_options, run_tool,  # noqa: E402
-                      total_loss)
 from panet_mmdet.models.backbones.timm_backbone import (  # noqa: E402
     OfflineTIMMBackbone, TIMMGroupNorm)
 from panet_mmdet.utils.benchmarking import build_detector  # noqa: E402
+from conftest import ROOT, data_options, run_tool, total_loss  # noqa: E402
 
 DEMO = osp.join(ROOT, 'configs/demo/panet_timm-resnet18-gn_bufpn-gn_demo.py')
-COCO = osp.join(ROOT, 'configs/panet/panet_timm-resnet50-gn_bufpn-gn_1x_coco.py')
+COCO = osp.join(ROOT,
+                'configs/panet/panet_timm-resnet50-gn_bufpn-gn_1x_coco.py')
 
 
 def _norms(module):
     return (sum(isinstance(m, torch.nn.GroupNorm) for m in module.modules()),
-            sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            sum(
+                isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
                 for m in module.modules()))
 
 
@@ -50,11 +51,14 @@ def test_demo_config_trains_a_step():
     torch.manual_seed(0)
     model = build_detector(Config.fromfile(DEMO))
     model.init_weights()
-    packed = demo_mm_inputs(2, [[3, 128, 160], [3, 96, 128]], num_items=[3, 2],
-                            num_classes=3, with_mask=True)
+    packed = demo_mm_inputs(
+        2, [[3, 128, 160], [3, 96, 128]],
+        num_items=[3, 2],
+        num_classes=3,
+        with_mask=True)
     model.train()
-    total = total_loss(model(**model.data_preprocessor(packed, True),
-                             mode='loss'))
+    total = total_loss(
+        model(**model.data_preprocessor(packed, True), mode='loss'))
     assert torch.isfinite(total)
     total.backward()
     grads = {name: p.grad for name, p in model.backbone.named_parameters()}
@@ -67,8 +71,8 @@ def test_demo_config_trains_a_step():
                    if n.startswith('timm_model.' + part)), part
     model.eval()
     with torch.no_grad():
-        results = model(**model.data_preprocessor(packed, False),
-                        mode='predict')
+        results = model(
+            **model.data_preprocessor(packed, False), mode='predict')
     assert [r.pred_instances.masks.shape[1:] for r in results] == \
         [(128, 160), (96, 128)]
 
@@ -91,9 +95,12 @@ def test_weights_file_is_loaded_exactly(tmp_path):
     reference = timm.create_model('resnet18', pretrained=False)
     path = str(tmp_path / 'model.safetensors')
     save_file(reference.state_dict(), path)
-    backbone = OfflineTIMMBackbone('resnet18', pretrained=True,
-                                   weights_file=path, features_only=True,
-                                   out_indices=(1, 2, 3, 4))
+    backbone = OfflineTIMMBackbone(
+        'resnet18',
+        pretrained=True,
+        weights_file=path,
+        features_only=True,
+        out_indices=(1, 2, 3, 4))
     ours = backbone.timm_model.state_dict()
     for k, v in reference.state_dict().items():
         if k in ours:  # features_only drops the classifier
@@ -107,8 +114,8 @@ def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match='pretrained=True'):
         OfflineTIMMBackbone('resnet18', weights_file=str(tmp_path / 'w.pth'))
     with pytest.raises(FileNotFoundError, match='w.pth.*huggingface.co/timm'):
-        OfflineTIMMBackbone('resnet18', pretrained=True,
-                            weights_file=str(tmp_path / 'w.pth'))
+        OfflineTIMMBackbone(
+            'resnet18', pretrained=True, weights_file=str(tmp_path / 'w.pth'))
 
 
 def test_pretrained_without_network_says_what_to_download():
@@ -117,10 +124,15 @@ def test_pretrained_without_network_says_what_to_download():
     code = ('from panet_mmdet.models.backbones.timm_backbone import '
             'OfflineTIMMBackbone as B\n'
             "B('resnet18', pretrained=True, features_only=True)")
-    env = dict(os.environ, HF_HUB_OFFLINE='1',
-               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.run([sys.executable, '-c', code], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE='1',
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, '-c', code],
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode != 0
     err = proc.stderr.splitlines()[-1]
     assert err.startswith('RuntimeError: could not get the pretrained weights')
@@ -131,9 +143,12 @@ def test_pretrained_without_network_says_what_to_download():
 @pytest.mark.slow
 def test_demo_config_short_training_run(tiny_data, tmp_path):
     work = tmp_path / 'timm_demo'
-    run_tool(['tools/train.py', DEMO, '--work-dir', str(work), '--cfg-options',
-              *data_options(tiny_data), 'train_cfg.max_iters=2',
-              'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2'])
+    run_tool([
+        'tools/train.py', DEMO, '--work-dir',
+        str(work), '--cfg-options', *data_options(tiny_data),
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2'
+    ])
     assert (work / 'iter_2.pth').is_file()
     [log] = list(work.glob('*/*.log'))
     text = log.read_text()

@@ -22,9 +22,11 @@ def _load(path):
 
 
 def _train(work_dir, data_root, *extra, max_iters=4):
-    return run_tool(['tools/train.py', TINY_CONFIG, '--work-dir', str(work_dir),
-                     '--cfg-options', *data_options(data_root),
-                     f'train_cfg.max_iters={max_iters}', *extra])
+    return run_tool([
+        'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(work_dir), '--cfg-options', *data_options(data_root),
+        f'train_cfg.max_iters={max_iters}', *extra
+    ])
 
 
 @pytest.fixture(scope='module')
@@ -68,36 +70,46 @@ def test_resume_continues_exactly(full_run, tiny_data, tmp_path):
     assert b['meta']['iter'] == 4
     assert a['state_dict'].keys() == b['state_dict'].keys()
     for key in a['state_dict']:
-        torch.testing.assert_close(b['state_dict'][key], a['state_dict'][key],
-                                   rtol=1e-5, atol=1e-6, msg=key)
+        torch.testing.assert_close(
+            b['state_dict'][key],
+            a['state_dict'][key],
+            rtol=1e-5,
+            atol=1e-6,
+            msg=key)
     sa, sb = a['optimizer']['state'], b['optimizer']['state']
     assert sa.keys() == sb.keys()
     for k in sa:
         for name in sa[k]:
-            torch.testing.assert_close(sb[k][name], sa[k][name], rtol=1e-5,
-                                       atol=1e-6)
+            torch.testing.assert_close(
+                sb[k][name], sa[k][name], rtol=1e-5, atol=1e-6)
     assert a['param_schedulers'] == b['param_schedulers']
     # The resumed run logged iterations 3 and 4 only, with the full run's LR.
     log = glob.glob(osp.join(resumed, '*', 'vis_data', 'scalars.json'))[0]
-    iters = [json.loads(line)['iter'] for line in open(log)
-             if '"loss"' in line]
+    iters = [
+        json.loads(line)['iter'] for line in open(log) if '"loss"' in line
+    ]
     assert iters == [3, 4]
 
 
 def test_resume_without_a_checkpoint_is_named(tiny_data, tmp_path):
-    proc = run_tool(['tools/train.py', TINY_CONFIG, '--work-dir',
-                     str(tmp_path), '--resume', str(tmp_path / 'missing.pth')],
+    proc = run_tool([
+        'tools/train.py', TINY_CONFIG, '--work-dir',
+        str(tmp_path), '--resume',
+        str(tmp_path / 'missing.pth')
+    ],
                     check=False)
     assert proc.returncode != 0
     assert 'missing.pth' in proc.stderr
 
 
-def test_two_process_gloo_training_then_single_process_test(tiny_data,
-                                                            tmp_path):
+def test_two_process_gloo_training_then_single_process_test(
+        tiny_data, tmp_path):
     work = tmp_path / 'dist'
-    proc = run_tool(['tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir',
-                     str(work), '--cfg-options', *data_options(tiny_data),
-                     'train_cfg.max_iters=2', 'train_cfg.val_interval=100'],
+    proc = run_tool([
+        'tools/dist_train.sh', TINY_CONFIG, '2', '--work-dir',
+        str(work), '--cfg-options', *data_options(tiny_data),
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=100'
+    ],
                     env={'PORT': '29517'})
     out = proc.stdout + proc.stderr
     assert 'world_size: 2' in out or "'world_size': 2" in out or \
@@ -108,15 +120,21 @@ def test_two_process_gloo_training_then_single_process_test(tiny_data,
     # saved from the unwrapped model: no DDP 'module.' prefix
     assert not any(k.startswith('module.') for k in ckpt['state_dict'])
     metrics = tmp_path / 'metrics.json'
-    run_tool(['tools/test.py', TINY_CONFIG, osp.join(work, 'iter_2.pth'),
-              '--work-dir', str(tmp_path / 'test'), '--save-metrics',
-              str(metrics), '--cfg-options', *data_options(tiny_data)])
+    run_tool([
+        'tools/test.py', TINY_CONFIG,
+        osp.join(work, 'iter_2.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--save-metrics',
+        str(metrics), '--cfg-options', *data_options(tiny_data)
+    ])
     result = json.loads(metrics.read_text())
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(result)
     # and the distributed test launcher gives the same metrics
     dist_metrics = tmp_path / 'dist_metrics.json'
-    run_tool(['tools/dist_test.sh', TINY_CONFIG, osp.join(work, 'iter_2.pth'),
-              '2', '--work-dir', str(tmp_path / 'dist_test'), '--save-metrics',
-              str(dist_metrics), '--cfg-options', *data_options(tiny_data)],
+    run_tool([
+        'tools/dist_test.sh', TINY_CONFIG,
+        osp.join(work, 'iter_2.pth'), '2', '--work-dir',
+        str(tmp_path / 'dist_test'), '--save-metrics',
+        str(dist_metrics), '--cfg-options', *data_options(tiny_data)
+    ],
              env={'PORT': '29518'})
     assert json.loads(dist_metrics.read_text()) == result

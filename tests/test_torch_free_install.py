@@ -44,8 +44,8 @@ def _pins():
 
 
 def _run(cmd, cwd, env=None, check=True):
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f'{" ".join(cmd)} exited {proc.returncode}\n'
                              f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
@@ -56,28 +56,40 @@ def _build_wheel(out_dir, work):
     """A wheel of a copy of the checkout (pip builds local trees in place:
     a copy keeps build/ and *.egg-info out of the checkout)."""
     src = osp.join(work, 'src')
-    top = {'.git', '.venv', 'build', 'dist', 'results', 'work_dirs', 'data',
-           'outputs', 'tests', '.pytest_cache'}
+    top = {
+        '.git', '.venv', 'build', 'dist', 'results', 'work_dirs', 'data',
+        'outputs', 'tests', '.pytest_cache'
+    }
 
     def ignore(folder, names):
-        skip = {n for n in names if n == '__pycache__' or n.endswith(
-            ('.egg-info', '.pyc')) or n == '.mim'}
+        skip = {
+            n
+            for n in names
+            if n == '__pycache__' or n.endswith(('.egg-info',
+                                                 '.pyc')) or n == '.mim'
+        }
         if osp.samefile(folder, ROOT):
             skip |= top & set(names)
         return skip
 
     shutil.copytree(ROOT, src, ignore=ignore, symlinks=True)
-    _run([sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-          '--no-build-isolation', '-q', '-w', out_dir, src], cwd=work)
+    _run([
+        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+        '--no-build-isolation', '-q', '-w', out_dir, src
+    ],
+         cwd=work)
     [wheel] = [f for f in os.listdir(out_dir) if f.endswith('.whl')]
     return osp.join(out_dir, wheel)
 
 
 def _clean_env():
     """No way back to the checkout or this environment's packages."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP',
-                        'VIRTUAL_ENV', 'PYTHONUSERBASE')}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP',
+                     'VIRTUAL_ENV', 'PYTHONUSERBASE')
+    }
     env.update(PYTHONNOUSERSITE='1', OMP_NUM_THREADS='2')
     return env
 
@@ -89,17 +101,22 @@ def torch_free_python(tmp_path_factory):
     work = str(tmp_path_factory.mktemp('torch_free'))
     wheel = _build_wheel(osp.join(work, 'wheels'), work)
     venv = osp.join(work, 'venv')
-    _run([sys._base_executable, '-m', 'venv', '--without-pip', venv],
-         cwd=work)
+    _run([sys._base_executable, '-m', 'venv', '--without-pip', venv], cwd=work)
     python = osp.join(venv, 'bin', 'python')
-    proc = _run([sys.executable, '-m', 'pip', '--python', python, 'install',
-                 '-q', '--disable-pip-version-check', *_pins()], cwd=work,
+    proc = _run([
+        sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
+        '--disable-pip-version-check', *_pins()
+    ],
+                cwd=work,
                 check=False)
     if proc.returncode != 0 and _OFFLINE.search(proc.stderr):
         pytest.skip(f'the package index is out of reach: {proc.stderr[-300:]}')
     assert proc.returncode == 0, proc.stderr[-5000:]
-    _run([sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
-          '--disable-pip-version-check', '--no-deps', wheel], cwd=work)
+    _run([
+        sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
+        '--disable-pip-version-check', '--no-deps', wheel
+    ],
+         cwd=work)
     return python
 
 
@@ -120,18 +137,24 @@ def panet_onnx(tmp_path_factory):
 
 
 def test_venv_has_no_torch_but_the_runtime(torch_free_python, tmp_path):
-    proc = _run([torch_free_python, '-c', (
-        'import importlib.util as u, panet_mmdet, '
-        'panet_mmdet.deployment.runtime as r\n'
-        'print(panet_mmdet.__file__)\n'
-        'print([m for m in ("torch", "mmcv", "mmdet", "mmengine") '
-        'if u.find_spec(m)])')], cwd=str(tmp_path), env=_clean_env())
+    proc = _run([
+        torch_free_python, '-c',
+        ('import importlib.util as u, panet_mmdet, '
+         'panet_mmdet.deployment.runtime as r\n'
+         'print(panet_mmdet.__file__)\n'
+         'print([m for m in ("torch", "mmcv", "mmdet", "mmengine") '
+         'if u.find_spec(m)])')
+    ],
+                cwd=str(tmp_path),
+                env=_clean_env())
     package_file, missing = proc.stdout.splitlines()
     venv = osp.dirname(osp.dirname(torch_free_python))
     assert package_file.startswith(venv), package_file  # not the checkout
     assert missing == '[]', f'{missing} importable in the venv'
-    proc = _run([torch_free_python, '-c', 'import torch'], cwd=str(tmp_path),
-                env=_clean_env(), check=False)
+    proc = _run([torch_free_python, '-c', 'import torch'],
+                cwd=str(tmp_path),
+                env=_clean_env(),
+                check=False)
     assert proc.returncode != 0 and 'No module named' in proc.stderr
 
 
@@ -142,17 +165,22 @@ def test_onnx_infer_in_the_venv_equals_the_runtime_here(
     onnx_path, image_path = panet_onnx
     vis, preds = str(tmp_path / 'vis.png'), str(tmp_path / 'preds.json')
     command = {
-        'module': [torch_free_python, '-m', 'panet_mmdet.deployment.onnx_infer'],
+        'module':
+        [torch_free_python, '-m', 'panet_mmdet.deployment.onnx_infer'],
         'tools-script': [
             torch_free_python,
             osp.join(ROOT, 'tools', 'deployment', 'onnx_infer.py')
         ],
         # setup.py's console script, installed with the wheel
-        'console': [osp.join(osp.dirname(torch_free_python), 'panet-onnx-infer')],
+        'console':
+        [osp.join(osp.dirname(torch_free_python), 'panet-onnx-infer')],
     }[entry]
-    proc = _run([*command, onnx_path, image_path, '--out',
-                 vis, '--save-pred', preds, '--score-thr', '0.05'],
-                cwd=str(tmp_path), env=_clean_env())
+    proc = _run([
+        *command, onnx_path, image_path, '--out', vis, '--save-pred', preds,
+        '--score-thr', '0.05'
+    ],
+                cwd=str(tmp_path),
+                env=_clean_env())
     assert re.search(r'\d+ detections, \d+ drawn', proc.stdout), proc.stdout
 
     detector = OnnxDetector(onnx_path)

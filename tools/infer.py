@@ -21,14 +21,21 @@ def parse_args(argv=None):
     p.add_argument('checkpoint', help='checkpoint file')
     p.add_argument('--out-dir', default='outputs', help='output folder')
     p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
-    p.add_argument('--score-thr', type=float, default=0.3,
-                   help='draw predictions above this score')
+    p.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='draw predictions above this score')
     p.add_argument('--batch-size', type=int, default=1)
-    p.add_argument('--save-pred', action='store_true',
-                   help='also write the predictions as JSON')
-    p.add_argument('--allow-partial-checkpoint', action='store_true',
-                   help='run even if the checkpoint does not fill every '
-                   'tensor of the model')
+    p.add_argument(
+        '--save-pred',
+        action='store_true',
+        help='also write the predictions as JSON')
+    p.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='run even if the checkpoint does not fill every '
+        'tensor of the model')
     return p.parse_args(argv)
 
 
@@ -40,13 +47,20 @@ def main(argv=None):
             raise FileNotFoundError(f'{what} not found: {path!r}')
     from mmdet.apis import DetInferencer
     allow_mmengine_checkpoints()  # DetInferencer's torch.load(weights_only)
-    inferencer = DetInferencer(model=args.config, weights=args.checkpoint,
-                               device=args.device, show_progress=False)
+    inferencer = DetInferencer(
+        model=args.config,
+        weights=args.checkpoint,
+        device=args.device,
+        show_progress=False)
     from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits
     check_checkpoint_fits(inferencer.model, args.checkpoint,
                           args.allow_partial_checkpoint, args.config)
-    inferencer(args.inputs, batch_size=args.batch_size, out_dir=args.out_dir,
-               pred_score_thr=args.score_thr, no_save_pred=not args.save_pred)
+    inferencer(
+        args.inputs,
+        batch_size=args.batch_size,
+        out_dir=args.out_dir,
+        pred_score_thr=args.score_thr,
+        no_save_pred=not args.save_pred)
     print(f'results written to {osp.join(args.out_dir, "vis")}')
 
 

@@ -28,29 +28,40 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save the metrics')
     parser.add_argument(
-        '--out', type=str,
+        '--out',
+        type=str,
         help='dump predictions to a pickle file for offline evaluation')
     parser.add_argument(
-        '--save-metrics', type=str,
+        '--save-metrics',
+        type=str,
         help='also write the evaluation metrics to this JSON file')
-    parser.add_argument('--show', action='store_true',
-                        help='show prediction results in a window')
+    parser.add_argument(
+        '--show',
+        action='store_true',
+        help='show prediction results in a window')
     parser.add_argument(
         '--show-dir',
         help='directory (relative to the timestamped work dir) where images '
         'with predictions drawn are saved')
-    parser.add_argument('--wait-time', type=float, default=2,
-                        help='the interval of show (s)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config entries, key=value')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--tta', action='store_true',
-                        help='test-time augmentation (tta_model/tta_pipeline)')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument(
-        '--allow-partial-checkpoint', action='store_true',
+        '--tta',
+        action='store_true',
+        help='test-time augmentation (tta_model/tta_pipeline)')
+    parser.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
         help='evaluate even if the checkpoint does not fill every tensor of '
         'the model (the rest stays randomly initialised)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -109,8 +120,9 @@ def main(argv=None):
     check_dataset_paths(cfg, loaders=('test_dataloader', ))
     if args.launcher in ('pytorch', 'slurm'):
         setup_cpu_distributed(cfg, args.launcher)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
-              RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     check_checkpoint_fits(runner.model, args.checkpoint,
                           args.allow_partial_checkpoint, args.config)
 
@@ -125,12 +137,16 @@ def main(argv=None):
     try:
         metrics = runner.test()
         if args.save_metrics and is_main_process():
-            os.makedirs(osp.dirname(osp.abspath(args.save_metrics)),
-                        exist_ok=True)
+            os.makedirs(
+                osp.dirname(osp.abspath(args.save_metrics)), exist_ok=True)
             with open(args.save_metrics, 'w') as f:
-                json.dump({k: float(v) if isinstance(v, (int, float))
-                           else str(v) for k, v in metrics.items()}, f,
-                          indent=2)
+                json.dump(
+                    {
+                        k: float(v) if isinstance(v, (int, float)) else str(v)
+                        for k, v in metrics.items()
+                    },
+                    f,
+                    indent=2)
     finally:
         left_group = leave_distributed()
     return metrics, left_group

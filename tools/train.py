@@ -24,22 +24,32 @@ def parse_args(argv=None):
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--amp', action='store_true', default=False,
+        '--amp',
+        action='store_true',
+        default=False,
         help='enable automatic-mixed-precision training')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
+        '--auto-scale-lr',
+        action='store_true',
         help='scale the lr by the actual batch size (auto_scale_lr in config)')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from this checkpoint; without a path, resume from the '
         'latest checkpoint in the work dir')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config entries, key=value (e.g. '
         'train_cfg.max_iters=100 "model.neck.type=FPN")')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -103,8 +113,9 @@ def main(argv=None):
     check_dataset_paths(cfg, loaders=('train_dataloader', 'val_dataloader'))
     if args.launcher in ('pytorch', 'slurm'):
         setup_cpu_distributed(cfg, args.launcher)
-    runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else
-              RUNNERS.build(cfg))
+    runner = (
+        Runner.from_cfg(cfg)
+        if 'runner_type' not in cfg else RUNNERS.build(cfg))
     if cfg.get('load_from') and not cfg.get('resume'):
         # fine-tuning loads what fits (mmengine's partial load); say what not
         from panet_mmdet.utils.checkpoint_fit import fit_summary

@@ -46,8 +46,8 @@ _SIZE_PROBS: Dict[str, float] = {'small': 0.4, 'medium': 0.42, 'large': 0.18}
 BACKGROUNDS = ('synthetic', 'photo')
 MASK_FORMATS = ('polygon', 'rle')
 
-_PHOTO_NAMES = ('astronaut', 'chelsea', 'coffee', 'rocket', 'immunohistochemistry',
-                'hubble_deep_field', 'retina', 'cat')
+_PHOTO_NAMES = ('astronaut', 'chelsea', 'coffee', 'rocket',
+                'immunohistochemistry', 'hubble_deep_field', 'retina', 'cat')
 
 
 def _synthetic_background(rng: np.random.Generator, h: int,
@@ -62,15 +62,15 @@ def _synthetic_background(rng: np.random.Generator, h: int,
     img = c0[None, None] * (1 - t[..., None]) + c1[None, None] * t[..., None]
     period = rng.uniform(12, 40)
     stripe_angle = rng.uniform(0, math.pi)
-    stripes = np.sin((xx * math.cos(stripe_angle) + yy * math.sin(stripe_angle))
-                     * 2 * math.pi / period)
+    stripes = np.sin(
+        (xx * math.cos(stripe_angle) + yy * math.sin(stripe_angle)) * 2 *
+        math.pi / period)
     img += rng.uniform(5, 18) * stripes[..., None]
     img += rng.normal(0, 6, size=(h, w, 3))
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _photo_background(rng: np.random.Generator, h: int,
-                      w: int) -> np.ndarray:
+def _photo_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     try:
         from skimage import data as skdata
     except ImportError as e:
@@ -86,8 +86,9 @@ def _photo_background(rng: np.random.Generator, h: int,
         photo = (255 * (photo - photo.min()) /
                  max(float(photo.max() - photo.min()), 1e-6)).astype(np.uint8)
     scale = max(h / photo.shape[0], w / photo.shape[1]) * rng.uniform(1.0, 2.0)
-    photo = cv2.resize(photo, (math.ceil(photo.shape[1] * scale),
-                               math.ceil(photo.shape[0] * scale)))
+    photo = cv2.resize(
+        photo,
+        (math.ceil(photo.shape[1] * scale), math.ceil(photo.shape[0] * scale)))
     y0 = int(rng.integers(0, photo.shape[0] - h + 1))
     x0 = int(rng.integers(0, photo.shape[1] - w + 1))
     # RGB -> BGR, since images are written with OpenCV.
@@ -120,15 +121,16 @@ def _shape_mask(rng: np.random.Generator, label: int, area: float, h: int,
         pts = cv2.boxPoints(((cx, cy), (rw, rh), angle))
         cv2.fillPoly(canvas, [np.round(pts).astype(np.int32)], 1)
     else:
-        theta = np.deg2rad(angle) + np.array([0, 2 * math.pi / 3, 4 * math.pi / 3])
-        pts = np.stack([cx + a * np.cos(theta), cy + b * np.sin(theta)], axis=1)
+        theta = np.deg2rad(angle) + np.array(
+            [0, 2 * math.pi / 3, 4 * math.pi / 3])
+        pts = np.stack([cx + a * np.cos(theta), cy + b * np.sin(theta)],
+                       axis=1)
         cv2.fillPoly(canvas, [np.round(pts).astype(np.int32)], 1)
     return canvas.astype(bool)
 
 
-def _touching_centre(rng: np.random.Generator,
-                     box: Tuple[int, int, int, int], area: float, h: int,
-                     w: int) -> Tuple[float, float]:
+def _touching_centre(rng: np.random.Generator, box: Tuple[int, int, int, int],
+                     area: float, h: int, w: int) -> Tuple[float, float]:
     """A centre beside ``box`` (x0, y0, x1, y1) so a new shape touches it."""
     x0, y0, x1, y1 = box
     r = 0.5 * math.sqrt(area)
@@ -149,8 +151,8 @@ def _bbox(mask: np.ndarray) -> Tuple[int, int, int, int]:
 
 def _mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
     """Outer contours of a bool mask as COCO polygons (x, y pairs)."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     polygons = []
     for contour in contours:
         if len(contour) >= 3:
@@ -163,8 +165,8 @@ def _mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
 
 def _has_hole(mask: np.ndarray) -> bool:
     """Whether a bool mask encloses background (a polygon cannot say so)."""
-    _, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP,
-                                    cv2.CHAIN_APPROX_SIMPLE)
+    _, hierarchy = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     return hierarchy is not None and bool((hierarchy[0, :, 3] >= 0).any())
 
 
@@ -210,9 +212,10 @@ def _place_shapes(rng: np.random.Generator, height: int, width: int,
         if area == 0 or size_bucket(area) != bucket:
             continue
         new_visible = [v & ~mask for v in visible]
-        ok = all(nv.sum() >= min_visible * s.mask.sum() and
-                 size_bucket(nv.sum()) == size_bucket(s.mask.sum())
-                 for nv, s in zip(new_visible, shapes))
+        ok = all(
+            nv.sum() >= min_visible *
+            s.mask.sum() and size_bucket(nv.sum()) == size_bucket(s.mask.sum())
+            for nv, s in zip(new_visible, shapes))
         if ok and forbid_holes:
             # Polygons can describe neither holes nor slivers without area.
             ok = not any(_has_hole(m) for m in new_visible) and all(
@@ -251,14 +254,14 @@ def _visible_masks(shapes: List[_Shape]) -> List[np.ndarray]:
 
 
 def _render_image(rng: np.random.Generator,
-                 height: int,
-                 width: int,
-                 num_objects: int,
-                 background: str = 'synthetic',
-                 touch_prob: float = 0.3,
-                 min_visible: float = 0.45,
-                 forbid_holes: bool = True,
-                 max_tries: int = 60) -> Tuple[np.ndarray, List[dict]]:
+                  height: int,
+                  width: int,
+                  num_objects: int,
+                  background: str = 'synthetic',
+                  touch_prob: float = 0.3,
+                  min_visible: float = 0.45,
+                  forbid_holes: bool = True,
+                  max_tries: int = 60) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image and its instances: background, placing, painting.
 
     Returns:
@@ -266,14 +269,17 @@ def _render_image(rng: np.random.Generator,
         instances, each ``dict(label, mask)`` with the *visible* bool mask
         (height, width), in painting order (later ones occlude earlier ones).
     """
-    make_background = (_synthetic_background if background == 'synthetic'
-                       else _photo_background)
+    make_background = (
+        _synthetic_background
+        if background == 'synthetic' else _photo_background)
     img = make_background(rng, height, width)
     shapes = _place_shapes(rng, height, width, num_objects, touch_prob,
                            min_visible, forbid_holes, max_tries)
     img = _paint(rng, img, shapes)
-    return img, [dict(label=s.label, mask=m)
-                 for s, m in zip(shapes, _visible_masks(shapes))]
+    return img, [
+        dict(label=s.label, mask=m)
+        for s, m in zip(shapes, _visible_masks(shapes))
+    ]
 
 
 def _encode_mask(mask: np.ndarray, mask_format: str):
@@ -281,13 +287,15 @@ def _encode_mask(mask: np.ndarray, mask_format: str):
     if mask_format == 'polygon':
         return _mask_to_polygons(mask)
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return dict(size=[int(s) for s in rle['size']],
-                counts=rle['counts'].decode('ascii'))
+    return dict(
+        size=[int(s) for s in rle['size']],
+        counts=rle['counts'].decode('ascii'))
 
 
 def _generate_split(out_dir: str, split: str, num_images: int, seed: int,
-                   img_size: Tuple[int, int], objects_per_image: Tuple[int, int],
-                   background: str, mask_format: str) -> dict:
+                    img_size: Tuple[int, int], objects_per_image: Tuple[int,
+                                                                        int],
+                    background: str, mask_format: str) -> dict:
     """Write ``{out_dir}/{split}/*.png`` and return the COCO dict."""
     rng = np.random.default_rng(seed)
     img_dir = osp.join(out_dir, split)
@@ -295,30 +303,46 @@ def _generate_split(out_dir: str, split: str, num_images: int, seed: int,
     images, annotations = [], []
     height, width = img_size
     for img_id in range(1, num_images + 1):
-        num_objects = int(rng.integers(objects_per_image[0],
-                                       objects_per_image[1] + 1))
+        num_objects = int(
+            rng.integers(objects_per_image[0], objects_per_image[1] + 1))
         img, instances = _render_image(
-            rng, height, width, num_objects, background,
+            rng,
+            height,
+            width,
+            num_objects,
+            background,
             forbid_holes=mask_format == 'polygon')
         file_name = f'{split}_{img_id:05d}.png'
         cv2.imwrite(osp.join(img_dir, file_name), img)
-        images.append(dict(id=img_id, file_name=file_name, height=height,
-                           width=width))
+        images.append(
+            dict(id=img_id, file_name=file_name, height=height, width=width))
         for inst in instances:
             m = inst['mask']
             x0, y0, x1, y1 = _bbox(m)
             annotations.append(
-                dict(id=len(annotations) + 1, image_id=img_id,
-                     category_id=inst['label'] + 1,
-                     segmentation=_encode_mask(m, mask_format),
-                     area=float(m.sum()),
-                     bbox=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-                     iscrowd=0))
-    categories = [dict(id=i + 1, name=n, supercategory='shape')
-                  for i, n in enumerate(CLASSES)]
-    return dict(info=dict(description=f'panet_mmdet demo shapes, {split}, '
-                          f'seed {seed}'),
-                images=images, annotations=annotations, categories=categories)
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=img_id,
+                    category_id=inst['label'] + 1,
+                    segmentation=_encode_mask(m, mask_format),
+                    area=float(m.sum()),
+                    bbox=[
+                        float(x0),
+                        float(y0),
+                        float(x1 - x0),
+                        float(y1 - y0)
+                    ],
+                    iscrowd=0))
+    categories = [
+        dict(id=i + 1, name=n, supercategory='shape')
+        for i, n in enumerate(CLASSES)
+    ]
+    return dict(
+        info=dict(description=f'panet_mmdet demo shapes, {split}, '
+                  f'seed {seed}'),
+        images=images,
+        annotations=annotations,
+        categories=categories)
 
 
 def generate_shapes_dataset(out_dir: str,
@@ -361,10 +385,12 @@ def generate_shapes_dataset(out_dir: str,
     ann_dir = osp.join(out_dir, 'annotations')
     os.makedirs(ann_dir, exist_ok=True)
     paths = {}
-    for split, num, split_seed in (('train', num_train, seed),
-                                   ('val', num_val, seed + 1)):
-        coco = _generate_split(out_dir, split, num, split_seed, tuple(img_size),
-                              tuple(objects_per_image), background, mask_format)
+    for split, num, split_seed in (('train', num_train, seed), ('val', num_val,
+                                                                seed + 1)):
+        coco = _generate_split(out_dir, split, num,
+                               split_seed, tuple(img_size),
+                               tuple(objects_per_image), background,
+                               mask_format)
         path = osp.join(ann_dir, f'instances_{split}.json')
         with open(path, 'w') as f:
             json.dump(coco, f)

@@ -126,76 +126,91 @@ def _require(condition: bool, what: str) -> None:
 
 def _check_nms(cfg, where: str) -> None:
     nms = (cfg or {}).get('nms') or {}
-    _require(nms.get('type', 'nms') == 'nms',
-             f'{where}.nms.type is {nms.get("type")!r}; only "nms" exports')
+    _require(
+        nms.get('type', 'nms') == 'nms',
+        f'{where}.nms.type is {nms.get("type")!r}; only "nms" exports')
     _require('iou_threshold' in nms, f'{where}.nms has no iou_threshold')
-    _require(not nms.get('class_agnostic', False),
-             f'{where}.nms.class_agnostic=True; only per-class (per-level) '
-             'NMS exports')
-    _require(nms.get('offset', 0) in (0, 1),
-             f'{where}.nms.offset={nms.get("offset")}; only offset=0 or 1 '
-             'exports')
-    unknown = sorted(set(nms) - {'type', 'iou_threshold', 'class_agnostic',
-                                 'offset', 'split_thr'})
+    _require(
+        not nms.get('class_agnostic', False),
+        f'{where}.nms.class_agnostic=True; only per-class (per-level) '
+        'NMS exports')
+    _require(
+        nms.get('offset', 0) in (0, 1),
+        f'{where}.nms.offset={nms.get("offset")}; only offset=0 or 1 '
+        'exports')
+    unknown = sorted(
+        set(nms) -
+        {'type', 'iou_threshold', 'class_agnostic', 'offset', 'split_thr'})
     _require(not unknown, f'{where}.nms has {unknown}, which the export '
              'does not apply')
 
 
 def _check_extractor(extractor: nn.Module, where: str) -> None:
-    _require(type(extractor) in _EXTRACTORS,
-             f'{where} is {type(extractor).__name__}')
+    _require(
+        type(extractor) in _EXTRACTORS,
+        f'{where} is {type(extractor).__name__}')
     for layer in extractor.roi_layers:
-        _require(type(layer) is RoIAlign and layer.pool_mode == 'avg',
-                 f'{where} pools with {type(layer).__name__} '
-                 f'(pool_mode={getattr(layer, "pool_mode", None)!r}); only '
-                 "mmcv RoIAlign with pool_mode='avg' exports")
+        _require(
+            type(layer) is RoIAlign and layer.pool_mode == 'avg',
+            f'{where} pools with {type(layer).__name__} '
+            f'(pool_mode={getattr(layer, "pool_mode", None)!r}); only '
+            "mmcv RoIAlign with pool_mode='avg' exports")
 
 
 def check_exportable(model: nn.Module) -> None:
     """Raise :class:`UnsupportedModelError` naming the first part of
     ``model`` that :class:`ExportableTwoStageDetector` cannot express."""
-    _require(isinstance(model, TwoStageDetector),
-             f'{type(model).__name__} is not a two-stage detector')
+    _require(
+        isinstance(model, TwoStageDetector),
+        f'{type(model).__name__} is not a two-stage detector')
     rpn = model.rpn_head
-    _require(type(rpn) in _RPN_HEADS,
-             f'rpn_head is {type(rpn).__name__}, not RPNHead or '
-             'DetectronRPNHead')
+    _require(
+        type(rpn) in _RPN_HEADS,
+        f'rpn_head is {type(rpn).__name__}, not RPNHead or '
+        'DetectronRPNHead')
     _require(rpn.use_sigmoid_cls, 'rpn_head uses softmax scores')
-    _require(type(rpn.prior_generator) in _ANCHOR_GENERATORS,
-             f'rpn_head.anchor_generator is '
-             f'{type(rpn.prior_generator).__name__}')
-    _require(type(rpn.bbox_coder) in _BBOX_CODERS,
-             f'rpn_head.bbox_coder is {type(rpn.bbox_coder).__name__}')
+    _require(
+        type(rpn.prior_generator) in _ANCHOR_GENERATORS,
+        f'rpn_head.anchor_generator is '
+        f'{type(rpn.prior_generator).__name__}')
+    _require(
+        type(rpn.bbox_coder) in _BBOX_CODERS,
+        f'rpn_head.bbox_coder is {type(rpn.bbox_coder).__name__}')
     _check_nms(rpn.test_cfg, 'test_cfg.rpn')
-    _require(rpn.test_cfg.get('nms_pre', -1) > 0,
-             'test_cfg.rpn.nms_pre must be > 0 (the per-level TopK size)')
+    _require(
+        rpn.test_cfg.get('nms_pre', -1) > 0,
+        'test_cfg.rpn.nms_pre must be > 0 (the per-level TopK size)')
     roi_head = model.roi_head
-    _require(type(roi_head) in _ROI_HEADS,
-             f'roi_head is {type(roi_head).__name__}, not StandardRoIHead or '
-             'DetectronRoIHead')
+    _require(
+        type(roi_head) in _ROI_HEADS,
+        f'roi_head is {type(roi_head).__name__}, not StandardRoIHead or '
+        'DetectronRoIHead')
     _check_extractor(roi_head.bbox_roi_extractor,
                      'roi_head.bbox_roi_extractor')
     head = roi_head.bbox_head
-    _require(isinstance(head, BBoxHead),
-             f'bbox_head is {type(head).__name__}')
-    _require(not head.custom_cls_channels and not getattr(
-        head.loss_cls, 'use_sigmoid', False),
-             'bbox_head does not use softmax classification')
-    _require(type(head.bbox_coder) in _BBOX_CODERS,
-             f'bbox_head.bbox_coder is {type(head.bbox_coder).__name__}')
+    _require(isinstance(head, BBoxHead), f'bbox_head is {type(head).__name__}')
+    _require(
+        not head.custom_cls_channels
+        and not getattr(head.loss_cls, 'use_sigmoid', False),
+        'bbox_head does not use softmax classification')
+    _require(
+        type(head.bbox_coder) in _BBOX_CODERS,
+        f'bbox_head.bbox_coder is {type(head.bbox_coder).__name__}')
     _check_nms(roi_head.test_cfg, 'test_cfg.rcnn')
     if roi_head.with_mask:
-        _require(isinstance(roi_head.mask_head, FCNMaskHead),
-                 f'mask_head is {type(roi_head.mask_head).__name__}')
+        _require(
+            isinstance(roi_head.mask_head, FCNMaskHead),
+            f'mask_head is {type(roi_head.mask_head).__name__}')
         if not roi_head.share_roi_extractor:
             _check_extractor(roi_head.mask_roi_extractor,
                              'roi_head.mask_roi_extractor')
 
 
-def single_level_forward_traceable(extractor: SingleRoIExtractor,
-                                   feats: Tuple[Tensor], rois: Tensor,
-                                   roi_scale_factor: Optional[float] = None
-                                   ) -> Tensor:
+def single_level_forward_traceable(
+        extractor: SingleRoIExtractor,
+        feats: Tuple[Tensor],
+        rois: Tensor,
+        roi_scale_factor: Optional[float] = None) -> Tensor:
     """``SingleRoIExtractor.forward`` without its data-dependent branch.
 
     mmdet pools a level only if some RoI maps to it (``if inds.numel() >
@@ -238,8 +253,11 @@ def paste_masks(masks: Tensor, boxes: Tensor, like: Tensor) -> Tensor:
     gy = (ys[None, :] - y0[:, None]) / (y1 - y0)[:, None] * 2 - 1  # (n, H)
     gx = torch.where(torch.isinf(gx), torch.zeros_like(gx), gx)
     gy = torch.where(torch.isinf(gy), torch.zeros_like(gy), gy)
-    grid = torch.stack([gx[:, None, :] + gy[:, :, None] * 0,
-                        gy[:, :, None] + gx[:, None, :] * 0], dim=3)
+    grid = torch.stack([
+        gx[:, None, :] + gy[:, :, None] * 0,
+        gy[:, :, None] + gx[:, None, :] * 0
+    ],
+                       dim=3)
     return F.grid_sample(masks, grid, align_corners=False)[:, 0]
 
 
@@ -310,8 +328,8 @@ class ExportableTwoStageDetector(nn.Module):
         self.with_mask = roi_head.with_mask
         # DetectronRPNHead: proposals clipped to img_shape rounded up
         self.rpn_pad_divisor: Optional[int] = (
-            model.rpn_head.pad_size_divisor
-            if isinstance(model.rpn_head, DetectronRPNHead) else None)
+            model.rpn_head.pad_size_divisor if isinstance(
+                model.rpn_head, DetectronRPNHead) else None)
         # DetectronRoIHead: detections in the original image
         self.original_frame = self.is_original_frame(model)
         self.input_names = self.graph_input_names(model)
@@ -325,16 +343,17 @@ class ExportableTwoStageDetector(nn.Module):
 
     @classmethod
     def graph_input_names(cls, model: nn.Module) -> List[str]:
-        return ['input', 'img_shape'] + (
-            ['ori_shape', 'scale_factor']
-            if cls.is_original_frame(model) else [])
+        return ['input', 'img_shape'] + (['ori_shape', 'scale_factor'] if
+                                         cls.is_original_frame(model) else [])
 
     @classmethod
     def graph_output_names(cls, model: nn.Module) -> List[str]:
         if not model.roi_head.with_mask:
             return ['dets', 'labels']
-        return ['dets', 'labels', 'mask_probs'
-                if cls.is_original_frame(model) else 'masks']
+        return [
+            'dets', 'labels',
+            'mask_probs' if cls.is_original_frame(model) else 'masks'
+        ]
 
     # ------------------------------------------------------------------ RPN
     def _anchors(self, level: int, score_map: Tensor) -> Tensor:
@@ -351,8 +370,8 @@ class ExportableTwoStageDetector(nn.Module):
         shifts = torch.stack([sx, sy, sx, sy], dim=-1).reshape(-1, 1, 4)
         return (shifts + base[None]).reshape(-1, 4)
 
-    def _rpn_clip_hw(self, img_hw: Tuple[Tensor, Tensor]
-                     ) -> Tuple[Tensor, Tensor]:
+    def _rpn_clip_hw(self, img_hw: Tuple[Tensor,
+                                         Tensor]) -> Tuple[Tensor, Tensor]:
         """What the RPN clips to: ``img_shape``, or for ``DetectronRPNHead``
         ``img_shape`` rounded up to its ``pad_size_divisor``
         (``padded_shape``)."""
@@ -361,8 +380,8 @@ class ExportableTwoStageDetector(nn.Module):
         d = float(self.rpn_pad_divisor)
         return tuple(torch.ceil(s / d) * d for s in img_hw)
 
-    def _proposals(self, feats: Tuple[Tensor], img_hw: Tuple[Tensor,
-                                                             Tensor]) -> Tensor:
+    def _proposals(self, feats: Tuple[Tensor],
+                   img_hw: Tuple[Tensor, Tensor]) -> Tensor:
         """mmdet's ``RPNHead.predict_by_feat`` for one image: ``(n, 4)``."""
         rpn = self.model.rpn_head
         cfg = rpn.test_cfg
@@ -382,8 +401,8 @@ class ExportableTwoStageDetector(nn.Module):
             deltas = torch.cat([deltas, deltas.new_zeros((nms_pre, 4))])
             anchors = torch.cat([anchors, anchors.new_zeros((nms_pre, 4))])
             scores, top = scores.topk(nms_pre)
-            boxes = decode_and_clip(rpn.bbox_coder, anchors[top],
-                                    deltas[top], height, width)
+            boxes = decode_and_clip(rpn.bbox_coder, anchors[top], deltas[top],
+                                    height, width)
             if min_size >= 0:
                 w = boxes[:, 2] - boxes[:, 0]
                 h = boxes[:, 3] - boxes[:, 1]
@@ -412,10 +431,13 @@ class ExportableTwoStageDetector(nn.Module):
         rois = torch.cat([torch.zeros_like(boxes[:, :1]), boxes], dim=1)
         return torch.cat([dummy, rois])
 
-    def _detect(self, feats: Tuple[Tensor], proposals: Tensor,
-                img_hw: Tuple[Tensor, Tensor],
-                decode_from: Optional[Tensor] = None
-                ) -> Tuple[Tensor, Tensor, Tensor]:
+    def _detect(
+            self,
+            feats: Tuple[Tensor],
+            proposals: Tensor,
+            img_hw: Tuple[Tensor, Tensor],
+            decode_from: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Tensor, Tensor]:
         """mmdet's ``BBoxHead.predict_by_feat`` + ``multiclass_nms``.
 
         ``decode_from``: the boxes the deltas apply to, default the
@@ -475,12 +497,10 @@ class ExportableTwoStageDetector(nn.Module):
         rois = self._with_dummy_roi(boxes)
         return paste_masks(probs, rois[:, 1:], input)[1:]
 
-    def _forward_original_frame(self, feats: Tuple[Tensor],
-                                proposals: Tensor, input: Tensor,
-                                img_hw: Tuple[Tensor, Tensor],
-                                ori_shape: Optional[Tensor],
-                                scale_factor: Optional[Tensor]
-                                ) -> Tuple[Tensor, ...]:
+    def _forward_original_frame(
+            self, feats: Tuple[Tensor], proposals: Tensor, input: Tensor,
+            img_hw: Tuple[Tensor, Tensor], ori_shape: Optional[Tensor],
+            scale_factor: Optional[Tensor]) -> Tuple[Tensor, ...]:
         """``DetectronRoIHead.predict``: decode, clip and NMS in the
         original image, mask RoIs at ``boxes * scale_factor``, boxes out
         with exclusive far corners."""
@@ -499,7 +519,8 @@ class ExportableTwoStageDetector(nn.Module):
         probs = self._mask_probs(feats, boxes * scale[None], labels)
         return dets, labels[None], probs[1:, 0][None]
 
-    def forward(self, input: Tensor,
+    def forward(self,
+                input: Tensor,
                 img_shape: Optional[Tensor] = None,
                 ori_shape: Optional[Tensor] = None,
                 scale_factor: Optional[Tensor] = None) -> Tuple[Tensor, ...]:

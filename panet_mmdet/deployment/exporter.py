@@ -23,7 +23,8 @@ _DEFAULT_OPSET = 16  # RoiAlign's half_pixel mode and GridSample need 16
 _STANDARD_DOMAINS = ('', 'ai.onnx')
 
 
-def load_detector(config, checkpoint: Optional[str] = None,
+def load_detector(config,
+                  checkpoint: Optional[str] = None,
                   cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """A detector on the CPU in eval mode, weights loaded (random without a
     checkpoint), ``model.cfg`` and ``model.dataset_meta`` set (mmdet's
@@ -60,8 +61,11 @@ def _detectron_resize(step: Dict) -> Dict:
         raise ValueError('the test pipeline DetectronResize draws its scale '
                          f'at random from {scales}; the ONNX Runtime '
                          'pre-processing needs one scale')
-    return dict(type='DetectronResize', scales=[int(scales[0])],
-                max_size=int(step.get('max_size', 1400)), keep_ratio=True)
+    return dict(
+        type='DetectronResize',
+        scales=[int(scales[0])],
+        max_size=int(step.get('max_size', 1400)),
+        keep_ratio=True)
 
 
 def _test_resize(cfg: Config) -> Optional[Dict]:
@@ -95,8 +99,8 @@ def _test_resize(cfg: Config) -> Optional[Dict]:
         scale = step['scale']
         if isinstance(scale, int):
             scale = (scale, scale)
-        resize = dict(scale=list(scale),
-                      keep_ratio=bool(step.get('keep_ratio', False)))
+        resize = dict(
+            scale=list(scale), keep_ratio=bool(step.get('keep_ratio', False)))
     return resize
 
 
@@ -122,16 +126,14 @@ def export_metadata(model: torch.nn.Module,
         resize=_test_resize(cfg),
         classes=classes,
         palette=palette,
-        mask_thr_binary=float(
-            roi_head.test_cfg.get('mask_thr_binary', 0.5)),
+        mask_thr_binary=float(roi_head.test_cfg.get('mask_thr_binary', 0.5)),
         max_per_img=int(roi_head.test_cfg.max_per_img),
         outputs=wrapper_cls.graph_output_names(model),
         inputs=wrapper_cls.graph_input_names(model),
         # 'original': boxes in the original image with exclusive far
         # corners, masks as mask_probs pasted by the runtime (detector.py)
         output_frame='original' if original else 'input',
-        mask_paste=('detectron' if original and roi_head.with_mask else
-                    None),
+        mask_paste=('detectron' if original and roi_head.with_mask else None),
     )
 
 
@@ -140,10 +142,14 @@ def check_standard_onnx(onnx_model) -> None:
     no node or opset outside the standard ONNX domain."""
     import onnx
     onnx.checker.check_model(onnx_model, full_check=True)
-    custom = sorted({f'{n.domain}::{n.op_type}' for n in onnx_model.graph.node
-                     if n.domain not in _STANDARD_DOMAINS})
-    custom += [f'opset {o.domain}' for o in onnx_model.opset_import
-               if o.domain not in _STANDARD_DOMAINS]
+    custom = sorted({
+        f'{n.domain}::{n.op_type}'
+        for n in onnx_model.graph.node if n.domain not in _STANDARD_DOMAINS
+    })
+    custom += [
+        f'opset {o.domain}' for o in onnx_model.opset_import
+        if o.domain not in _STANDARD_DOMAINS
+    ]
     if custom:
         raise RuntimeError('the exported graph uses ops outside the standard '
                            f'ONNX domain: {custom}')
@@ -201,20 +207,27 @@ def export_onnx(model: torch.nn.Module,
             dynamic_axes['masks'].update({2: 'height', 3: 'width'})
     img_shape = torch.tensor(example_input.shape[-2:], dtype=torch.long)
     # original-frame graphs: traced as if the input were the original image
-    example = dict(input=example_input, img_shape=img_shape,
-                   ori_shape=img_shape.clone(),
-                   scale_factor=torch.ones(2, dtype=torch.float32))
+    example = dict(
+        input=example_input,
+        img_shape=img_shape,
+        ori_shape=img_shape.clone(),
+        scale_factor=torch.ones(2, dtype=torch.float32))
     inputs = tuple(example[name] for name in wrapper.input_names)
     with torch.no_grad(), warnings.catch_warnings():
         # mmdet's and mmcv's shape asserts and the extractors' size checks
         # trace as constants; that is intended (they validate, they do not
         # compute), and the tests run exported graphs on other sizes.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
-        torch.onnx.export(wrapper, inputs, out,
-                          dynamo=False, opset_version=opset,
-                          input_names=wrapper.input_names,
-                          output_names=names, dynamic_axes=dynamic_axes,
-                          do_constant_folding=True)
+        torch.onnx.export(
+            wrapper,
+            inputs,
+            out,
+            dynamo=False,
+            opset_version=opset,
+            input_names=wrapper.input_names,
+            output_names=names,
+            dynamic_axes=dynamic_axes,
+            do_constant_folding=True)
     onnx_model = onnx.load(out)
     entry = onnx_model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
@@ -227,11 +240,13 @@ def export_onnx(model: torch.nn.Module,
     return out
 
 
-def torch_predict(model: torch.nn.Module, input: torch.Tensor,
-                  img_shape: Optional[Tuple[int, int]] = None,
-                  ori_shape: Optional[Tuple[int, int]] = None,
-                  scale_factor: Optional[Tuple[float, float]] = None
-                  ) -> Dict[str, np.ndarray]:
+def torch_predict(
+    model: torch.nn.Module,
+    input: torch.Tensor,
+    img_shape: Optional[Tuple[int, int]] = None,
+    ori_shape: Optional[Tuple[int, int]] = None,
+    scale_factor: Optional[Tuple[float,
+                                 float]] = None) -> Dict[str, np.ndarray]:
     """mmdet's own ``predict`` on a pre-processed ``(1, 3, H, W)`` input
     holding an ``img_shape`` image (default: all of it): the reference for
     the graph.
@@ -249,24 +264,28 @@ def torch_predict(model: torch.nn.Module, input: torch.Tensor,
     ori_shape = tuple(ori_shape) if ori_shape else (height, width)
     scale_factor = tuple(float(s) for s in scale_factor) if scale_factor \
         else (1., 1.)
-    sample = DetDataSample(metainfo=dict(
-        img_shape=tuple(int(s) for s in img_shape),
-        ori_shape=tuple(int(s) for s in ori_shape),
-        pad_shape=(height, width), batch_input_shape=(height, width),
-        scale_factor=scale_factor))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=tuple(int(s) for s in img_shape),
+            ori_shape=tuple(int(s) for s in ori_shape),
+            pad_shape=(height, width),
+            batch_input_shape=(height, width),
+            scale_factor=scale_factor))
     with torch.no_grad():
         pred = model.predict(input, [sample], rescale=True)[0].pred_instances
-    result = dict(bboxes=pred.bboxes.numpy(), scores=pred.scores.numpy(),
-                  labels=pred.labels.numpy())
+    result = dict(
+        bboxes=pred.bboxes.numpy(),
+        scores=pred.scores.numpy(),
+        labels=pred.labels.numpy())
     if 'masks' in pred:
         result['masks'] = pred.masks.numpy().astype(bool)
     return result
 
 
-def graph_result(outputs: Dict[str, np.ndarray],
-                 mask_thr: float = 0.5,
-                 ori_shape: Optional[Tuple[int, int]] = None
-                 ) -> Dict[str, np.ndarray]:
+def graph_result(
+        outputs: Dict[str, np.ndarray],
+        mask_thr: float = 0.5,
+        ori_shape: Optional[Tuple[int, int]] = None) -> Dict[str, np.ndarray]:
     """Graph outputs -> the layout of :func:`torch_predict`.
 
     Original-frame graphs' ``mask_probs`` are pasted into an ``ori_shape``
@@ -275,15 +294,13 @@ def graph_result(outputs: Dict[str, np.ndarray],
     ``>= mask_thr``, as mmdet.
     """
     dets = outputs['dets'][0]
-    result = dict(bboxes=dets[:, :4], scores=dets[:, 4],
-                  labels=outputs['labels'][0])
+    result = dict(
+        bboxes=dets[:, :4], scores=dets[:, 4], labels=outputs['labels'][0])
     if 'masks' in outputs:
         result['masks'] = outputs['masks'][0] >= mask_thr
     if 'mask_probs' in outputs:
         if ori_shape is None:
             raise ValueError('graph_result needs ori_shape to paste '
                              'mask_probs')
-        result['masks'] = paste_detectron_outputs(outputs, ori_shape,
-                                                  mask_thr)
+        result['masks'] = paste_detectron_outputs(outputs, ori_shape, mask_thr)
     return result
-

@@ -30,14 +30,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('model', help='.onnx file from export_onnx.py')
     p.add_argument('image', help='image file')
     p.add_argument('--out', required=True, help='output image file')
-    p.add_argument('--score-thr', type=float, default=0.3,
-                   help='draw detections from this score on')
-    p.add_argument('--save-pred', metavar='JSON',
-                   help='also write the detections (image frame) as JSON')
-    p.add_argument('--config', help='take class names and palette from '
-                   "this config's dataset metainfo")
-    p.add_argument('--threads', type=int, default=0,
-                   help='ONNX Runtime intra-op threads (0: its default)')
+    p.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='draw detections from this score on')
+    p.add_argument(
+        '--save-pred',
+        metavar='JSON',
+        help='also write the detections (image frame) as JSON')
+    p.add_argument(
+        '--config',
+        help='take class names and palette from '
+        "this config's dataset metainfo")
+    p.add_argument(
+        '--threads',
+        type=int,
+        default=0,
+        help='ONNX Runtime intra-op threads (0: its default)')
     return p.parse_args(argv)
 
 
@@ -92,8 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         record = dict(
             labels=result['labels'].tolist(),
             scores=[round(float(s), 6) for s in result['scores']],
-            bboxes=[[round(float(v), 3) for v in b]
-                    for b in result['bboxes']],
+            bboxes=[[round(float(v), 3) for v in b] for b in result['bboxes']],
             classes=classes)
         if 'masks' in result:
             record['masks'] = encode_masks(result['masks'])

@@ -76,11 +76,17 @@ class _RoiAlignOp(torch.autograd.Function):
     def symbolic(g, feat, boxes, batch_indices, out_h, out_w, spatial_scale,
                  sampling_ratio, aligned):
         mode = 'half_pixel' if aligned else 'output_half_pixel'
-        return g.op('RoiAlign', feat, boxes, batch_indices,
-                    coordinate_transformation_mode_s=mode, mode_s='avg',
-                    output_height_i=out_h, output_width_i=out_w,
-                    sampling_ratio_i=sampling_ratio,
-                    spatial_scale_f=spatial_scale)
+        return g.op(
+            'RoiAlign',
+            feat,
+            boxes,
+            batch_indices,
+            coordinate_transformation_mode_s=mode,
+            mode_s='avg',
+            output_height_i=out_h,
+            output_width_i=out_w,
+            sampling_ratio_i=sampling_ratio,
+            spatial_scale_f=spatial_scale)
 
 
 def _grid_sample_roi_align(feat: Tensor, boxes: Tensor,
@@ -117,23 +123,31 @@ def _grid_sample_roi_align(feat: Tensor, boxes: Tensor,
         roi_w = roi_w.clamp(min=1.)
         roi_h = roi_h.clamp(min=1.)
     # sample positions inside the RoI, in units of the RoI size
-    steps_x = (torch.arange(out_w * sampling_ratio, dtype=feat.dtype,
-                            device=feat.device) + 0.5) / (out_w *
-                                                          sampling_ratio)
-    steps_y = (torch.arange(out_h * sampling_ratio, dtype=feat.dtype,
-                            device=feat.device) + 0.5) / (out_h *
-                                                          sampling_ratio)
+    steps_x = (torch.arange(
+        out_w * sampling_ratio, dtype=feat.dtype, device=feat.device) +
+               0.5) / (
+                   out_w * sampling_ratio)
+    steps_y = (torch.arange(
+        out_h * sampling_ratio, dtype=feat.dtype, device=feat.device) +
+               0.5) / (
+                   out_h * sampling_ratio)
     xs = x1[:, None] + roi_w[:, None] * steps_x[None]  # (n, Sw*sr)
     ys = y1[:, None] + roi_h[:, None] * steps_y[None]  # (n, Sh*sr)
     valid = (((ys >= -1.) & (ys <= height))[:, :, None]
              & ((xs >= -1.) & (xs <= width))[:, None, :])  # (n, Hs, Ws)
     grid_x = (xs + 0.5) / width * 2 - 1
     grid_y = (ys + 0.5) / height * 2 - 1
-    grid = torch.stack([grid_x[:, None, :] + grid_y[:, :, None] * 0,
-                        grid_y[:, :, None] + grid_x[:, None, :] * 0], -1)
+    grid = torch.stack([
+        grid_x[:, None, :] + grid_y[:, :, None] * 0,
+        grid_y[:, :, None] + grid_x[:, None, :] * 0
+    ], -1)
     grid = grid.reshape(1, -1, out_w * sampling_ratio, 2)  # (1, n*Hs, Ws, 2)
-    samples = F.grid_sample(feat, grid, mode='bilinear',
-                            padding_mode='border', align_corners=False)
+    samples = F.grid_sample(
+        feat,
+        grid,
+        mode='bilinear',
+        padding_mode='border',
+        align_corners=False)
     channels = feat.shape[1]
     samples = samples.reshape(channels, -1, out_h * sampling_ratio,
                               out_w * sampling_ratio)
@@ -157,8 +171,12 @@ class ExportableRoIAlign(nn.Module):
         - returns: ``(n, C, out_h, out_w)``.
     """
 
-    def __init__(self, output_size, spatial_scale: float, sampling_ratio: int,
-                 aligned: bool = True, impl: str = 'onnx') -> None:
+    def __init__(self,
+                 output_size,
+                 spatial_scale: float,
+                 sampling_ratio: int,
+                 aligned: bool = True,
+                 impl: str = 'onnx') -> None:
         super().__init__()
         check_choice('impl', impl, _ROI_ALIGN_IMPLS)
         if isinstance(output_size, int):
@@ -217,6 +235,7 @@ class _NMSOp(torch.autograd.Function):
     @staticmethod
     def symbolic(g, boxes, scores, max_per_group, iou_threshold,
                  score_threshold):
+
         def const(value, dtype):
             return g.op('Constant', value_t=torch.tensor([value], dtype=dtype))
 

@@ -73,7 +73,8 @@ class ParityReport:
 
 
 def compare_detections(reference: Dict[str, np.ndarray],
-                       test: Dict[str, np.ndarray], score_min: float = 0.05,
+                       test: Dict[str, np.ndarray],
+                       score_min: float = 0.05,
                        box_iou_min: float = 0.99,
                        score_tol: float = 1e-3) -> ParityReport:
     """Match detections one to one: same label, box IoU >= ``box_iou_min``,

@@ -55,14 +55,16 @@ def _rescale_size(width: int, height: int,
                   scale: Tuple[int, int]) -> Tuple[int, int]:
     """mmcv's ``imrescale`` size: fit the long and the short edge into
     ``max(scale)`` and ``min(scale)``, keeping the aspect ratio."""
-    factor = min(max(scale) / max(height, width),
-                 min(scale) / min(height, width))
+    factor = min(
+        max(scale) / max(height, width),
+        min(scale) / min(height, width))
     return int(width * factor + 0.5), int(height * factor + 0.5)
 
 
-def preprocess(image: np.ndarray, meta: Dict,
-               pad_to: Optional[Tuple[int, int]] = None
-               ) -> Tuple[np.ndarray, Dict]:
+def preprocess(
+        image: np.ndarray,
+        meta: Dict,
+        pad_to: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, Dict]:
     """BGR ``uint8`` image ``(h, w, 3)`` -> graph input ``(1, 3, H, W)``.
 
     Args:
@@ -88,8 +90,13 @@ def preprocess(image: np.ndarray, meta: Dict,
         # as DetectronResize: float32 image, OpenCV's fx = fy = s grid
         s = detectron_scale(ori_h, ori_w, resize['scales'][0],
                             resize['max_size'])
-        image = cv2.resize(image.astype(np.float32), None, None, fx=s, fy=s,
-                           interpolation=cv2.INTER_LINEAR)
+        image = cv2.resize(
+            image.astype(np.float32),
+            None,
+            None,
+            fx=s,
+            fy=s,
+            interpolation=cv2.INTER_LINEAR)
         scale_factor = (s, s)
     elif resize:
         scale = tuple(resize['scale'])
@@ -98,8 +105,8 @@ def preprocess(image: np.ndarray, meta: Dict,
         else:
             new_w, new_h = scale
         if (new_w, new_h) != (ori_w, ori_h):
-            image = cv2.resize(image, (new_w, new_h),
-                               interpolation=cv2.INTER_LINEAR)
+            image = cv2.resize(
+                image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     img_h, img_w = image.shape[:2]
     x = image.astype(np.float32)
     if meta['bgr_to_rgb']:
@@ -122,8 +129,10 @@ def preprocess(image: np.ndarray, meta: Dict,
     padded[:img_h, :img_w] = x
     if scale_factor is None:
         scale_factor = (img_w / ori_w, img_h / ori_h)
-    info = dict(ori_shape=(ori_h, ori_w), img_shape=(img_h, img_w),
-                scale_factor=scale_factor)
+    info = dict(
+        ori_shape=(ori_h, ori_w),
+        img_shape=(img_h, img_w),
+        scale_factor=scale_factor)
     return np.ascontiguousarray(padded.transpose(2, 0, 1)[None]), info
 
 
@@ -141,7 +150,8 @@ def paste_detectron_outputs(outputs: Dict[str, np.ndarray],
                                  mask_thr)
 
 
-def to_original_frame(outputs: Dict[str, np.ndarray], info: Dict,
+def to_original_frame(outputs: Dict[str, np.ndarray],
+                      info: Dict,
                       mask_thr: float = 0.5,
                       frame: str = 'input') -> Dict[str, np.ndarray]:
     """Graph outputs -> boxes, scores, labels and binary masks in the
@@ -163,11 +173,14 @@ def to_original_frame(outputs: Dict[str, np.ndarray], info: Dict,
                          f'{frame!r}')
     dets = outputs['dets'][0]
     if frame == 'original':
-        result = dict(bboxes=dets[:, :4].copy(), scores=dets[:, 4],
-                      labels=outputs['labels'][0].astype(np.int64))
+        result = dict(
+            bboxes=dets[:, :4].copy(),
+            scores=dets[:, 4],
+            labels=outputs['labels'][0].astype(np.int64))
         if 'mask_probs' in outputs:
-            result['masks'] = paste_detectron_outputs(
-                outputs, info['ori_shape'], mask_thr)
+            result['masks'] = paste_detectron_outputs(outputs,
+                                                      info['ori_shape'],
+                                                      mask_thr)
         return result
     w_scale, h_scale = info['scale_factor']
     ori_h, ori_w = info['ori_shape']
@@ -175,8 +188,10 @@ def to_original_frame(outputs: Dict[str, np.ndarray], info: Dict,
                                     np.float32)
     bboxes[:, 0::2] = bboxes[:, 0::2].clip(0, ori_w)
     bboxes[:, 1::2] = bboxes[:, 1::2].clip(0, ori_h)
-    result = dict(bboxes=bboxes, scores=dets[:, 4],
-                  labels=outputs['labels'][0].astype(np.int64))
+    result = dict(
+        bboxes=bboxes,
+        scores=dets[:, 4],
+        labels=outputs['labels'][0].astype(np.int64))
     if 'masks' in outputs:
         img_h, img_w = info['img_shape']
         probs = outputs['masks'][0][:, :img_h, :img_w]
@@ -199,14 +214,16 @@ class OnnxDetector:
         threads: ``intra_op_num_threads`` (0 = ONNX Runtime's default).
     """
 
-    def __init__(self, onnx_path: str,
+    def __init__(self,
+                 onnx_path: str,
                  providers: Optional[List[str]] = None,
                  threads: int = 0) -> None:
         import onnxruntime as ort
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(
-            onnx_path, options,
+            onnx_path,
+            options,
             providers=providers or ['CPUExecutionProvider'])
         props = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in props:
@@ -221,11 +238,13 @@ class OnnxDetector:
         """``'input'`` or (``DetectronRoIHead`` models) ``'original'``."""
         return self.meta.get('output_frame', 'input')
 
-    def run(self, input: np.ndarray,
-            img_shape: Optional[Tuple[int, int]] = None,
-            ori_shape: Optional[Tuple[int, int]] = None,
-            scale_factor: Optional[Tuple[float, float]] = None
-            ) -> Dict[str, np.ndarray]:
+    def run(
+        self,
+        input: np.ndarray,
+        img_shape: Optional[Tuple[int, int]] = None,
+        ori_shape: Optional[Tuple[int, int]] = None,
+        scale_factor: Optional[Tuple[float, float]] = None
+    ) -> Dict[str, np.ndarray]:
         """Raw graph outputs for a pre-processed ``(1, 3, H, W)`` input
         holding an ``img_shape`` image (``info['img_shape']`` of
         :func:`preprocess`; default: the whole input).
@@ -240,12 +259,14 @@ class OnnxDetector:
             ori_shape = img_shape
         if scale_factor is None:
             scale_factor = (1., 1.)
-        feeds = dict(input=input,
-                     img_shape=np.asarray(img_shape, np.int64),
-                     ori_shape=np.asarray(ori_shape, np.int64),
-                     scale_factor=np.asarray(scale_factor, np.float32))
+        feeds = dict(
+            input=input,
+            img_shape=np.asarray(img_shape, np.int64),
+            ori_shape=np.asarray(ori_shape, np.int64),
+            scale_factor=np.asarray(scale_factor, np.float32))
         values = self.session.run(
-            None, {name: feeds[name] for name in self.input_names})
+            None, {name: feeds[name]
+                   for name in self.input_names})
         return dict(zip(self.output_names, values))
 
     def __call__(self, image: np.ndarray) -> Dict[str, np.ndarray]:
@@ -259,8 +280,10 @@ class OnnxDetector:
 
 
 # ------------------------------------------------------------------ drawing
-def draw_detections(image: np.ndarray, result: Dict[str, np.ndarray],
-                    classes: List[str], palette: List[Tuple[int, int, int]],
+def draw_detections(image: np.ndarray,
+                    result: Dict[str, np.ndarray],
+                    classes: List[str],
+                    palette: List[Tuple[int, int, int]],
                     score_thr: float = 0.3) -> np.ndarray:
     """Masks (50% tint), boxes and ``class: score`` labels on a BGR copy,
     in the style of mmdet's ``DetLocalVisualizer``. ``palette`` is RGB."""
@@ -279,8 +302,8 @@ def draw_detections(image: np.ndarray, result: Dict[str, np.ndarray],
         text = f'{name}: {result["scores"][i]:.2f}'
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.35, 1)
         y = max(y1, th + 2)
-        cv2.rectangle(canvas, (x1, y - th - 2), (x1 + tw + 2, y),
-                      (0, 0, 0), -1)
+        cv2.rectangle(canvas, (x1, y - th - 2), (x1 + tw + 2, y), (0, 0, 0),
+                      -1)
         cv2.putText(canvas, text, (x1 + 1, y - 2), cv2.FONT_HERSHEY_SIMPLEX,
                     0.35, (255, 255, 255), 1, cv2.LINE_AA)
     return canvas

@@ -8,10 +8,8 @@ from .hooks import (AtomicCheckpointHook, DistributedLossAveragingHook,
 
 __all__ = [
     'DeviceAgnosticDistributedDataParallel', 'exit_without_teardown',
-    'leave_distributed',
-    'setup_cpu_distributed', 'stop_child_processes',
-    'torchrun_env_from_slurm',
-    'DistributedLossAveragingHook', 'RandomStateCheckpointHook',
-    'AtomicCheckpointHook', 'checkpoint_is_intact',
-    'find_resumable_checkpoint'
+    'leave_distributed', 'setup_cpu_distributed', 'stop_child_processes',
+    'torchrun_env_from_slurm', 'DistributedLossAveragingHook',
+    'RandomStateCheckpointHook', 'AtomicCheckpointHook',
+    'checkpoint_is_intact', 'find_resumable_checkpoint'
 ]

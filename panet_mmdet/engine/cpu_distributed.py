@@ -63,7 +63,9 @@ def _first_slurm_host(node_list: str) -> str:
     """The first host name of a Slurm node list such as ``node[3-5,8]``."""
     try:
         out = subprocess.run(['scontrol', 'show', 'hostnames', node_list],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True,
+                             text=True,
+                             check=True)
     except (OSError, subprocess.CalledProcessError) as e:
         raise RuntimeError(
             f'--launcher slurm: could not expand SLURM_JOB_NODELIST='
@@ -98,7 +100,8 @@ def torchrun_env_from_slurm() -> None:
             os.environ['SLURM_JOB_NODELIST'])
 
 
-def setup_cpu_distributed(cfg: Config, launcher: str = 'pytorch',
+def setup_cpu_distributed(cfg: Config,
+                          launcher: str = 'pytorch',
                           timeout_s: int = 1800) -> bool:
     """Prepare a distributed run (``launcher`` 'pytorch' or 'slurm') for
     CPU-only machines.
@@ -125,9 +128,10 @@ def setup_cpu_distributed(cfg: Config, launcher: str = 'pytorch',
             f'--launcher {launcher} needs the torchrun environment; missing '
             f'{missing}. Start with tools/dist_train.sh or torchrun.')
     if not dist.is_initialized():
-        dist.init_process_group(backend='gloo',
-                                timeout=datetime.timedelta(seconds=timeout_s))
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        dist.init_process_group(
+            backend='gloo', timeout=datetime.timedelta(seconds=timeout_s))
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg',
+                                             {})['backend'] = 'gloo'
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='DeviceAgnosticDistributedDataParallel')

@@ -5,8 +5,7 @@ from .dense_heads import DetectronRPNHead
 from .necks import BottomUpAugmentedFPN
 from .roi_heads import (AdaptiveFeaturePoolingRoIExtractor, DetectronRoIHead,
                         FCNormConvFCBBoxHead, FullyConnectedFusionMaskHead)
-from .task_modules import (DetectronAnchorGenerator,
-                           DetectronDeltaXYWHBBoxCoder)
+from .task_modules import DetectronAnchorGenerator, DetectronDeltaXYWHBBoxCoder
 
 __all__ = [
     'BottomUpAugmentedFPN', 'AdaptiveFeaturePoolingRoIExtractor',

@@ -30,8 +30,7 @@ from mmengine.logging import HistoryBuffer
 
 # numpy's dtype classes an mmengine log scalar or dataset meta can carry.
 _NUMPY_DTYPES = ('float16', 'float32', 'float64', 'int8', 'int16', 'int32',
-                 'uint32',
-                 'int64', 'uint8', 'bool')
+                 'uint32', 'int64', 'uint8', 'bool')
 
 
 def _history_buffer_method(owner: Any, name: str) -> Any:
@@ -48,8 +47,10 @@ def _history_buffer_method(owner: Any, name: str) -> Any:
 def _mmengine_safe_globals() -> List[Any]:
     """The allow-list entries, in ``torch.serialization.add_safe_globals`` form."""
     from numpy._core import multiarray
-    entries: List[Any] = [HistoryBuffer, np.ndarray, np.dtype,
-                          (_history_buffer_method, 'builtins.getattr')]
+    entries: List[Any] = [
+        HistoryBuffer, np.ndarray, np.dtype,
+        (_history_buffer_method, 'builtins.getattr')
+    ]
     entries += [type(np.dtype(name)) for name in _NUMPY_DTYPES]
     # numpy 2 pickles as numpy._core.*, numpy 1 as numpy.core.*: accept both.
     for module in ('numpy._core.multiarray', 'numpy.core.multiarray'):

@@ -31,14 +31,18 @@ def checkpoint_state_dict(path: str) -> 'OrderedDict[str, Tensor]':
         ValueError: the file is missing or holds no state dict.
     """
     from .checkpoint_compat import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()  # mmengine's checkpoints hold more than tensors
+    allow_mmengine_checkpoints(
+    )  # mmengine's checkpoints hold more than tensors
     if not osp.isfile(path):
         raise ValueError(f'checkpoint {path!r} is not a file')
     try:
         # keys and shapes are what is compared: map the file, read no data
         # (torch's zip format; legacy files are read whole)
-        ckpt = torch.load(path, map_location='cpu', weights_only=True,
-                          mmap=zipfile.is_zipfile(path))
+        ckpt = torch.load(
+            path,
+            map_location='cpu',
+            weights_only=True,
+            mmap=zipfile.is_zipfile(path))
     except Exception as e:  # unreadable: say so with the file's name
         raise ValueError(f'checkpoint {path!r} could not be read '
                          f'({type(e).__name__}: {e})') from e
@@ -47,8 +51,8 @@ def checkpoint_state_dict(path: str) -> 'OrderedDict[str, Tensor]':
             isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f'checkpoint {path!r} holds no state dict of '
                          'tensors')
-    return OrderedDict((k[7:] if k.startswith('module.') else k, v)
-                       for k, v in state.items())
+    return OrderedDict(
+        (k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
 
 
 def _group(key: str) -> Tuple[str, str]:
@@ -130,8 +134,8 @@ def check_checkpoint_fits(model: nn.Module,
         CheckpointMismatchError: naming, per module, what is missing,
             unexpected or of another shape.
     """
-    name = (f'checkpoint {checkpoint!r}' if isinstance(checkpoint, str)
-            else 'the state dict')
+    name = (f'checkpoint {checkpoint!r}'
+            if isinstance(checkpoint, str) else 'the state dict')
     state = checkpoint_state_dict(checkpoint) if isinstance(
         checkpoint, str) else checkpoint
     diff = compare(_model_state(model), state)

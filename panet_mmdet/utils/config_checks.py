@@ -7,7 +7,9 @@ from mmengine.config import Config, ConfigDict
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def check_choice(name: str, value: Any, choices: Sequence,
+def check_choice(name: str,
+                 value: Any,
+                 choices: Sequence,
                  allowed: str = 'one of') -> None:
     """Raise ``ValueError`` naming the argument and what is allowed.
 
@@ -59,7 +61,8 @@ def check_dataset_paths(cfg: Config, loaders=_LOADERS) -> None:
             if root and _is_local(root) and not osp.isdir(root):
                 raise FileNotFoundError(
                     f'{where}.data_root does not exist: {root!r}. For the demo '
-                    'data run `python tools/make_demo_data.py` (or `make demo`).')
+                    'data run `python tools/make_demo_data.py` (or `make demo`).'
+                )
             paths = []
             if ds.get('ann_file'):
                 paths.append(('ann_file', ds['ann_file']))

@@ -99,13 +99,16 @@ BACKBONE_AND_NECK_RULES: Tuple[Rule, ...] = (
     Rule(_BODY + 'res1.bn1.{p}', 'backbone.bn1.{p}', frozen_bn=True),
     Rule(_BODY + 'res{s}.{b}.conv{k}.weight',
          'backbone.layer{s}.{b}.conv{k}.weight', {'s': _minus(1)}),
-    Rule(_BODY + 'res{s}.{b}.bn{k}.{p}', 'backbone.layer{s}.{b}.bn{k}.{p}',
-         {'s': _minus(1)}, frozen_bn=True),
+    Rule(
+        _BODY + 'res{s}.{b}.bn{k}.{p}',
+        'backbone.layer{s}.{b}.bn{k}.{p}', {'s': _minus(1)},
+        frozen_bn=True),
     Rule(_BODY + 'res{s}.{b}.downsample.0.weight',
          'backbone.layer{s}.{b}.downsample.0.weight', {'s': _minus(1)}),
-    Rule(_BODY + 'res{s}.{b}.downsample.1.{p}',
-         'backbone.layer{s}.{b}.downsample.1.{p}', {'s': _minus(1)},
-         frozen_bn=True),
+    Rule(
+        _BODY + 'res{s}.{b}.downsample.1.{p}',
+        'backbone.layer{s}.{b}.downsample.1.{p}', {'s': _minus(1)},
+        frozen_bn=True),
     # class fpn (lib/modeling/FPN.py), GN variant. The authors list levels
     # coarsest first: conv_top is C5's lateral, topdown_lateral_modules[i]
     # C(4-i)'s, posthoc_modules[i] P(5-i)'s conv; ours are finest first.
@@ -140,17 +143,21 @@ BACKBONE_AND_NECK_RULES: Tuple[Rule, ...] = (
 HEAVIER_BOX_HEAD_RULES: Tuple[Rule, ...] = (
     Rule('Box_Head.conv1_head.{l}.0.weight',
          _EXTRACT.format('bbox') + 'conv.weight'),
-    Rule('Box_Head.conv1_head.{l}.1.{p}', _EXTRACT.format('bbox') + 'gn.{p}'),
+    Rule('Box_Head.conv1_head.{l}.1.{p}',
+         _EXTRACT.format('bbox') + 'gn.{p}'),
     Rule('Box_Head.convs.{j}.weight',
-         'roi_head.bbox_head.shared_convs.{j}.conv.weight', {'j': _every(3, 0)}),
-    Rule('Box_Head.convs.{j}.{p}', 'roi_head.bbox_head.shared_convs.{j}.gn.{p}',
-         {'j': _every(3, 1)}),
+         'roi_head.bbox_head.shared_convs.{j}.conv.weight',
+         {'j': _every(3, 0)}),
+    Rule('Box_Head.convs.{j}.{p}',
+         'roi_head.bbox_head.shared_convs.{j}.gn.{p}', {'j': _every(3, 1)}),
     Rule('Box_Head.fc.{p}', 'roi_head.bbox_head.shared_fcs.0.{p}'),
 )
 # roi_2mlp_head_gn_panet: per-level fc1 + GN + ReLU, then fc2 + GN + ReLU
 TWO_FC_BOX_HEAD_RULES: Tuple[Rule, ...] = (
-    Rule('Box_Head.fc1.{l}.0.{p}', _EXTRACT.format('bbox') + 'fc.{p}'),
-    Rule('Box_Head.fc1.{l}.1.{p}', _EXTRACT.format('bbox') + 'norm.{p}'),
+    Rule('Box_Head.fc1.{l}.0.{p}',
+         _EXTRACT.format('bbox') + 'fc.{p}'),
+    Rule('Box_Head.fc1.{l}.1.{p}',
+         _EXTRACT.format('bbox') + 'norm.{p}'),
     Rule('Box_Head.fc2.0.{p}', 'roi_head.bbox_head.shared_fcs.0.{p}'),
     Rule('Box_Head.fc2.1.{p}', 'roi_head.bbox_head.shared_fc_norms.0.{p}'),
 )
@@ -161,7 +168,8 @@ _MASK = 'roi_head.mask_head.'
 MASK_HEAD_RULES: Tuple[Rule, ...] = (
     Rule('Mask_Head.mask_conv1.{l}.0.weight',
          _EXTRACT.format('mask') + 'conv.weight'),
-    Rule('Mask_Head.mask_conv1.{l}.1.{p}', _EXTRACT.format('mask') + 'gn.{p}'),
+    Rule('Mask_Head.mask_conv1.{l}.1.{p}',
+         _EXTRACT.format('mask') + 'gn.{p}'),
     Rule('Mask_Head.conv_fcn.{j}.weight', _MASK + 'convs.{j}.conv.weight',
          {'j': _every(3, 0)}),
     Rule('Mask_Head.conv_fcn.{j}.{p}', _MASK + 'convs.{j}.gn.{p}',
@@ -317,14 +325,16 @@ def load_authors_checkpoint(
         raise ValueError(f'src {path!r} is {_describe_plain_pickle(path)}; '
                          f'expected {_EXPECTED}')
     try:
-        ckpt = torch.load(path, map_location='cpu',
-                          weights_only=not trust_pickle)
+        ckpt = torch.load(
+            path, map_location='cpu', weights_only=not trust_pickle)
     except pickle.UnpicklingError as e:
         msg = str(e)
         if 'Weights only load failed' in msg:
             first = msg.strip().splitlines()
-            reason = next((line for line in first if 'Unsupported' in line
-                           or 'global' in line.lower()), first[0])
+            reason = next(
+                (line for line in first
+                 if 'Unsupported' in line or 'global' in line.lower()),
+                first[0])
             raise ValueError(
                 f'torch.load(weights_only=True) refused {path!r}: {reason}. '
                 'If you trust the file (e.g. downloaded from the authors\' '
@@ -357,8 +367,11 @@ def load_authors_checkpoint(
     state = OrderedDict(
         (k[len('module.'):] if k.startswith('module.') else k, v)
         for k, v in state.items())
-    counters = {k: v for k, v in ckpt.items()
-                if k in _COUNTERS and isinstance(v, (int, float))}
+    counters = {
+        k: v
+        for k, v in ckpt.items()
+        if k in _COUNTERS and isinstance(v, (int, float))
+    }
     return state, counters
 
 
@@ -375,11 +388,11 @@ def detect_official_model(state: Dict[str, Tensor]) -> OfficialModel:
         if model.marker in state:
             return model
     keys = list(state)
-    if 'state_dict' in state or any(k.startswith(('backbone.', 'neck.'))
-                                    for k in keys):
+    if 'state_dict' in state or any(
+            k.startswith(('backbone.', 'neck.')) for k in keys):
         what = 'an mmdet/mmengine checkpoint (already converted?)'
-    elif 'conv1.weight' in state and any(k.startswith('layer1.')
-                                         for k in keys):
+    elif 'conv1.weight' in state and any(
+            k.startswith('layer1.') for k in keys):
         what = 'a torchvision-style ImageNet ResNet'
     elif any(k.startswith('Conv_Body.') for k in keys):
         bup = any('panet_buttomup' in k for k in keys)
@@ -408,7 +421,8 @@ def _select_classes(kind: str, tensor: Tensor,
     return grouped[idx].reshape(len(idx) * per, *tensor.shape[1:])
 
 
-def map_state_dict(state: Dict[str, Tensor], model: OfficialModel,
+def map_state_dict(state: Dict[str, Tensor],
+                   model: OfficialModel,
                    classes: Sequence[int] = DATASET_CLASSES['coco'],
                    bn_eps: float = BN_EPS) -> 'OrderedDict[str, Tensor]':
     """The mmdet state dict of ``model`` for the authors' ``state``.
@@ -477,8 +491,8 @@ def save_atomically(obj: dict, dst: str) -> None:
     failure never leaves a partial ``dst``."""
     folder = osp.dirname(osp.abspath(dst))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(dst) + '.',
-                               suffix='.tmp', dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix='.' + osp.basename(dst) + '.', suffix='.tmp', dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f)
@@ -530,8 +544,8 @@ def convert_checkpoint(src: str,
     meta = dict(
         official_model=model.name,
         description=model.description,
-        config=model.config if config == osp.join(root, model.config) else
-        config,
+        config=model.config
+        if config == osp.join(root, model.config) else config,
         dataset=dataset,
         converted_from=osp.basename(src),
         source_sha256=sha256_of(src),

@@ -47,7 +47,7 @@ def train_seconds_per_iter(work_dir: str) -> float:
 
 
 def mean_std(
-        values: Iterable[Optional[float]]
+    values: Iterable[Optional[float]]
 ) -> Tuple[Optional[float], Optional[float]]:
     """Mean and sample standard deviation of the values that are numbers
     (None and NaN, i.e. missing metrics, are dropped). The std is None for a

@@ -14,15 +14,20 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor')),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor')),
 ]
 train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
@@ -30,9 +35,13 @@ max_iters = 4
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=3),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[3], gamma=0.1),
+    dict(
+        type='MultiStepLR',
+        by_epoch=False,
+        begin=0,
+        end=max_iters,
+        milestones=[3],
+        gamma=0.1),
 ]
 default_hooks = dict(
-    logger=dict(interval=1),
-    checkpoint=dict(interval=2, max_keep_ckpts=-1))
+    logger=dict(interval=1), checkpoint=dict(interval=2, max_keep_ckpts=-1))

@@ -20,25 +20,36 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='DetectronResize', scales=128, max_size=160),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor')),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor')),
 ]
 metainfo = dict(classes=('circle', 'rectangle', 'triangle'))
-dataset = dict(type='CocoDataset', metainfo=metainfo, data_root='',
-               backend_args=None)
+dataset = dict(
+    type='CocoDataset', metainfo=metainfo, data_root='', backend_args=None)
 train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    batch_sampler=None, sampler=dict(type='InfiniteSampler', shuffle=False),
-    dataset=dict(dataset, ann_file='annotations/instances_train.json',
-                 data_prefix=dict(img='train/'),
-                 filter_cfg=dict(filter_empty_gt=True, min_size=4),
-                 pipeline=train_pipeline))
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
+    batch_sampler=None,
+    sampler=dict(type='InfiniteSampler', shuffle=False),
+    dataset=dict(
+        dataset,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        filter_cfg=dict(filter_empty_gt=True, min_size=4),
+        pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(dataset, ann_file='annotations/instances_val.json',
-                 data_prefix=dict(img='val/'), test_mode=True,
-                 pipeline=test_pipeline))
+    batch_size=1,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(
+        dataset,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        test_mode=True,
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file='annotations/instances_val.json')
 test_evaluator = val_evaluator
@@ -49,5 +60,5 @@ optim_wrapper = dict(optimizer=dict(lr=0.002))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0, end=2)
 ]
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval=max_iters))
+default_hooks = dict(
+    logger=dict(interval=1), checkpoint=dict(interval=max_iters))

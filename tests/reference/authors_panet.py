@@ -71,10 +71,10 @@ BOX_RESOLUTION, MASK_ROI_RESOLUTION, SAMPLING_RATIO = 7, 14, 2
 MASK_RESOLUTION = 28
 THRESH_BINARIZE = 0.5
 
-
 # --------------------------------------------------------------------------- #
 # Modules (attribute names and Sequential indices as in the authors' code)
 # --------------------------------------------------------------------------- #
+
 
 class AffineChannel2d(nn.Module):
     """lib/nn/modules/affine.py: frozen BN as a per-channel affine map."""
@@ -93,7 +93,8 @@ def _gn(c):
 
 
 def _conv_gn_relu(cin, cout, stride=1, bias=False):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=bias), _gn(cout), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=bias), _gn(cout), nn.ReLU())
 
 
 class Bottleneck(nn.Module):
@@ -126,17 +127,21 @@ class ResNet50Body(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.res1 = nn.Sequential(OrderedDict([
-            ('conv1', nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)),
-            ('bn1', AffineChannel2d(64)),
-            ('relu', nn.ReLU()),
-            ('maxpool', nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]))
+        self.res1 = nn.Sequential(
+            OrderedDict([
+                ('conv1', nn.Conv2d(3, 64, 7, stride=2, padding=3,
+                                    bias=False)), ('bn1', AffineChannel2d(64)),
+                ('relu', nn.ReLU()),
+                ('maxpool', nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+            ]))
         dim_in = 64
-        for i, (n, dim_out, stride) in enumerate(
-                [(3, 256, 1), (4, 512, 2), (6, 1024, 2), (3, 2048, 2)]):
+        for i, (n, dim_out, stride) in enumerate([(3, 256, 1), (4, 512, 2),
+                                                  (6, 1024, 2), (3, 2048, 2)]):
             blocks = []
             for b in range(n):
-                blocks.append(Bottleneck(dim_in, dim_out, dim_out // 4, stride if b == 0 else 1))
+                blocks.append(
+                    Bottleneck(dim_in, dim_out, dim_out // 4,
+                               stride if b == 0 else 1))
                 dim_in = dim_out
             setattr(self, 'res%d' % (i + 2), nn.Sequential(*blocks))
 
@@ -146,7 +151,8 @@ class TopdownLateral(nn.Module):
 
     def __init__(self, dim_lateral, dim=256):
         super().__init__()
-        self.conv_lateral = nn.Sequential(nn.Conv2d(dim_lateral, dim, 1, 1, 0, bias=False), _gn(dim))
+        self.conv_lateral = nn.Sequential(
+            nn.Conv2d(dim_lateral, dim, 1, 1, 0, bias=False), _gn(dim))
 
 
 class FPNBottomUp(nn.Module):
@@ -154,10 +160,13 @@ class FPNBottomUp(nn.Module):
 
     def __init__(self, dim=256):
         super().__init__()
-        self.conv_top = nn.Sequential(nn.Conv2d(2048, dim, 1, 1, 0, bias=False), _gn(dim))
-        self.topdown_lateral_modules = nn.ModuleList(TopdownLateral(c, dim) for c in (1024, 512, 256))
+        self.conv_top = nn.Sequential(
+            nn.Conv2d(2048, dim, 1, 1, 0, bias=False), _gn(dim))
+        self.topdown_lateral_modules = nn.ModuleList(
+            TopdownLateral(c, dim) for c in (1024, 512, 256))
         self.posthoc_modules = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=False), _gn(dim)) for _ in range(4))
+            nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=False), _gn(dim))
+            for _ in range(4))
         self.panet_buttomup_conv1_modules = nn.ModuleList(
             _conv_gn_relu(dim, dim, stride=2, bias=True) for _ in range(3))
         self.panet_buttomup_conv2_modules = nn.ModuleList(
@@ -181,9 +190,11 @@ class BoxHeadXconv1fcPANet(nn.Module):
 
     def __init__(self, dim=256, hidden=256, fc_dim=1024):
         super().__init__()
-        self.convs = nn.Sequential(*[m for _ in range(3) for m in _conv_gn_relu(hidden, hidden)])
-        self.fc = nn.Linear(hidden * BOX_RESOLUTION ** 2, fc_dim)
-        self.conv1_head = nn.ModuleList(_conv_gn_relu(dim, hidden) for _ in ROI_LEVELS)
+        self.convs = nn.Sequential(
+            *[m for _ in range(3) for m in _conv_gn_relu(hidden, hidden)])
+        self.fc = nn.Linear(hidden * BOX_RESOLUTION**2, fc_dim)
+        self.conv1_head = nn.ModuleList(
+            _conv_gn_relu(dim, hidden) for _ in ROI_LEVELS)
 
 
 class BoxHead2mlpPANet(nn.Module):
@@ -192,9 +203,12 @@ class BoxHead2mlpPANet(nn.Module):
     def __init__(self, dim=256, hidden=1024):
         super().__init__()
         self.fc1 = nn.ModuleList(
-            nn.Sequential(nn.Linear(dim * BOX_RESOLUTION ** 2, hidden), _gn(hidden), nn.ReLU())
+            nn.Sequential(
+                nn.Linear(dim *
+                          BOX_RESOLUTION**2, hidden), _gn(hidden), nn.ReLU())
             for _ in ROI_LEVELS)
-        self.fc2 = nn.Sequential(nn.Linear(hidden, hidden), _gn(hidden), nn.ReLU())
+        self.fc2 = nn.Sequential(
+            nn.Linear(hidden, hidden), _gn(hidden), nn.ReLU())
 
 
 class FastRCNNOutputs(nn.Module):
@@ -211,8 +225,10 @@ class MaskHeadAdpFF(nn.Module):
 
     def __init__(self, dim=256):
         super().__init__()
-        self.conv_fcn = nn.Sequential(*[m for _ in range(2) for m in _conv_gn_relu(dim, dim)])
-        self.mask_conv1 = nn.ModuleList(_conv_gn_relu(dim, dim) for _ in ROI_LEVELS)
+        self.conv_fcn = nn.Sequential(
+            *[m for _ in range(2) for m in _conv_gn_relu(dim, dim)])
+        self.mask_conv1 = nn.ModuleList(
+            _conv_gn_relu(dim, dim) for _ in ROI_LEVELS)
         self.mask_conv4 = _conv_gn_relu(dim, dim)
         self.mask_conv4_fc = _conv_gn_relu(dim, dim)
         # GroupNorm(get_group_gn(256)=32, 128) as written by the authors.
@@ -220,7 +236,8 @@ class MaskHeadAdpFF(nn.Module):
             nn.Conv2d(dim, dim // 2, 3, 1, 1, bias=False),
             nn.GroupNorm(GN_GROUPS, dim // 2, eps=GN_EPS), nn.ReLU())
         self.mask_fc = nn.Sequential(
-            nn.Linear(dim // 2 * MASK_ROI_RESOLUTION ** 2, MASK_RESOLUTION ** 2), nn.ReLU())
+            nn.Linear(dim // 2 * MASK_ROI_RESOLUTION**2, MASK_RESOLUTION**2),
+            nn.ReLU())
         self.upconv = nn.ConvTranspose2d(dim, dim, 2, 2, 0)
 
 
@@ -238,7 +255,7 @@ class AuthorsPANet(nn.Module):
     def __init__(self, variant, num_classes=81):
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError('variant must be one of %s' % (VARIANTS,))
+            raise ValueError('variant must be one of %s' % (VARIANTS, ))
         self.variant, self.num_classes = variant, num_classes
         self.Conv_Body = FPNBottomUp()
         self.RPN = FPNRPN()
@@ -261,7 +278,8 @@ def build_authors_model(variant, num_classes=81):
 def authors_state_dict_keys(variant, num_classes=81):
     """{state_dict key: shape tuple} of the authors' model for the variant."""
     model = build_authors_model(variant, num_classes)
-    return OrderedDict((k, tuple(v.shape)) for k, v in model.state_dict().items())
+    return OrderedDict(
+        (k, tuple(v.shape)) for k, v in model.state_dict().items())
 
 
 def randomize_(model, seed):
@@ -283,22 +301,30 @@ def randomize_(model, seed):
         p.data.copy_(sampler(p.shape))
 
     def normal(std):
-        return lambda s: torch.randn(s, generator=gen, dtype=torch.float64) * std
+        return lambda s: torch.randn(
+            s, generator=gen, dtype=torch.float64) * std
 
     def uniform(lo, hi):
-        return lambda s: torch.rand(s, generator=gen, dtype=torch.float64) * (hi - lo) + lo
+        return lambda s: torch.rand(
+            s, generator=gen, dtype=torch.float64) * (hi - lo) + lo
 
-    gains = {'Conv_Body.conv_body.res1.conv1': math.sqrt(2) / 64,
-             'RPN.FPN_RPN_cls_score': 3.0, 'RPN.FPN_RPN_bbox_pred': 0.5,
-             'Box_Outs.cls_score': 2.5, 'Box_Outs.bbox_pred': 2.5,
-             'Mask_Head.mask_fc.0': 1.0, 'Mask_Outs.classify': 4.0}
+    gains = {
+        'Conv_Body.conv_body.res1.conv1': math.sqrt(2) / 64,
+        'RPN.FPN_RPN_cls_score': 3.0,
+        'RPN.FPN_RPN_bbox_pred': 0.5,
+        'Box_Outs.cls_score': 2.5,
+        'Box_Outs.bbox_pred': 2.5,
+        'Mask_Head.mask_fc.0': 1.0,
+        'Mask_Outs.classify': 4.0
+    }
     bias_ranges = {'Mask_Outs.classify': (-1.5, -0.5)}
     for name, m in model.named_modules():
         if isinstance(m, (AffineChannel2d, nn.GroupNorm)):
             fill(m.weight, uniform(0.5, 1.5))
             fill(m.bias, uniform(-0.2, 0.2))
         elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            if isinstance(m, nn.ConvTranspose2d):  # k == stride: one tap per output
+            if isinstance(
+                    m, nn.ConvTranspose2d):  # k == stride: one tap per output
                 fan_in = m.weight.shape[0]
             else:
                 fan_in = m.weight[0].numel()
@@ -315,6 +341,7 @@ def randomize_(model, seed):
 # Box utilities (lib/utils/boxes.py, lib/utils/cython_nms.pyx)
 # --------------------------------------------------------------------------- #
 
+
 def nms(dets, thresh):
     """cython_nms.nms: greedy NMS, areas with +1, suppress when IoU >= thresh,
     computed in dets' dtype; returns kept indices in ascending index order."""
@@ -330,8 +357,12 @@ def nms(dets, thresh):
         if suppressed[i]:
             continue
         rest = order[_i + 1:]
-        w = np.maximum(zero, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + one)
-        h = np.maximum(zero, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + one)
+        w = np.maximum(
+            zero,
+            np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + one)
+        h = np.maximum(
+            zero,
+            np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + one)
         inter = w * h
         ovr = inter / (areas[i] + areas[rest] - inter)
         suppressed[rest[ovr >= thresh]] = True
@@ -366,7 +397,8 @@ def bbox_transform(boxes, deltas, weights=(1.0, 1.0, 1.0, 1.0)):
 
 def clip_tiled_boxes(boxes, im_shape):
     """boxes.clip_tiled_boxes: clip (N, 4k) boxes in place to [0, W-1] x [0, H-1]."""
-    for k, lim in ((0, im_shape[1]), (1, im_shape[0]), (2, im_shape[1]), (3, im_shape[0])):
+    for k, lim in ((0, im_shape[1]), (1, im_shape[0]), (2, im_shape[1]),
+                   (3, im_shape[0])):
         boxes[:, k::4] = np.maximum(np.minimum(boxes[:, k::4], lim - 1), 0)
     return boxes
 
@@ -389,6 +421,7 @@ def expand_boxes(boxes, scale):
 # Input blob (lib/utils/blob.py)
 # --------------------------------------------------------------------------- #
 
+
 def get_target_scale(im_size_min, im_size_max, target_size, max_size):
     im_scale = float(target_size) / float(im_size_min)
     if np.round(im_scale * im_size_max) > max_size:
@@ -400,8 +433,15 @@ def get_image_blob(im_bgr_uint8, target_scale=1000, max_size=1400):
     """-> (blob float32 (1, 3, H, W) padded to x32, im_scale, im_info (1, 3) float32)."""
     im = im_bgr_uint8.astype(np.float32, copy=True)
     im -= PIXEL_MEANS
-    im_scale = get_target_scale(np.min(im.shape[:2]), np.max(im.shape[:2]), target_scale, max_size)
-    im = cv2.resize(im, None, None, fx=im_scale, fy=im_scale, interpolation=cv2.INTER_LINEAR)
+    im_scale = get_target_scale(
+        np.min(im.shape[:2]), np.max(im.shape[:2]), target_scale, max_size)
+    im = cv2.resize(
+        im,
+        None,
+        None,
+        fx=im_scale,
+        fy=im_scale,
+        interpolation=cv2.INTER_LINEAR)
     stride = float(COARSEST_STRIDE)
     h = int(np.ceil(im.shape[0] / stride) * stride)
     w = int(np.ceil(im.shape[1] / stride) * stride)
@@ -415,6 +455,7 @@ def get_image_blob(im_bgr_uint8, target_scale=1000, max_size=1400):
 # --------------------------------------------------------------------------- #
 # Backbone + bottom-up FPN (lib/modeling/FPN.py fpn.forward)
 # --------------------------------------------------------------------------- #
+
 
 def _param_like(model):
     p = next(model.parameters())
@@ -432,8 +473,10 @@ def conv_body(model, blob):
     inner = [body.conv_top(res[-1])]
     for i, m in enumerate(body.topdown_lateral_modules):
         lat = m.conv_lateral(res[-(i + 2)])
-        inner.append(lat + F.interpolate(inner[-1], scale_factor=2, mode='nearest'))
-    middle = [m(t) for m, t in zip(body.posthoc_modules, inner)]  # [P5, P4, P3, P2]
+        inner.append(lat +
+                     F.interpolate(inner[-1], scale_factor=2, mode='nearest'))
+    middle = [m(t)
+              for m, t in zip(body.posthoc_modules, inner)]  # [P5, P4, P3, P2]
     out = [middle[-1]]  # N2 = P2
     for i in range(2, 5):
         t = body.panet_buttomup_conv1_modules[i - 2](out[0]) + middle[4 - i]
@@ -447,8 +490,10 @@ def conv_body(model, blob):
 # collect_and_distribute_fpn_rpn_proposals.py)
 # --------------------------------------------------------------------------- #
 
+
 def generate_anchors(stride, sizes, aspect_ratios):
     """generate_anchors.generate_anchors: (A, 4) anchors centred on stride / 2."""
+
     def whctrs(a):
         w, h = a[2] - a[0] + 1, a[3] - a[1] + 1
         return w, h, a[0] + 0.5 * (w - 1), a[1] + 0.5 * (h - 1)
@@ -460,7 +505,8 @@ def generate_anchors(stride, sizes, aspect_ratios):
 
     scales = np.array(sizes, dtype=np.float64) / stride
     ratios = np.array(aspect_ratios, dtype=np.float64)
-    w, h, x_ctr, y_ctr = whctrs(np.array([1, 1, stride, stride], dtype=np.float64) - 1)
+    w, h, x_ctr, y_ctr = whctrs(
+        np.array([1, 1, stride, stride], dtype=np.float64) - 1)
     ws = np.round(np.sqrt(w * h / ratios))
     ratio_anchors = mkanchors(ws, np.round(ws * ratios), x_ctr, y_ctr)
     out = []
@@ -473,13 +519,18 @@ def generate_anchors(stride, sizes, aspect_ratios):
 def _all_anchors(lvl, height, width):
     """GenerateProposalsOp.forward: cell anchors shifted over the (H, W) grid,
     (H * W * A, 4) ordered (H, W, A)."""
-    stride = 2. ** lvl
-    anchors = generate_anchors(stride, (RPN_ANCHOR_START_SIZE * 2. ** (lvl - RPN_LEVELS[0]),),
-                               RPN_ASPECT_RATIOS)
-    shift_x, shift_y = np.meshgrid(np.arange(0, width) * stride, np.arange(0, height) * stride,
-                                   copy=False)
-    shifts = np.vstack((shift_x.ravel(), shift_y.ravel(), shift_x.ravel(), shift_y.ravel())).T
-    return (anchors[np.newaxis, :, :] + shifts[:, np.newaxis, :]).reshape(-1, 4)
+    stride = 2.**lvl
+    anchors = generate_anchors(
+        stride, (RPN_ANCHOR_START_SIZE * 2.**(lvl - RPN_LEVELS[0]), ),
+        RPN_ASPECT_RATIOS)
+    shift_x, shift_y = np.meshgrid(
+        np.arange(0, width) * stride,
+        np.arange(0, height) * stride,
+        copy=False)
+    shifts = np.vstack(
+        (shift_x.ravel(), shift_y.ravel(), shift_x.ravel(), shift_y.ravel())).T
+    return (anchors[np.newaxis, :, :] + shifts[:, np.newaxis, :]).reshape(
+        -1, 4)
 
 
 @torch.no_grad()
@@ -491,8 +542,10 @@ def rpn_outputs(model, blobs):
     for lvl in RPN_LEVELS:
         x = F.relu(rpn.FPN_RPN_conv(blobs[RPN_LEVELS[-1] - lvl]))
         cls_prob = torch.sigmoid(rpn.FPN_RPN_cls_score(x))
-        out[lvl] = dict(cls_prob=cls_prob, bbox_pred=rpn.FPN_RPN_bbox_pred(x),
-                        anchors=_all_anchors(lvl, *cls_prob.shape[-2:]))
+        out[lvl] = dict(
+            cls_prob=cls_prob,
+            bbox_pred=rpn.FPN_RPN_bbox_pred(x),
+            anchors=_all_anchors(lvl, *cls_prob.shape[-2:]))
     return out
 
 
@@ -503,12 +556,18 @@ def _filter_boxes(boxes, min_size, im_info):
     hs = boxes[:, 3] - boxes[:, 1] + 1
     x_ctr = boxes[:, 0] + ws / 2.
     y_ctr = boxes[:, 1] + hs / 2.
-    return np.where((ws >= min_size) & (hs >= min_size) &
-                    (x_ctr < im_info[1]) & (y_ctr < im_info[0]))[0]
+    return np.where((ws >= min_size) & (hs >= min_size) & (x_ctr < im_info[1])
+                    & (y_ctr < im_info[0]))[0]
 
 
-def proposals_for_one_image(im_info, all_anchors, bbox_deltas, scores, pre_nms_top_n=1000,
-                            post_nms_top_n=1000, nms_thresh=0.7, min_size=0):
+def proposals_for_one_image(im_info,
+                            all_anchors,
+                            bbox_deltas,
+                            scores,
+                            pre_nms_top_n=1000,
+                            post_nms_top_n=1000,
+                            nms_thresh=0.7,
+                            min_size=0):
     """GenerateProposalsOp.proposals_for_one_image (TEST settings of the yaml).
     bbox_deltas (4A, H, W), scores (A, H, W) ndarrays -> (proposals, scores (n, 1))."""
     bbox_deltas = bbox_deltas.transpose((1, 2, 0)).reshape((-1, 4))
@@ -516,9 +575,11 @@ def proposals_for_one_image(im_info, all_anchors, bbox_deltas, scores, pre_nms_t
     if pre_nms_top_n <= 0 or pre_nms_top_n >= len(scores):
         order = np.argsort(-scores.squeeze())
     else:
-        inds = np.argpartition(-scores.squeeze(), pre_nms_top_n)[:pre_nms_top_n]
+        inds = np.argpartition(-scores.squeeze(),
+                               pre_nms_top_n)[:pre_nms_top_n]
         order = inds[np.argsort(-scores[inds].squeeze())]
-    bbox_deltas, all_anchors, scores = bbox_deltas[order, :], all_anchors[order, :], scores[order]
+    bbox_deltas, all_anchors, scores = bbox_deltas[order, :], all_anchors[
+        order, :], scores[order]
     proposals = bbox_transform(all_anchors, bbox_deltas, (1.0, 1.0, 1.0, 1.0))
     proposals = clip_tiled_boxes(proposals, im_info[:2])
     keep = _filter_boxes(proposals, min_size, im_info)
@@ -531,8 +592,13 @@ def proposals_for_one_image(im_info, all_anchors, bbox_deltas, scores, pre_nms_t
     return proposals, scores
 
 
-def rpn_proposals(model, blobs, im_info, pre_nms_top_n=1000, post_nms_top_n=1000,
-                  nms_thresh=0.7, min_size=0):
+def rpn_proposals(model,
+                  blobs,
+                  im_info,
+                  pre_nms_top_n=1000,
+                  post_nms_top_n=1000,
+                  nms_thresh=0.7,
+                  min_size=0):
     """Per-level proposals then collect's global top post_nms_top_n by score.
     -> (rois (R, 5) [batch_idx, x1, y1, x2, y2], scores (R,)) in the network
     input space, ordered by descending score."""
@@ -540,20 +606,26 @@ def rpn_proposals(model, blobs, im_info, pre_nms_top_n=1000, post_nms_top_n=1000
     rois_l, scores_l = [], []
     for lvl in RPN_LEVELS:
         o = outs[lvl]
-        boxes, probs = proposals_for_one_image(
-            im_info[0], o['anchors'], o['bbox_pred'][0].cpu().numpy(),
-            o['cls_prob'][0].cpu().numpy(), pre_nms_top_n, post_nms_top_n, nms_thresh, min_size)
-        rois_l.append(np.hstack((np.zeros((boxes.shape[0], 1), dtype=np.float32), boxes)))
+        boxes, probs = proposals_for_one_image(im_info[0], o['anchors'],
+                                               o['bbox_pred'][0].cpu().numpy(),
+                                               o['cls_prob'][0].cpu().numpy(),
+                                               pre_nms_top_n, post_nms_top_n,
+                                               nms_thresh, min_size)
+        rois_l.append(
+            np.hstack((np.zeros((boxes.shape[0], 1),
+                                dtype=np.float32), boxes)))
         scores_l.append(probs)
     rois = np.concatenate(rois_l)
     scores = np.concatenate(scores_l).squeeze(1)
-    inds = np.argsort(-scores)[:int(post_nms_top_n + 0.5)]  # RPN_COLLECT_SCALE = 1
+    inds = np.argsort(-scores)[:int(post_nms_top_n +
+                                    0.5)]  # RPN_COLLECT_SCALE = 1
     return rois[inds, :], scores[inds]
 
 
 # --------------------------------------------------------------------------- #
 # RoIAlign (roi_xfrom/roi_align/src/roi_align_kernel.cu, caffe2 legacy)
 # --------------------------------------------------------------------------- #
+
 
 def _bilinear(flat, base, height, width, y, x):
     """bilinear_interpolate of the kernel for y (R, PH) x x (R, PW) sample
@@ -582,14 +654,21 @@ def _bilinear(flat, base, height, width, y, x):
     return torch.where(empty[..., None], torch.zeros_like(val), val)
 
 
-def roi_align_legacy(feat, rois, output_size, spatial_scale, sampling_ratio, chunk=256):
+def roi_align_legacy(feat,
+                     rois,
+                     output_size,
+                     spatial_scale,
+                     sampling_ratio,
+                     chunk=256):
     """RoIAlign without the half-pixel offset (aligned=False): RoI corners
     x * spatial_scale, roi size max(x2*s - x1*s, 1), a sampling_ratio x
     sampling_ratio grid per bin averaged, caffe2 boundary rules.
     feat (N, C, H, W); rois (R, 5) [batch_idx, x1, y1, x2, y2] -> (R, C, PH, PW)."""
     if sampling_ratio <= 0:
-        raise NotImplementedError('adaptive sampling is not used by the PANet configs')
-    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
+        raise NotImplementedError(
+            'adaptive sampling is not used by the PANet configs')
+    ph, pw = (output_size,
+              output_size) if isinstance(output_size, int) else output_size
     rois = torch.as_tensor(rois).to(dtype=feat.dtype, device=feat.device)
     n, c, height, width = feat.shape
     flat = feat.permute(0, 2, 3, 1).reshape(n * height * width, c)
@@ -601,13 +680,18 @@ def roi_align_legacy(feat, rois, output_size, spatial_scale, sampling_ratio, chu
         end_w, end_h = r[:, 3] * spatial_scale, r[:, 4] * spatial_scale
         bin_h = torch.clamp(end_h - start_h, min=1.0)[:, None] / ph
         bin_w = torch.clamp(end_w - start_w, min=1.0)[:, None] / pw
-        cell_y = start_h[:, None] + torch.arange(ph, dtype=feat.dtype, device=feat.device) * bin_h
-        cell_x = start_w[:, None] + torch.arange(pw, dtype=feat.dtype, device=feat.device) * bin_w
-        acc = torch.zeros((r.shape[0], ph, pw, c), dtype=feat.dtype, device=feat.device)
+        cell_y = start_h[:, None] + torch.arange(
+            ph, dtype=feat.dtype, device=feat.device) * bin_h
+        cell_x = start_w[:, None] + torch.arange(
+            pw, dtype=feat.dtype, device=feat.device) * bin_w
+        acc = torch.zeros((r.shape[0], ph, pw, c),
+                          dtype=feat.dtype,
+                          device=feat.device)
         for iy in range(g):
             y = cell_y + (iy + .5) * bin_h / g
             for ix in range(g):
-                acc = acc + _bilinear(flat, base, height, width, y, cell_x + (ix + .5) * bin_w / g)
+                acc = acc + _bilinear(flat, base, height, width, y, cell_x +
+                                      (ix + .5) * bin_w / g)
         out.append((acc / float(g * g)).permute(0, 3, 1, 2))
     return torch.cat(out).contiguous()
 
@@ -615,13 +699,17 @@ def roi_align_legacy(feat, rois, output_size, spatial_scale, sampling_ratio, chu
 def _pool_all_levels(blobs_roi_levels, rois, resolution):
     """roi_feature_transform(panet=True): every RoI pooled on every level,
     returned finest first [N2, N3, N4, N5]; blobs_roi_levels is [N5, ..., N2]."""
-    return [roi_align_legacy(blobs_roi_levels[ROI_LEVELS[-1] - lvl], rois, resolution,
-                             1. / 2 ** lvl, SAMPLING_RATIO) for lvl in ROI_LEVELS]
+    return [
+        roi_align_legacy(blobs_roi_levels[ROI_LEVELS[-1] - lvl], rois,
+                         resolution, 1. / 2**lvl, SAMPLING_RATIO)
+        for lvl in ROI_LEVELS
+    ]
 
 
 # --------------------------------------------------------------------------- #
 # Heads
 # --------------------------------------------------------------------------- #
+
 
 @torch.no_grad()
 def box_head(model, blobs_roi_levels, rois):
@@ -636,19 +724,25 @@ def box_head(model, blobs_roi_levels, rois):
         x = [m(t) for m, t in zip(head.conv1_head, x)]
         feat = head.convs(torch.stack(x).amax(0))
         feat = F.relu(head.fc(feat.reshape(feat.shape[0], -1)))
-    return F.softmax(model.Box_Outs.cls_score(feat), dim=1), model.Box_Outs.bbox_pred(feat)
+    return F.softmax(
+        model.Box_Outs.cls_score(feat), dim=1), model.Box_Outs.bbox_pred(feat)
 
 
 @torch.no_grad()
 def mask_head(model, blobs_roi_levels, mask_rois):
     """Mask_Head + Mask_Outs at test time -> mask probabilities (R, K, 28, 28)."""
     head = model.Mask_Head
-    x = [m(t) for m, t in zip(head.mask_conv1, _pool_all_levels(
-        blobs_roi_levels, mask_rois, MASK_ROI_RESOLUTION))]
+    x = [
+        m(t) for m, t in zip(
+            head.mask_conv1,
+            _pool_all_levels(blobs_roi_levels, mask_rois, MASK_ROI_RESOLUTION))
+    ]
     x = head.conv_fcn(torch.stack(x).amax(0))
     x_fcn = F.relu(head.upconv(head.mask_conv4(x)))
-    x_ff = head.mask_fc(head.mask_conv5_fc(head.mask_conv4_fc(x)).reshape(x.shape[0], -1))
-    logits = model.Mask_Outs.classify(x_fcn) + x_ff.view(-1, 1, MASK_RESOLUTION, MASK_RESOLUTION)
+    x_ff = head.mask_fc(
+        head.mask_conv5_fc(head.mask_conv4_fc(x)).reshape(x.shape[0], -1))
+    logits = model.Mask_Outs.classify(x_fcn) + x_ff.view(
+        -1, 1, MASK_RESOLUTION, MASK_RESOLUTION)
     return torch.sigmoid(logits)
 
 
@@ -656,15 +750,18 @@ def mask_head(model, blobs_roi_levels, mask_rois):
 # lib/core/test.py
 # --------------------------------------------------------------------------- #
 
+
 def im_detect_bbox(model, im_bgr_uint8, target_scale=1000, max_size=1400):
     """-> (scores (R, K), pred_boxes (R, 4K) in original image space, im_scale,
     blobs_roi_levels [N5, N4, N3, N2])."""
-    blob, im_scale, im_info = get_image_blob(im_bgr_uint8, target_scale, max_size)
+    blob, im_scale, im_info = get_image_blob(im_bgr_uint8, target_scale,
+                                             max_size)
     blobs = conv_body(model, blob)
     rois, _ = rpn_proposals(model, blobs, im_info)
     blobs_roi_levels = blobs[-len(ROI_LEVELS):]
     cls_prob, bbox_pred = box_head(model, blobs_roi_levels, rois)
-    boxes = rois[:, 1:5] / np.array([im_scale])  # im_scale is a 1-element list there
+    boxes = rois[:, 1:5] / np.array([im_scale
+                                     ])  # im_scale is a 1-element list there
     scores = cls_prob.cpu().numpy().squeeze()
     scores = scores.reshape([-1, scores.shape[-1]])
     box_deltas = bbox_pred.cpu().numpy().squeeze()
@@ -674,7 +771,10 @@ def im_detect_bbox(model, im_bgr_uint8, target_scale=1000, max_size=1400):
     return scores, pred_boxes, im_scale, blobs_roi_levels
 
 
-def box_results_with_nms_and_limit(scores, boxes, score_thresh=0.05, nms_thresh=0.5,
+def box_results_with_nms_and_limit(scores,
+                                   boxes,
+                                   score_thresh=0.05,
+                                   nms_thresh=0.5,
                                    detections_per_im=100):
     """Per-class score > thresh and NMS (float32 dets), then keep scores >= the
     detections_per_im-th best over all classes.
@@ -683,15 +783,18 @@ def box_results_with_nms_and_limit(scores, boxes, score_thresh=0.05, nms_thresh=
     cls_boxes = [[] for _ in range(num_classes)]
     for j in range(1, num_classes):
         inds = np.where(scores[:, j] > score_thresh)[0]
-        dets_j = np.hstack((boxes[inds, j * 4:(j + 1) * 4], scores[inds, j][:, np.newaxis]))
+        dets_j = np.hstack(
+            (boxes[inds, j * 4:(j + 1) * 4], scores[inds, j][:, np.newaxis]))
         dets_j = dets_j.astype(np.float32, copy=False)
         cls_boxes[j] = dets_j[nms(dets_j, nms_thresh), :]
     if detections_per_im > 0:
-        image_scores = np.hstack([cls_boxes[j][:, -1] for j in range(1, num_classes)])
+        image_scores = np.hstack(
+            [cls_boxes[j][:, -1] for j in range(1, num_classes)])
         if len(image_scores) > detections_per_im:
             image_thresh = np.sort(image_scores)[-detections_per_im]
             for j in range(1, num_classes):
-                cls_boxes[j] = cls_boxes[j][np.where(cls_boxes[j][:, -1] >= image_thresh)[0], :]
+                cls_boxes[j] = cls_boxes[j][np.where(
+                    cls_boxes[j][:, -1] >= image_thresh)[0], :]
     im_results = np.vstack([cls_boxes[j] for j in range(1, num_classes)])
     return im_results[:, -1], im_results[:, :-1], cls_boxes
 
@@ -708,8 +811,10 @@ def im_detect_mask(model, im_scale, boxes, blobs_roi_levels):
     if boxes.shape[0] == 0:
         return np.zeros((0, MASK_RESOLUTION, MASK_RESOLUTION), np.float32)
     mask_rois = _get_rois_blob(boxes, im_scale)
-    pred_masks = mask_head(model, blobs_roi_levels, mask_rois).cpu().numpy().squeeze()
-    return pred_masks.reshape([-1, model.num_classes, MASK_RESOLUTION, MASK_RESOLUTION])
+    pred_masks = mask_head(model, blobs_roi_levels,
+                           mask_rois).cpu().numpy().squeeze()
+    return pred_masks.reshape(
+        [-1, model.num_classes, MASK_RESOLUTION, MASK_RESOLUTION])
 
 
 def segm_results(cls_boxes, masks, ref_boxes, im_h, im_w):
@@ -728,12 +833,15 @@ def segm_results(cls_boxes, masks, ref_boxes, im_h, im_w):
             ref_box = ref_boxes[mask_ind, :]
             w = max(int(ref_box[2] - ref_box[0] + 1), 1)
             h = max(int(ref_box[3] - ref_box[1] + 1), 1)
-            mask = np.array(cv2.resize(padded_mask, (w, h)) > THRESH_BINARIZE, dtype=np.uint8)
+            mask = np.array(
+                cv2.resize(padded_mask, (w, h)) > THRESH_BINARIZE,
+                dtype=np.uint8)
             im_mask = np.zeros((im_h, im_w), dtype=np.uint8)
             x_0, x_1 = max(ref_box[0], 0), min(ref_box[2] + 1, im_w)
             y_0, y_1 = max(ref_box[1], 0), min(ref_box[3] + 1, im_h)
-            im_mask[y_0:y_1, x_0:x_1] = mask[(y_0 - ref_box[1]):(y_1 - ref_box[1]),
-                                             (x_0 - ref_box[0]):(x_1 - ref_box[0])]
+            im_mask[y_0:y_1,
+                    x_0:x_1] = mask[(y_0 - ref_box[1]):(y_1 - ref_box[1]),
+                                    (x_0 - ref_box[0]):(x_1 - ref_box[0])]
             segms.append(im_mask)
             mask_ind += 1
         cls_segms[j] = segms
@@ -750,6 +858,6 @@ def im_detect_all(model, im_bgr_uint8, target_scale=1000, max_size=1400):
     cls_segms = None
     if model.mask_on and boxes.shape[0] > 0:
         masks = im_detect_mask(model, im_scale, boxes, blobs_roi_levels)
-        cls_segms = segm_results(cls_boxes, masks, boxes, im_bgr_uint8.shape[0],
-                                 im_bgr_uint8.shape[1])
+        cls_segms = segm_results(cls_boxes, masks, boxes,
+                                 im_bgr_uint8.shape[0], im_bgr_uint8.shape[1])
     return cls_boxes, cls_segms

@@ -53,25 +53,36 @@ def default_rungs(root):
     import sys
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
     from run_ablation import LADDER, SINGLES
-    return list(LADDER) + [
-        (label, config) for label, config in SINGLES if glob.glob(osp.join(
-            glob.escape(root), glob.escape(osp.basename(config)[:-3]) +
-            '_seed*', 'test_metrics.json'))]
+    return list(LADDER) + [(label, config)
+                           for label, config in SINGLES if glob.glob(
+                               osp.join(
+                                   glob.escape(root),
+                                   glob.escape(osp.basename(config)[:-3]) +
+                                   '_seed*', 'test_metrics.json'))]
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('rungs', nargs='*', metavar='[ROOT] LABEL=CONFIG',
-                   help='the run directory (unless --root), then the rungs '
-                   "(default: run_ablation.py's ladder)")
+    p.add_argument(
+        'rungs',
+        nargs='*',
+        metavar='[ROOT] LABEL=CONFIG',
+        help='the run directory (unless --root), then the rungs '
+        "(default: run_ablation.py's ladder)")
     p.add_argument('--root', help='default: work_dirs/ablation')
-    p.add_argument('--costs', help='JSON of tools/benchmark.py ablation-costs '
-                   '(default: ROOT/costs.json where it exists)')
-    p.add_argument('--out', help='path prefix for .md, .json and .png '
-                   '(default: ROOT/ablation)')
-    p.add_argument('--seeds', type=_seed_list,
-                   help='only these seeds, comma-separated, e.g. 0,1 '
-                   '(default: every finished run)')
+    p.add_argument(
+        '--costs',
+        help='JSON of tools/benchmark.py ablation-costs '
+        '(default: ROOT/costs.json where it exists)')
+    p.add_argument(
+        '--out',
+        help='path prefix for .md, .json and .png '
+        '(default: ROOT/ablation)')
+    p.add_argument(
+        '--seeds',
+        type=_seed_list,
+        help='only these seeds, comma-separated, e.g. 0,1 '
+        '(default: every finished run)')
     return p.parse_args(argv)
 
 
@@ -89,8 +100,8 @@ def collect(rungs, root, costs=None, seeds=None):
                          for d in glob.glob(osp.join(root, f'{name}_seed*')))
         runs = [(seed, load_test_metrics(d), train_seconds_per_iter(d))
                 for seed, d in by_seed
-                if osp.isfile(osp.join(d, 'test_metrics.json'))
-                and (seeds is None or seed in seeds)]
+                if osp.isfile(osp.join(d, 'test_metrics.json')) and (
+                    seeds is None or seed in seeds)]
         row = dict(label=label, config=config, seeds=[s for s, _, _ in runs])
         for key in ('segm_mAP', 'bbox_mAP', 'segm_mAP_s', 'segm_mAP_m',
                     'segm_mAP_l', 'bbox_mAP_s', 'bbox_mAP_m', 'bbox_mAP_l'):
@@ -98,7 +109,8 @@ def collect(rungs, root, costs=None, seeds=None):
             row[key] = dict(zip(row['seeds'], values))
             row[key + '_mean'], row[key + '_std'] = mean_std(values)
         times = [t for _, _, t in runs if not math.isnan(t)]
-        row['train_s_per_iter_log'] = statistics.median(times) if times else None
+        row['train_s_per_iter_log'] = statistics.median(
+            times) if times else None
         cost = (costs or {}).get(config, {})
         for key in ('infer_ms_per_img', 'params', 'gflops', 'train_saved_mib',
                     'train_step_s'):
@@ -106,19 +118,19 @@ def collect(rungs, root, costs=None, seeds=None):
         rows.append(row)
     for prev, row in zip([None] + rows[:-1], rows):
         for key in ('segm_mAP', 'bbox_mAP'):
-            ok = (prev is not None and prev['seeds'] == row['seeds']
-                  and None not in (prev[key + '_mean'], row[key + '_mean']))
-            row[key + '_gain'] = (row[key + '_mean'] - prev[key + '_mean']
-                                  if ok else None)
+            ok = (
+                prev is not None and prev['seeds'] == row['seeds']
+                and None not in (prev[key + '_mean'], row[key + '_mean']))
+            row[key + '_gain'] = (
+                row[key + '_mean'] - prev[key + '_mean'] if ok else None)
     return rows
 
 
 def pooled_gap(a, b, key='segm_mAP'):
     """(mean difference a - b, that difference in pooled sample stds);
     (None, None) unless both have the same seeds (at least 2)."""
-    if a['seeds'] != b['seeds'] or None in (
-            a[key + '_mean'], b[key + '_mean'], a[key + '_std'],
-            b[key + '_std']):
+    if a['seeds'] != b['seeds'] or None in (a[key + '_mean'], b[key + '_mean'],
+                                            a[key + '_std'], b[key + '_std']):
         return None, None
     diff = a[key + '_mean'] - b[key + '_mean']
     pooled = math.sqrt((a[key + '_std']**2 + b[key + '_std']**2) / 2)
@@ -173,10 +185,13 @@ def plot(rows, path, device='CPU'):
             if x is None or r[key + '_mean'] is None:
                 continue
             seeds = [v for v in r[key].values() if v is not None]
-            ax.scatter([x] * len(seeds), seeds, s=14, alpha=0.5,
-                       color=colours(i))
-            ax.scatter([x], [r[key + '_mean']], s=70, marker='D',
-                       color=colours(i), label=r['label'])
+            ax.scatter(
+                [x] * len(seeds), seeds, s=14, alpha=0.5, color=colours(i))
+            ax.scatter([x], [r[key + '_mean']],
+                       s=70,
+                       marker='D',
+                       color=colours(i),
+                       label=r['label'])
             xs.append(x)
             ys.append(r[key + '_mean'])
         ax.plot(xs, ys, color='grey', lw=0.8, zorder=0)
@@ -186,8 +201,13 @@ def plot(rows, path, device='CPU'):
         ax.grid(alpha=0.3)
     # one legend under both panels, where it cannot hide a point
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc='lower center',
-               ncol=max(len(labels), 1), frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        fontsize=8,
+        loc='lower center',
+        ncol=max(len(labels), 1),
+        frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -197,8 +217,9 @@ def main(argv=None):
     args = parse_args(argv)
     items = list(args.rungs)
     if args.root is None:
-        args.root = (items.pop(0) if items and '=' not in items[0] else
-                     'work_dirs/ablation')
+        args.root = (
+            items.pop(0)
+            if items and '=' not in items[0] else 'work_dirs/ablation')
     rungs = []
     for item in items:
         label, sep, config = item.partition('=')

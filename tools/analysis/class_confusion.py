@@ -22,8 +22,13 @@ import torch
 from mmdet.structures.bbox import bbox_overlaps
 
 
-def match_objects(gt_boxes, gt_labels, det_boxes, det_scores, det_labels,
-                  num_classes, iou_thr=0.5):
+def match_objects(gt_boxes,
+                  gt_labels,
+                  det_boxes,
+                  det_scores,
+                  det_labels,
+                  num_classes,
+                  iou_thr=0.5):
     """Match one image's ground truth to its detections.
 
     Args:
@@ -61,8 +66,9 @@ def main(argv=None):
     p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
 
-    import panet_mmdet  # noqa: F401  (registers the PANet modules)
     from mmdet.apis import inference_detector, init_detector
+
+    import panet_mmdet  # noqa: F401  (registers the PANet modules)
     from panet_mmdet.utils import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()  # init_detector's torch.load(weights_only)
     model = init_detector(args.config, args.checkpoint, device=args.device)
@@ -70,8 +76,10 @@ def main(argv=None):
     with open(args.ann) as f:
         coco = json.load(f)
     # labels follow the model's class order, matched by category name
-    label_of = {c['id']: classes.index(c['name']) for c in coco['categories']
-                if c['name'] in classes}
+    label_of = {
+        c['id']: classes.index(c['name'])
+        for c in coco['categories'] if c['name'] in classes
+    }
     objects = {}
     for a in coco['annotations']:
         if a['category_id'] in label_of and not a.get('iscrowd', 0):

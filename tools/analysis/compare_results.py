@@ -37,7 +37,9 @@ def main(argv=None):
     width = max(len(n) for n in groups) + 2
     cell = 13 if seeds > 1 else 7
     if seeds > 1:
-        print(f'mean +- std over seeds ({", ".join(f"{n}: {len(v)}" for n, v in groups.items())})')
+        print(
+            f'mean +- std over seeds ({", ".join(f"{n}: {len(v)}" for n, v in groups.items())})'
+        )
     for kind in ('bbox', 'segm'):
         print(f'{kind:{width}s}' + ''.join(f'{k:>{cell}s}' for k, _ in KEYS) +
               ('     s/iter' if kind == 'bbox' else ''))
@@ -47,19 +49,23 @@ def main(argv=None):
                 m, sd = mean_std(r[0].get(f'coco/{kind}_{key}') for r in runs)
                 m = math.nan if m is None else m
                 sd = 0.0 if sd is None else sd
-                line += (f'{m:7.3f}+-{sd:.3f}'.rjust(cell) if seeds > 1
-                         else f'{m:7.3f}')
+                line += (f'{m:7.3f}+-{sd:.3f}'.rjust(cell)
+                         if seeds > 1 else f'{m:7.3f}')
             if kind == 'bbox':
                 line += f'{statistics.median(r[1] for r in runs):11.2f}'
             print(line)
     if len(groups) == 2:
         (a, ra), (b, rb) = groups.items()
-        d_segm = (statistics.fmean(r[0]['coco/segm_mAP'] for r in ra) -
-                  statistics.fmean(r[0]['coco/segm_mAP'] for r in rb))
-        d_bbox = (statistics.fmean(r[0]['coco/bbox_mAP'] for r in ra) -
-                  statistics.fmean(r[0]['coco/bbox_mAP'] for r in rb))
-        t = (statistics.median(r[1] for r in ra) /
-             statistics.median(r[1] for r in rb))
+        d_segm = (
+            statistics.fmean(r[0]['coco/segm_mAP'] for r in ra) -
+            statistics.fmean(r[0]['coco/segm_mAP'] for r in rb))
+        d_bbox = (
+            statistics.fmean(r[0]['coco/bbox_mAP'] for r in ra) -
+            statistics.fmean(r[0]['coco/bbox_mAP'] for r in rb))
+        t = (
+            statistics.median(r[1]
+                              for r in ra) / statistics.median(r[1]
+                                                               for r in rb))
         print(f'{a} - {b}: segm AP {d_segm:+.3f}, bbox AP {d_bbox:+.3f}, '
               f'time per iteration x{t:.2f}')
 

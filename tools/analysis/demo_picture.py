@@ -21,7 +21,8 @@ def pick_image(coco: dict) -> dict:
         labels[ann['image_id']].append(ann['category_id'])
     if not labels:
         raise ValueError('the annotation file has no objects to show')
-    best = min(labels, key=lambda i: (-len(labels[i]), -len(set(labels[i])), i))
+    best = min(
+        labels, key=lambda i: (-len(labels[i]), -len(set(labels[i])), i))
     return next(img for img in coco['images'] if img['id'] == best)
 
 

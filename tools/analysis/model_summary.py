@@ -20,8 +20,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config')
     p.add_argument('--baseline', help='a second config to compare with')
-    p.add_argument('--shape', type=int, nargs=2, default=(256, 256),
-                   metavar=('H', 'W'))
+    p.add_argument(
+        '--shape', type=int, nargs=2, default=(256, 256), metavar=('H', 'W'))
     return p.parse_args(argv)
 
 

@@ -84,8 +84,7 @@ def settings(argv, env):
             raise UsageError(f"seeds are integers, got '{s}'")
     jobs = env.get('ABLATION_JOBS', '1')
     if not re.fullmatch(r'[1-9][0-9]*', jobs):
-        raise UsageError(
-            f"ABLATION_JOBS is a positive integer, got '{jobs}'")
+        raise UsageError(f"ABLATION_JOBS is a positive integer, got '{jobs}'")
     rungs = list(LADDER)
     if env.get('ABLATION_SINGLES', '0') == '1':
         rungs += SINGLES
@@ -101,7 +100,9 @@ def settings(argv, env):
     n_cores = cores()
     jobs = int(jobs)
     return dict(
-        seeds=[int(s) for s in seeds], rungs=rungs, jobs=jobs,
+        seeds=[int(s) for s in seeds],
+        rungs=rungs,
+        jobs=jobs,
         out=env.get('ABLATION_DIR', 'work_dirs/ablation'),
         data_dir=env.get('DATA_DIR', 'data/demo_shapes'),
         ckpt_interval=env.get('CKPT_INTERVAL', '240'),
@@ -137,18 +138,22 @@ def checkpoint_in(work):
 def demo_data_options(data_dir):
     """tools/demo_data_options.sh's DEMO_DATA_OPTS for DATA_DIR: the
     --cfg-options that point a demo config at the demo data."""
-    out = subprocess.run(
-        ['bash', '-c', 'source tools/demo_data_options.sh && '
-         'printf "%s\\n" "${DEMO_DATA_OPTS[@]}"'],
-        cwd=ROOT, env=dict(os.environ, DATA_DIR=data_dir), check=True,
-        capture_output=True, text=True).stdout
+    out = subprocess.run([
+        'bash', '-c', 'source tools/demo_data_options.sh && '
+        'printf "%s\\n" "${DEMO_DATA_OPTS[@]}"'
+    ],
+                         cwd=ROOT,
+                         env=dict(os.environ, DATA_DIR=data_dir),
+                         check=True,
+                         capture_output=True,
+                         text=True).stdout
     return out.splitlines()
 
 
 def durations(out, name='*'):
     values = []
-    for path in glob.glob(osp.join(glob.escape(out), f'{name}_seed*',
-                                   'duration_s')):
+    for path in glob.glob(
+            osp.join(glob.escape(out), f'{name}_seed*', 'duration_s')):
         try:
             with open(path) as f:
                 values.append(int(f.read().strip()))
@@ -201,8 +206,11 @@ class Run:
     def _spawn(self, args):
         with open(self.log, 'a') as log:
             self.proc = subprocess.Popen(
-                [sys.executable] + args, cwd=ROOT, stdout=log,
-                stderr=subprocess.STDOUT, env=self.cfg['env'],
+                [sys.executable] + args,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.cfg['env'],
                 start_new_session=True)
 
     def start(self):
@@ -219,19 +227,24 @@ class Run:
         else:
             print(f'{self.tag}: training (log: {self.log})')
         self.stage = 'train'
-        self._spawn(['tools/train.py', self.config, '--work-dir', self.work,
-                     '--resume', '--cfg-options', f'randomness.seed={self.seed}',
-                     *self.cfg['data_opts'], 'train_cfg.val_begin=100000000',
-                     'default_hooks.checkpoint.interval='
-                     f"{self.cfg['ckpt_interval']}", *self.cfg['extra_opts']])
+        self._spawn([
+            'tools/train.py', self.config, '--work-dir', self.work, '--resume',
+            '--cfg-options', f'randomness.seed={self.seed}',
+            *self.cfg['data_opts'], 'train_cfg.val_begin=100000000',
+            'default_hooks.checkpoint.interval='
+            f"{self.cfg['ckpt_interval']}", *self.cfg['extra_opts']
+        ])
 
     def _test(self):
         print(f'{self.tag}: testing')
         self.stage = 'test'
-        self._spawn(['tools/test.py', self.config, checkpoint_in(self.work),
-                     '--work-dir', self.work, '--save-metrics',
-                     osp.join(self.work, 'test_metrics.json.tmp'),
-                     '--cfg-options', *self.cfg['data_opts']])
+        self._spawn([
+            'tools/test.py', self.config,
+            checkpoint_in(self.work), '--work-dir', self.work,
+            '--save-metrics',
+            osp.join(self.work, 'test_metrics.json.tmp'), '--cfg-options',
+            *self.cfg['data_opts']
+        ])
 
     def poll(self):
         """None while running; True when tested, False when a step failed."""
@@ -302,8 +315,9 @@ def run_ladder(cfg):
             continue
         last_report = now
         rest = estimate_left(cfg, pending)
-        eta = ('ladder ETA after the first run' if rest is None else
-               f"ladder ETA {hms(rest / cfg['jobs'])} after the running run(s)")
+        eta = (
+            'ladder ETA after the first run' if rest is None else
+            f"ladder ETA {hms(rest / cfg['jobs'])} after the running run(s)")
         for run in running:
             it = last_iteration(run.log) or '0/?'
             print(f'  {run.tag}: iter {it}, {hms(now - run.start_time)} in '
@@ -319,7 +333,8 @@ def costs_command():
     subcommand does not exist."""
     probe = subprocess.run(
         [sys.executable, 'tools/benchmark.py', 'ablation-costs', '--help'],
-        cwd=ROOT, capture_output=True)
+        cwd=ROOT,
+        capture_output=True)
     if probe.returncode == 0:
         return ['tools/benchmark.py', 'ablation-costs']
     for script in ('tools/analysis/ablation_costs.py',
@@ -351,9 +366,12 @@ def measure_costs(cfg):
     for c in configs:  # the first seed's weights, else any seed's
         last = osp.join(run_dir(out, c, cfg['seeds'][0]), 'last_checkpoint')
         if not osp.isfile(last):
-            found = sorted(glob.glob(osp.join(
-                glob.escape(out), glob.escape(name_of(c)) + '_seed*',
-                'last_checkpoint')))
+            found = sorted(
+                glob.glob(
+                    osp.join(
+                        glob.escape(out),
+                        glob.escape(name_of(c)) + '_seed*',
+                        'last_checkpoint')))
             if not found:
                 sys.stderr.write(f'{PROG}: no trained run of {c} in {out} '
                                  'for its costs\n')
@@ -363,12 +381,18 @@ def measure_costs(cfg):
     print('== costs: parameters, FLOPs, train step, inference (seed '
           f"{cfg['seeds'][0]} checkpoints), memory")
     tmp = costs + '.tmp'
-    proc = subprocess.Popen(
-        [sys.executable, *costs_command(), *configs,
-         '--checkpoints', *checkpoints, '--data-root', cfg['data_dir'],
-         '--repeats', cfg['cost_repeats'], '--out', tmp],
-        cwd=ROOT, env=dict(cfg['env'], OMP_NUM_THREADS=cfg['cost_threads']),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([
+        sys.executable, *costs_command(), *configs, '--checkpoints',
+        *checkpoints, '--data-root', cfg['data_dir'], '--repeats',
+        cfg['cost_repeats'], '--out', tmp
+    ],
+                            cwd=ROOT,
+                            env=dict(
+                                cfg['env'],
+                                OMP_NUM_THREADS=cfg['cost_threads']),
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT,
+                            text=True)
     for line in proc.stdout:
         if not NOISE_RE.search(line):
             sys.stdout.write(line)
@@ -411,10 +435,13 @@ def main(argv=None):
 
     os.makedirs(cfg['out'], exist_ok=True)
     print(f"== demo data -> {cfg['data_dir']}")
-    if not osp.isfile(osp.join(cfg['data_dir'], 'annotations',
-                               'instances_val.json')):
-        subprocess.run([sys.executable, 'tools/make_demo_data.py', '--out',
-                        cfg['data_dir'], '--seed', '0'], check=True)
+    if not osp.isfile(
+            osp.join(cfg['data_dir'], 'annotations', 'instances_val.json')):
+        subprocess.run([
+            sys.executable, 'tools/make_demo_data.py', '--out',
+            cfg['data_dir'], '--seed', '0'
+        ],
+                       check=True)
     cfg['data_opts'] = demo_data_options(cfg['data_dir'])
 
     if not run_ladder(cfg):
@@ -424,11 +451,12 @@ def main(argv=None):
         return 1
     print('== table')
     out = cfg['out']
-    return subprocess.run(
-        [sys.executable, 'tools/analysis/ablation_table.py', '--root', out,
-         '--costs', osp.join(out, 'costs.json'), '--out',
-         osp.join(out, 'ablation')] +
-        [f'{label}={config}' for label, config in cfg['rungs']]).returncode
+    return subprocess.run([
+        sys.executable, 'tools/analysis/ablation_table.py', '--root', out,
+        '--costs',
+        osp.join(out, 'costs.json'), '--out',
+        osp.join(out, 'ablation')
+    ] + [f'{label}={config}' for label, config in cfg['rungs']]).returncode
 
 
 if __name__ == '__main__':

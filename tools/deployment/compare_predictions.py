@@ -39,8 +39,8 @@ def load_predictions(path):
         bboxes=np.asarray(record['bboxes'], np.float64).reshape(-1, 4))
     if record.get('masks'):
         from pycocotools import mask as mask_util
-        result['masks'] = np.stack([
-            mask_util.decode(rle).astype(bool) for rle in record['masks']])
+        result['masks'] = np.stack(
+            [mask_util.decode(rle).astype(bool) for rle in record['masks']])
     return result
 
 

@@ -29,27 +29,46 @@ def parse_args(argv=None):
     p.add_argument('config', help='model config file')
     p.add_argument('checkpoint', help='checkpoint file')
     p.add_argument('--out', required=True, help='output .onnx file')
-    p.add_argument('--allow-partial-checkpoint', action='store_true',
-                   help='export even if the checkpoint does not fill every '
-                   'tensor of the model')
-    p.add_argument('--shape', type=int, nargs=2, required=True,
-                   metavar=('H', 'W'),
-                   help='graph input size (padded); with --dynamic, the '
-                   'size traced at')
+    p.add_argument(
+        '--allow-partial-checkpoint',
+        action='store_true',
+        help='export even if the checkpoint does not fill every '
+        'tensor of the model')
+    p.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        required=True,
+        metavar=('H', 'W'),
+        help='graph input size (padded); with --dynamic, the '
+        'size traced at')
     p.add_argument('--opset', type=int, default=16, help='ONNX opset (>= 16)')
-    p.add_argument('--dynamic', action='store_true',
-                   help='dynamic input height and width')
-    p.add_argument('--roi-align', default='onnx',
-                   choices=('onnx', 'grid_sample'),
-                   help='RoIAlign as the ONNX RoiAlign op or built from '
-                   'GridSample (fixed sampling_ratio only)')
-    p.add_argument('--verify', metavar='IMAGE', nargs='+',
-                   help='compare PyTorch and ONNX Runtime on these images '
-                   '(files or folders)')
-    p.add_argument('--score-min', type=float, default=0.05,
-                   help='--verify: detections from this score on must match')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config settings, as in tools/train.py')
+    p.add_argument(
+        '--dynamic',
+        action='store_true',
+        help='dynamic input height and width')
+    p.add_argument(
+        '--roi-align',
+        default='onnx',
+        choices=('onnx', 'grid_sample'),
+        help='RoIAlign as the ONNX RoiAlign op or built from '
+        'GridSample (fixed sampling_ratio only)')
+    p.add_argument(
+        '--verify',
+        metavar='IMAGE',
+        nargs='+',
+        help='compare PyTorch and ONNX Runtime on these images '
+        '(files or folders)')
+    p.add_argument(
+        '--score-min',
+        type=float,
+        default=0.05,
+        help='--verify: detections from this score on must match')
+    p.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, as in tools/train.py')
     return p.parse_args(argv)
 
 
@@ -89,8 +108,8 @@ def verify(model, onnx_path, images, score_min):
         if detector.output_frame == 'original':
             # DetectronRoIHead models compute in the original image: both
             # sides get its size and the scale factor
-            frame = dict(ori_shape=info['ori_shape'],
-                         scale_factor=info['scale_factor'])
+            frame = dict(
+                ori_shape=info['ori_shape'], scale_factor=info['scale_factor'])
         else:
             frame = {}
         reference = torch_predict(model, torch.from_numpy(input),
@@ -107,8 +126,7 @@ def verify(model, onnx_path, images, score_min):
         total.num_reference += report.num_reference
         total.num_test += report.num_test
         total.matched += report.matched
-        total.max_score_diff = max(total.max_score_diff,
-                                   report.max_score_diff)
+        total.max_score_diff = max(total.max_score_diff, report.max_score_diff)
         total.min_box_iou = min(total.min_box_iou, report.min_box_iou)
         total.mask_ious += report.mask_ious
     if len(files) > 1:
@@ -119,8 +137,8 @@ def verify(model, onnx_path, images, score_min):
 
 def main(argv=None):
     args = parse_args(argv)
-    for path, what in ((args.config, 'config'),
-                       (args.checkpoint, 'checkpoint')):
+    for path, what in ((args.config, 'config'), (args.checkpoint,
+                                                 'checkpoint')):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} not found: {path!r}')
     from panet_mmdet.deployment import export_onnx, load_detector
@@ -129,8 +147,13 @@ def main(argv=None):
     check_checkpoint_fits(model, args.checkpoint,
                           args.allow_partial_checkpoint, args.config)
     t = time.perf_counter()
-    export_onnx(model, args.out, tuple(args.shape), opset=args.opset,
-                dynamic=args.dynamic, roi_align_impl=args.roi_align)
+    export_onnx(
+        model,
+        args.out,
+        tuple(args.shape),
+        opset=args.opset,
+        dynamic=args.dynamic,
+        roi_align_impl=args.roi_align)
     size = osp.getsize(args.out) / 2**20
     print(f'exported {args.out} ({size:.1f} MiB, opset {args.opset}, '
           f'{"dynamic" if args.dynamic else "%dx%d" % tuple(args.shape)} '
@@ -138,8 +161,9 @@ def main(argv=None):
           'check) passed; standard ONNX ops only')
     if args.verify and not verify(model, args.out, args.verify,
                                   args.score_min):
-        print('verify: MISMATCH between PyTorch and ONNX Runtime',
-              file=sys.stderr)
+        print(
+            'verify: MISMATCH between PyTorch and ONNX Runtime',
+            file=sys.stderr)
         return 1
     return 0
 

@@ -24,8 +24,8 @@ try:
 except ModuleNotFoundError as error:  # a checkout, not installed
     if error.name != 'panet_mmdet':
         raise
-    sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
-                                '..'))
+    sys.path.insert(0,
+                    osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
     from panet_mmdet.deployment.onnx_infer import main
 
 if __name__ == '__main__':

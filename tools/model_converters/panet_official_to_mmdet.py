@@ -31,13 +31,17 @@ def parse_args(argv=None):
     parser.add_argument('src', help="the authors' .pth file")
     parser.add_argument('dst', help='the mmdet checkpoint to write')
     parser.add_argument(
-        '--dataset', default='coco', choices=('coco', 'cityscapes'),
+        '--dataset',
+        default='coco',
+        choices=('coco', 'cityscapes'),
         help='classes to keep (cityscapes: for COCO-pretrained fine-tuning)')
     parser.add_argument(
-        '--config', help='config to check strict loading against (default: '
+        '--config',
+        help='config to check strict loading against (default: '
         "the detected model's config in configs/panet/official/)")
     parser.add_argument(
-        '--trust-pickle', action='store_true',
+        '--trust-pickle',
+        action='store_true',
         help='load SRC with torch.load(weights_only=False): only for a file '
         'you trust, if the safe loader refuses it')
     return parser.parse_args(argv)
@@ -52,9 +56,13 @@ def main(argv=None) -> int:
     sys.path.insert(0, ROOT)
     from panet_mmdet.utils.official_checkpoints import convert_checkpoint
     try:
-        meta = convert_checkpoint(args.src, args.dst, config=args.config,
-                                  dataset=args.dataset,
-                                  trust_pickle=args.trust_pickle, root=ROOT)
+        meta = convert_checkpoint(
+            args.src,
+            args.dst,
+            config=args.config,
+            dataset=args.dataset,
+            trust_pickle=args.trust_pickle,
+            root=ROOT)
     except ValueError as e:
         print(f'panet_official_to_mmdet: error: {e}', file=sys.stderr)
         return 2

@@ -26,17 +26,13 @@ model = dict(
         norm_eval=False,
         init_cfg=None),
     neck=dict(
-        in_channels=[32, 64, 128, 256],
-        out_channels=width,
-        norm_cfg=norm_cfg),
+        in_channels=[32, 64, 128, 256], out_channels=width, norm_cfg=norm_cfg),
     rpn_head=dict(in_channels=width, feat_channels=width),
     roi_head=dict(
         bbox_roi_extractor=dict(
             roi_layer=dict(sampling_ratio=2), out_channels=width),
         bbox_head=dict(
-            in_channels=width,
-            fc_out_channels=256,
-            num_classes=num_classes),
+            in_channels=width, fc_out_channels=256, num_classes=num_classes),
         mask_roi_extractor=dict(
             roi_layer=dict(sampling_ratio=2), out_channels=width),
         mask_head=dict(
@@ -48,5 +44,4 @@ model = dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
         rcnn=dict(sampler=dict(num=16, pos_fraction=0.5))),
     test_cfg=dict(
-        rpn=dict(nms_pre=500, max_per_img=100),
-        rcnn=dict(max_per_img=50)))
+        rpn=dict(nms_pre=500, max_per_img=100), rcnn=dict(max_per_img=50)))

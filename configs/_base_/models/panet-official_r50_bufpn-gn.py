@@ -46,20 +46,29 @@ model = dict(
             ratios=[0.5, 1.0, 2.0],
             sizes=[32, 64, 128, 256, 512]),
         bbox_coder=dict(detectron_coder, target_stds=[1., 1., 1., 1.]),
-        loss_bbox=dict(_delete_=True, type='SmoothL1Loss', beta=1 / 9,
-                       loss_weight=1.0)),
+        loss_bbox=dict(
+            _delete_=True, type='SmoothL1Loss', beta=1 / 9, loss_weight=1.0)),
     roi_head=dict(
         type='DetectronRoIHead',
         bbox_roi_extractor=dict(
-            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2,
-                           aligned=False)),
+            roi_layer=dict(
+                type='RoIAlign',
+                output_size=7,
+                sampling_ratio=2,
+                aligned=False)),
         bbox_head=dict(
             bbox_coder=detectron_coder,
-            loss_bbox=dict(_delete_=True, type='SmoothL1Loss', beta=1 / 3,
-                           loss_weight=1.0)),
+            loss_bbox=dict(
+                _delete_=True,
+                type='SmoothL1Loss',
+                beta=1 / 3,
+                loss_weight=1.0)),
         mask_roi_extractor=dict(
-            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=2,
-                           aligned=False))),
+            roi_layer=dict(
+                type='RoIAlign',
+                output_size=14,
+                sampling_ratio=2,
+                aligned=False))),
     # the yaml's TRAIN settings and config.py's defaults
     train_cfg=dict(
         rpn=dict(allowed_border=0),  # RPN_STRADDLE_THRESH: 0

@@ -15,8 +15,11 @@ model = dict(
         # conv width and norm as PANet's box head (../../_base_/models/
         # panet_r50_bufpn-gn.py); unused here, with no shared convs
         bbox_head=dict(
-            num_shared_fcs=1, in_channels=1024, roi_feat_size=1,
-            conv_out_channels=256, norm_cfg=norm_cfg),
+            num_shared_fcs=1,
+            in_channels=1024,
+            roi_feat_size=1,
+            conv_out_channels=256,
+            norm_cfg=norm_cfg),
         mask_roi_extractor=dict(
             type='AdaptiveFeaturePoolingRoIExtractor',
             layer_type='conv',

@@ -25,8 +25,10 @@ backend_args = None
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='DetectronResize', scales=tuple(range(800, 1025, 32)),
-         max_size=2048),
+    dict(
+        type='DetectronResize',
+        scales=tuple(range(800, 1025, 32)),
+        max_size=2048),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
@@ -34,12 +36,12 @@ test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='DetectronResize', scales=1024, max_size=2048),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor'))
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
 ]
-train_dataloader = dict(
-    dataset=dict(dataset=dict(pipeline=train_pipeline)))
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
@@ -49,10 +51,15 @@ optim_wrapper = dict(
 max_epochs = 8
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[7], gamma=0.1)
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[7],
+        gamma=0.1)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 load_from = 'checkpoints/panet-official_r50_bufpn-gn_2x_coco_cityscapes-classes.pth'

@@ -49,18 +49,21 @@ class DetectronResize(Resize):
                  scales: Union[int, Sequence[int]] = 1000,
                  max_size: int = 1400,
                  clip_object_border: bool = True) -> None:
-        scales = [scales] if not isinstance(scales, (list, tuple)) else list(scales)
+        scales = [scales] if not isinstance(scales,
+                                            (list, tuple)) else list(scales)
         if not scales or not all(
                 isinstance(s, int) and not isinstance(s, bool) and s > 0
                 for s in scales):
             raise ValueError('scales must be a positive int or a non-empty '
                              f'sequence of them, got {scales!r}')
-        if isinstance(max_size, bool) or not isinstance(
-                max_size, int) or max_size <= 0:
+        if isinstance(max_size,
+                      bool) or not isinstance(max_size, int) or max_size <= 0:
             raise ValueError(f'max_size must be a positive int, got '
                              f'{max_size!r}')
-        super().__init__(scale=(max_size, max(scales)), keep_ratio=True,
-                         clip_object_border=clip_object_border)
+        super().__init__(
+            scale=(max_size, max(scales)),
+            keep_ratio=True,
+            clip_object_border=clip_object_border)
         self.scales = scales
         self.max_size = max_size
 
@@ -70,8 +73,13 @@ class DetectronResize(Resize):
         target = self.scales[0] if len(self.scales) == 1 else random.choice(
             self.scales)
         s = detectron_scale(h, w, target, self.max_size)
-        img = cv2.resize(img.astype(np.float32, copy=False), None, None,
-                         fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+        img = cv2.resize(
+            img.astype(np.float32, copy=False),
+            None,
+            None,
+            fx=s,
+            fy=s,
+            interpolation=cv2.INTER_LINEAR)
         new_h, new_w = img.shape[:2]
         results['img'] = img
         results['img_shape'] = (new_h, new_w)
@@ -84,7 +92,8 @@ class DetectronResize(Resize):
         if results.get('gt_seg_map', None) is not None:
             results['gt_seg_map'] = mmcv.imresize(
                 results['gt_seg_map'], (new_w, new_h),
-                interpolation='nearest', backend=self.backend)
+                interpolation='nearest',
+                backend=self.backend)
         self._record_homography_matrix(results)
         return results
 

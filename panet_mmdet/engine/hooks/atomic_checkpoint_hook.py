@@ -117,10 +117,14 @@ class AtomicCheckpointHook(CheckpointHook):
 
         tmp_name = f'.{name}.{os.getpid()}.tmp'
         runner.save_checkpoint(
-            self.out_dir, tmp_name, self.file_client_args,
+            self.out_dir,
+            tmp_name,
+            self.file_client_args,
             save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler, meta=meta,
-            by_epoch=self.by_epoch, backend_args=self.backend_args,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
             **self.args)
         if not is_main_process():
             return
@@ -131,8 +135,8 @@ class AtomicCheckpointHook(CheckpointHook):
         os.replace(tmp, final)
         _fsync_dir(self.out_dir)
         self._fault('renamed')
-        write_text_atomically(osp.join(runner.work_dir, 'last_checkpoint'),
-                              final)
+        write_text_atomically(
+            osp.join(runner.work_dir, 'last_checkpoint'), final)
         self._fault('pointed')
         for old in stale:
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))
@@ -169,9 +173,10 @@ def find_resumable_checkpoint(work_dir: str, log=print):
     if osp.isfile(pointer):
         with open(pointer) as f:
             named = f.read().strip() or None
-    candidates = sorted(glob.glob(osp.join(work_dir, '*.pth')),
-                        key=lambda p: (_step_of(p), osp.getmtime(p)),
-                        reverse=True)
+    candidates = sorted(
+        glob.glob(osp.join(work_dir, '*.pth')),
+        key=lambda p: (_step_of(p), osp.getmtime(p)),
+        reverse=True)
     found = next((p for p in candidates if checkpoint_is_intact(p)), None)
     if named and not (osp.isfile(named) and checkpoint_is_intact(named)):
         state = 'missing' if not osp.isfile(named) else 'unreadable'

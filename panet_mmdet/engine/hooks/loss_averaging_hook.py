@@ -23,7 +23,10 @@ class DistributedLossAveragingHook(Hook):
 
     priority = 'HIGHEST'
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
                          outputs=None) -> None:
         if not outputs or not (dist.is_available() and dist.is_initialized()):
             return
@@ -32,8 +35,9 @@ class DistributedLossAveragingHook(Hook):
             return
         keys = sorted(outputs)  # same order on every rank
         values = torch.stack([
-            torch.as_tensor(outputs[k], dtype=torch.float64).detach().cpu()
-            .reshape(()) for k in keys
+            torch.as_tensor(outputs[k],
+                            dtype=torch.float64).detach().cpu().reshape(())
+            for k in keys
         ])
         if dist.get_backend() == 'nccl':
             values = values.cuda()

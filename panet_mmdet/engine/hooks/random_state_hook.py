@@ -35,8 +35,10 @@ class RandomStateCheckpointHook(Hook):
         allow_mmengine_checkpoints()  # before Runner.load_or_resume
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = dict(python=random.getstate(), numpy=np.random.get_state(),
-                      torch=torch.get_rng_state())
+        states = dict(
+            python=random.getstate(),
+            numpy=np.random.get_state(),
+            torch=torch.get_rng_state())
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             states['cuda'] = torch.cuda.get_rng_state_all()
         checkpoint[_KEY] = states

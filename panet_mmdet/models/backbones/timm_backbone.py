@@ -41,10 +41,14 @@ class TIMMGroupNorm(nn.GroupNorm):
     Shapes: ``(N, num_channels, *)`` in and out.
     """
 
-    def __init__(self, num_channels: int, num_groups: int = 32,
-                 eps: float = 1e-5, affine: bool = True, **kwargs) -> None:
-        super().__init__(num_groups, num_channels, eps=eps, affine=affine,
-                         **kwargs)
+    def __init__(self,
+                 num_channels: int,
+                 num_groups: int = 32,
+                 eps: float = 1e-5,
+                 affine: bool = True,
+                 **kwargs) -> None:
+        super().__init__(
+            num_groups, num_channels, eps=eps, affine=affine, **kwargs)
 
 
 def _download_hint(model_name: str) -> str:
@@ -53,8 +57,9 @@ def _download_hint(model_name: str) -> str:
         return f'timm has no pretrained weights for {model_name!r}'
     where = []
     if getattr(cfg, 'hf_hub_id', None):
-        where.append(f'https://huggingface.co/{cfg.hf_hub_id} (file '
-                     f"{getattr(cfg, 'hf_hub_filename', None) or 'model.safetensors'})")
+        where.append(
+            f'https://huggingface.co/{cfg.hf_hub_id} (file '
+            f"{getattr(cfg, 'hf_hub_filename', None) or 'model.safetensors'})")
     if getattr(cfg, 'url', None):
         where.append(cfg.url)
     return ' or '.join(where) or f'the weights of {model_name!r}'

@@ -36,11 +36,23 @@ class DetectronRPNHead(RPNHead):
         d = self.pad_size_divisor
         return tuple(int(math.ceil(s / d) * d) for s in img_shape[:2])
 
-    def _predict_by_feat_single(self, cls_score_list, bbox_pred_list,
-                                score_factor_list, mlvl_priors, img_meta,
-                                cfg, rescale=False, with_nms=True):
-        img_meta = dict(img_meta,
-                        img_shape=self.padded_shape(img_meta['img_shape']))
+    def _predict_by_feat_single(self,
+                                cls_score_list,
+                                bbox_pred_list,
+                                score_factor_list,
+                                mlvl_priors,
+                                img_meta,
+                                cfg,
+                                rescale=False,
+                                with_nms=True):
+        img_meta = dict(
+            img_meta, img_shape=self.padded_shape(img_meta['img_shape']))
         return super()._predict_by_feat_single(
-            cls_score_list, bbox_pred_list, score_factor_list, mlvl_priors,
-            img_meta, cfg, rescale=rescale, with_nms=with_nms)
+            cls_score_list,
+            bbox_pred_list,
+            score_factor_list,
+            mlvl_priors,
+            img_meta,
+            cfg,
+            rescale=rescale,
+            with_nms=with_nms)

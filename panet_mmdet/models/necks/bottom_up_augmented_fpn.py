@@ -144,8 +144,8 @@ class BottomUpAugmentedFPN(FPN):
                         end_level, add_extra_convs)
         check_choice('downsample', downsample, _DOWNSAMPLE_MODES)
         check_choice('fusion', fusion, _FUSION_MODES)
-        for name, value in (('pa_conv_cfg', pa_conv_cfg),
-                            ('pa_norm_cfg', pa_norm_cfg)):
+        for name, value in (('pa_conv_cfg', pa_conv_cfg), ('pa_norm_cfg',
+                                                           pa_norm_cfg)):
             if isinstance(value, str) and value != _AS_FPN:
                 raise ValueError(f"{name} must be a dict, None or "
                                  f"'{_AS_FPN}', got {value!r}")
@@ -184,8 +184,13 @@ class BottomUpAugmentedFPN(FPN):
         for _ in range(num_levels - 1):
             if downsample == 'conv':
                 self.downsample_convs.append(
-                    ConvModule(out_channels, out_channels, 3, stride=2,
-                               padding=1, **pa_cfg))
+                    ConvModule(
+                        out_channels,
+                        out_channels,
+                        3,
+                        stride=2,
+                        padding=1,
+                        **pa_cfg))
             if fusion == 'concat':
                 self.fusion_convs.append(
                     ConvModule(2 * out_channels, out_channels, 1, **pa_cfg))
@@ -203,8 +208,9 @@ class BottomUpAugmentedFPN(FPN):
             raise ValueError(f'feature map channels {got} do not match '
                              f'in_channels {self.in_channels}')
 
-    def top_down(self, inputs: Sequence[Tensor]) -> Tuple[List[Tensor],
-                                                         List[Tensor]]:
+    def top_down(
+            self,
+            inputs: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """FPN's lateral and top-down path (unchanged).
 
         Returns:
@@ -219,8 +225,10 @@ class BottomUpAugmentedFPN(FPN):
             if 'scale_factor' in self.upsample_cfg:
                 up = F.interpolate(laterals[i], **self.upsample_cfg)
             else:
-                up = F.interpolate(laterals[i], size=laterals[i - 1].shape[2:],
-                                   **self.upsample_cfg)
+                up = F.interpolate(
+                    laterals[i],
+                    size=laterals[i - 1].shape[2:],
+                    **self.upsample_cfg)
             laterals[i - 1] = laterals[i - 1] + up
         outs = [self.fpn_convs[i](laterals[i]) for i in range(len(laterals))]
         return laterals, outs

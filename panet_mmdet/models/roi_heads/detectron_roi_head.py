@@ -56,11 +56,10 @@ class DetectronRoIHead(StandardRoIHead):
                 'authors do; predict with rescale=True')
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         results_list = self.predict_bbox(
-            x, batch_img_metas, rpn_results_list, self.test_cfg,
-            rescale=True)
+            x, batch_img_metas, rpn_results_list, self.test_cfg, rescale=True)
         if self.with_mask:
-            results_list = self.predict_mask(x, batch_img_metas,
-                                             results_list, rescale=True)
+            results_list = self.predict_mask(
+                x, batch_img_metas, results_list, rescale=True)
         for results, meta in zip(results_list, batch_img_metas):
             bboxes = results.bboxes.clone()
             bboxes[:, 2:] += 1.
@@ -81,7 +80,9 @@ class DetectronRoIHead(StandardRoIHead):
         rois = bbox2roi(proposals)
         if rois.shape[0] == 0:
             return empty_instances(
-                batch_img_metas, rois.device, task_type='bbox',
+                batch_img_metas,
+                rois.device,
+                task_type='bbox',
                 box_type=self.bbox_head.predict_box_type,
                 num_classes=self.bbox_head.num_classes,
                 score_per_cls=rcnn_test_cfg is None)
@@ -96,12 +97,17 @@ class DetectronRoIHead(StandardRoIHead):
             r[:, 1:] = r[:, 1:] / _scale_tensor(meta, r)[None]
             original_rois.append(r)
             original_metas.append(
-                dict(meta, img_shape=tuple(meta['ori_shape'][:2]),
-                     scale_factor=(1., 1.)))
+                dict(
+                    meta,
+                    img_shape=tuple(meta['ori_shape'][:2]),
+                    scale_factor=(1., 1.)))
         return self.bbox_head.predict_by_feat(
-            rois=tuple(original_rois), cls_scores=cls_scores,
-            bbox_preds=bbox_preds, batch_img_metas=original_metas,
-            rcnn_test_cfg=rcnn_test_cfg, rescale=True)
+            rois=tuple(original_rois),
+            cls_scores=cls_scores,
+            bbox_preds=bbox_preds,
+            batch_img_metas=original_metas,
+            rcnn_test_cfg=rcnn_test_cfg,
+            rescale=True)
 
     def predict_mask(self,
                      x: Tuple[Tensor],
@@ -115,8 +121,11 @@ class DetectronRoIHead(StandardRoIHead):
         mask_rois = bbox2roi(bboxes)
         if mask_rois.shape[0] == 0:
             return empty_instances(
-                batch_img_metas, mask_rois.device, task_type='mask',
-                instance_results=results_list, mask_thr_binary=threshold)
+                batch_img_metas,
+                mask_rois.device,
+                task_type='mask',
+                instance_results=results_list,
+                mask_thr_binary=threshold)
         mask_preds = self._mask_forward(x, mask_rois)['mask_preds']
         mask_preds = mask_preds.split([len(r) for r in results_list], 0)
         for results, preds, meta in zip(results_list, mask_preds,
@@ -129,7 +138,6 @@ class DetectronRoIHead(StandardRoIHead):
             img_h, img_w = meta['ori_shape'][:2]
             masks = paste_masks_detectron(
                 probs.detach().cpu().numpy(),
-                results.bboxes.detach().cpu().numpy(), img_h, img_w,
-                threshold)
+                results.bboxes.detach().cpu().numpy(), img_h, img_w, threshold)
             results.masks = torch.from_numpy(masks).to(probs.device)
         return results_list

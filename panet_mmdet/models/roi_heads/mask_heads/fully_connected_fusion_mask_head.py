@@ -73,8 +73,8 @@ class FullyConnectedFusionMaskHead(FCNMaskHead):
                              f'branch from a conv, got {self.num_convs}')
         if fc_branch_from is None:
             fc_branch_from = max(self.num_convs - 1, 1)
-        if not isinstance(fc_branch_from, int) or not (
-                1 <= fc_branch_from <= self.num_convs):
+        if not isinstance(fc_branch_from,
+                          int) or not (1 <= fc_branch_from <= self.num_convs):
             raise ValueError(
                 f'fc_branch_from must be a conv index in [1, num_convs='
                 f'{self.num_convs}], got {fc_branch_from!r}')

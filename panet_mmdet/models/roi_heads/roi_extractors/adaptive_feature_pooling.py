@@ -29,8 +29,8 @@ class _FCLevelLayer(nn.Module):
                  norm_cfg: OptConfigType, act_cfg: OptConfigType) -> None:
         super().__init__()
         self.fc = nn.Linear(in_features, out_features)
-        self.norm = (build_norm_layer(norm_cfg, out_features)[1]
-                     if norm_cfg else None)
+        self.norm = (
+            build_norm_layer(norm_cfg, out_features)[1] if norm_cfg else None)
         self.activate = build_activation_layer(act_cfg) if act_cfg else None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -125,10 +125,13 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         check_positive_int('kernel_size', kernel_size)
         if init_cfg is None and layer_type == 'fc':
             # as mmdet's fc box heads; ConvModule initialises itself
-            init_cfg = dict(type='Xavier', layer='Linear',
-                            distribution='uniform')
-        super().__init__(roi_layer=roi_layer, out_channels=out_channels,
-                         featmap_strides=featmap_strides, init_cfg=init_cfg)
+            init_cfg = dict(
+                type='Xavier', layer='Linear', distribution='uniform')
+        super().__init__(
+            roi_layer=roi_layer,
+            out_channels=out_channels,
+            featmap_strides=featmap_strides,
+            init_cfg=init_cfg)
         self.layer_type = layer_type
         self.layer_channels = layer_channels
         self.fusion = fusion
@@ -138,15 +141,20 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         levels = len(featmap_strides)
         if layer_type == 'conv':
             self.level_layers = nn.ModuleList(
-                ConvModule(out_channels, layer_channels, kernel_size,
-                           padding=kernel_size // 2, conv_cfg=conv_cfg,
-                           norm_cfg=norm_cfg, act_cfg=act_cfg)
-                for _ in range(levels))
+                ConvModule(
+                    out_channels,
+                    layer_channels,
+                    kernel_size,
+                    padding=kernel_size // 2,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg) for _ in range(levels))
         else:
             area = self.roi_size[0] * self.roi_size[1]
             self.level_layers = nn.ModuleList(
-                _FCLevelLayer(out_channels * area, layer_channels, norm_cfg,
-                              act_cfg) for _ in range(levels))
+                _FCLevelLayer(out_channels *
+                              area, layer_channels, norm_cfg, act_cfg)
+                for _ in range(levels))
         batchable = self._conv_batch_is_exact(conv_cfg, norm_cfg)
         if implementation == 'batched' and not batchable:
             raise ValueError(
@@ -194,18 +202,24 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         return per_level.sum(dim=0)
 
     def _loop(self, pooled: List[Tensor]) -> Tensor:
-        return self._fuse(torch.stack(
-            [layer(x) for layer, x in zip(self.level_layers, pooled)]))
+        return self._fuse(
+            torch.stack(
+                [layer(x) for layer, x in zip(self.level_layers, pooled)]))
 
     def _batched_conv(self, pooled: List[Tensor]) -> Tensor:
         levels = len(pooled)
         n = pooled[0].shape[0]
         convs = [m.conv for m in self.level_layers]
         weight = torch.cat([c.weight for c in convs])
-        bias = (torch.cat([c.bias for c in convs])
-                if convs[0].bias is not None else None)
-        x = F.conv2d(torch.cat(pooled, dim=1), weight, bias,
-                     padding=convs[0].padding, groups=levels)
+        bias = (
+            torch.cat([c.bias
+                       for c in convs]) if convs[0].bias is not None else None)
+        x = F.conv2d(
+            torch.cat(pooled, dim=1),
+            weight,
+            bias,
+            padding=convs[0].padding,
+            groups=levels)
         first = self.level_layers[0]
         if first.with_norm:
             norms = [m.norm for m in self.level_layers]

@@ -74,17 +74,20 @@ class DetectronDeltaXYWHBBoxCoder(BaseBBoxCoder):
         ex, ey, ew, eh = self._xywh(bboxes)
         gx, gy, gw, gh = self._xywh(gt_bboxes)
         deltas = torch.stack([(gx - ex) / ew, (gy - ey) / eh,
-                              torch.log(gw / ew), torch.log(gh / eh)], dim=-1)
+                              torch.log(gw / ew),
+                              torch.log(gh / eh)],
+                             dim=-1)
         means, stds = deltas.new_tensor(self.means), deltas.new_tensor(
             self.stds)
         return (deltas - means) / stds
 
-    def decode(self,
-               bboxes: Union[Tensor, HorizontalBoxes],
-               pred_bboxes: Tensor,
-               max_shape: Optional[Sequence[int]] = None,
-               wh_ratio_clip: Optional[float] = None
-               ) -> Union[Tensor, HorizontalBoxes]:
+    def decode(
+        self,
+        bboxes: Union[Tensor, HorizontalBoxes],
+        pred_bboxes: Tensor,
+        max_shape: Optional[Sequence[int]] = None,
+        wh_ratio_clip: Optional[float] = None
+    ) -> Union[Tensor, HorizontalBoxes]:
         """Apply ``(..., 4)`` normalised deltas to ``(..., 4)`` boxes.
 
         Args:
@@ -110,11 +113,15 @@ class DetectronDeltaXYWHBBoxCoder(BaseBBoxCoder):
         pcy = d[..., 1] * h + cy
         pw = torch.exp(d[..., 2].clamp(max=clip)) * w
         ph = torch.exp(d[..., 3].clamp(max=clip)) * h
-        out = torch.stack([pcx - 0.5 * pw, pcy - 0.5 * ph,
-                           pcx + 0.5 * pw - 1., pcy + 0.5 * ph - 1.], dim=-1)
+        out = torch.stack([
+            pcx - 0.5 * pw, pcy - 0.5 * ph, pcx + 0.5 * pw - 1.,
+            pcy + 0.5 * ph - 1.
+        ],
+                          dim=-1)
         if max_shape is not None and self.clip_border:
-            if isinstance(max_shape, Tensor) or not isinstance(
-                    max_shape[0], (int, float)):
+            if isinstance(max_shape,
+                          Tensor) or not isinstance(max_shape[0],
+                                                    (int, float)):
                 raise ValueError('max_shape must be one (H, W) for all boxes,'
                                  f' got {max_shape!r}')
             height, width = max_shape[:2]

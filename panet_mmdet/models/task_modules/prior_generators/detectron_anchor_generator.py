@@ -25,8 +25,11 @@ def detectron_base_anchors(stride: int, size: float,
     hs = torch.round(ws * ratios)
     scale = size / stride
     ws, hs = ws * scale, hs * scale
-    return torch.stack([ctr - 0.5 * (ws - 1), ctr - 0.5 * (hs - 1),
-                        ctr + 0.5 * (ws - 1), ctr + 0.5 * (hs - 1)], dim=1)
+    return torch.stack([
+        ctr - 0.5 * (ws - 1), ctr - 0.5 * (hs - 1), ctr + 0.5 *
+        (ws - 1), ctr + 0.5 * (hs - 1)
+    ],
+                       dim=1)
 
 
 @TASK_UTILS.register_module()
@@ -51,8 +54,11 @@ class DetectronAnchorGenerator(AnchorGenerator):
         [[-22.0, -10.0, 25.0, 13.0], [-14.0, -14.0, 17.0, 17.0], [-10.0, -22.0, 13.0, 25.0]]
     """
 
-    def __init__(self, strides: Sequence[int], ratios: Sequence[float],
-                 sizes: Sequence[float], use_box_type: bool = False) -> None:
+    def __init__(self,
+                 strides: Sequence[int],
+                 ratios: Sequence[float],
+                 sizes: Sequence[float],
+                 use_box_type: bool = False) -> None:
         if len(sizes) != len(strides):
             raise ValueError(f'sizes must have one entry per level of strides '
                              f'{list(strides)}, got {list(sizes)}')
@@ -62,13 +68,16 @@ class DetectronAnchorGenerator(AnchorGenerator):
                                  f'square-strided), got {list(strides)}')
         if not ratios or any(r <= 0 for r in ratios):
             raise ValueError(f'ratios must be positive, got {list(ratios)}')
-        super().__init__(strides=list(strides), ratios=list(ratios),
-                         base_sizes=list(sizes), scales=[1.],
-                         use_box_type=use_box_type)
+        super().__init__(
+            strides=list(strides),
+            ratios=list(ratios),
+            base_sizes=list(sizes),
+            scales=[1.],
+            use_box_type=use_box_type)
 
     def gen_base_anchors(self) -> List[Tensor]:
         return [
-            detectron_base_anchors(stride[0], size, self.ratios.tolist()).to(
-                torch.float32)
+            detectron_base_anchors(stride[0], size,
+                                   self.ratios.tolist()).to(torch.float32)
             for stride, size in zip(self.strides, self.base_sizes)
         ]
