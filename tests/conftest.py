@@ -47,7 +47,8 @@ def data_options(data_root: str):
 
 
 def run_tool(args, timeout=900, env=None, check=True):
-    """Run a repo script with this interpreter; return the completed process."""
+    """Run a repo script with this interpreter; return the completed
+    process."""
     full_env = dict(os.environ)
     full_env.setdefault('OMP_NUM_THREADS', '2')
     full_env['PYTHONPATH'] = ROOT + os.pathsep + full_env.get('PYTHONPATH', '')

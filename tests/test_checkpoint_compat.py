@@ -1,4 +1,5 @@
-"""torch >= 2.6 weights_only loading of mmengine checkpoints, and its limits."""
+"""torch >= 2.6 weights_only loading of mmengine checkpoints, and its
+limits."""
 import io
 import pickle
 

@@ -110,17 +110,16 @@ def test_leave_distributed_destroys_the_group_once(tmp_path):
     """A one-process gloo group (in a child process, so this one keeps no
     group) is gone after leave_distributed(), which says so; a second call,
     and a call without any group, do nothing and return False."""
-    code = (
-        'import torch.distributed as dist\n'
-        'from panet_mmdet.engine import leave_distributed\n'
-        'assert leave_distributed() is False\n'
-        f'dist.init_process_group("gloo", init_method="file://{tmp_path}/store",'
-        ' rank=0, world_size=1)\n'
-        'assert dist.is_initialized()\n'
-        'assert leave_distributed() is True\n'
-        'assert not dist.is_initialized()\n'
-        'assert leave_distributed() is False\n'
-        'print("left")\n')
+    code = ('import torch.distributed as dist\n'
+            'from panet_mmdet.engine import leave_distributed\n'
+            'assert leave_distributed() is False\n'
+            'dist.init_process_group("gloo", '
+            f'init_method="file://{tmp_path}/store", rank=0, world_size=1)\n'
+            'assert dist.is_initialized()\n'
+            'assert leave_distributed() is True\n'
+            'assert not dist.is_initialized()\n'
+            'assert leave_distributed() is False\n'
+            'print("left")\n')
     proc = _run_python(code)
     assert proc.returncode == 0 and 'left' in proc.stdout, proc.stderr[-3000:]
 

@@ -161,8 +161,8 @@ def test_ablation_table_numbers(tmp_path):
     sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
     import ablation_table
     root = str(tmp_path)
-    for seed, (s0, s1) in enumerate(
-        ((0.30, 0.36), (0.32, 0.40), (0.34, 0.38))):
+    seed_scores = ((0.30, 0.36), (0.32, 0.40), (0.34, 0.38))
+    for seed, (s0, s1) in enumerate(seed_scores):
         _fake_run(root, 'a', seed, s0, s0 - 0.1)
         _fake_run(root, 'b', seed, s1, s1 - 0.05)
     costs = {

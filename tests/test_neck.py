@@ -111,10 +111,11 @@ def test_pa_activation_and_norm_are_configurable_separately():
         pa_norm_cfg=None,
         pa_act_cfg=None)
     assert neck.lateral_convs[0].with_norm and neck.fpn_convs[0].with_norm
-    assert not neck.pa_convs[0].with_norm and not neck.pa_convs[
-        0].with_activation
+    pa_conv = neck.pa_convs[0]
+    assert not pa_conv.with_norm and not pa_conv.with_activation
     default = BottomUpAugmentedFPN(IN_CHANNELS, 16, num_outs=4, norm_cfg=GN)
-    assert default.pa_convs[0].with_norm and default.pa_convs[0].with_activation
+    pa_conv = default.pa_convs[0]
+    assert pa_conv.with_norm and pa_conv.with_activation
     assert default.downsample_convs[0].with_activation
     assert not default.fpn_convs[0].with_activation  # FPN's stay as in FPN
     _randomise(neck)

@@ -1,4 +1,5 @@
-"""BottomUpAugmentedFPN replaces FPN in stock mmdet detectors: neck.type only."""
+"""BottomUpAugmentedFPN replaces FPN in stock mmdet detectors: neck.type
+only."""
 import pytest
 import torch
 from mmengine.hub import get_config

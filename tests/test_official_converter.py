@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from panet_mmdet.utils.official_checkpoints import (
-    DATASET_CLASSES, OFFICIAL_MODELS, convert_checkpoint,
-    detect_official_model, load_authors_checkpoint, map_state_dict)
+# yapf: disable
+from panet_mmdet.utils.official_checkpoints import (DATASET_CLASSES,
+                                                    OFFICIAL_MODELS,
+                                                    convert_checkpoint,
+                                                    detect_official_model,
+                                                    load_authors_checkpoint,
+                                                    map_state_dict)
+# yapf: enable
 from conftest import ROOT, run_tool
 from reference import authors_panet as A
 

@@ -56,7 +56,8 @@ def test_train_a_few_iterations_from_a_converted_checkpoint(
     logs = glob.glob(osp.join(str(work), '*', 'vis_data', 'scalars.json'))
     records = [json.loads(line) for line in open(logs[0])]
     losses = [r['loss'] for r in records if 'loss' in r]
-    assert len(losses) == 2 and all(l == l and l < 1e4 for l in losses)
+    assert len(losses) == 2 and all(loss == loss and loss < 1e4
+                                    for loss in losses)
     assert 'coco/segm_mAP' in out
     trained = torch.load(
         osp.join(str(work), 'iter_2.pth'),

@@ -1,4 +1,5 @@
-"""Bad inputs, numerics, determinism and checkpoints of the full PANet model."""
+"""Bad inputs, numerics, determinism and checkpoints of the full PANet
+model."""
 import os.path as osp
 
 import pytest

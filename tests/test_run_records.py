@@ -67,7 +67,8 @@ def test_compare_results_prints_means_and_the_difference(tmp_path):
                    sorted(str(p) for p in tmp_path.iterdir())).stdout
     assert 'a: 2, b: 2' in out
     assert '0.320+-0.028' in out  # segm AP of a: mean +- sample std
-    assert 'a - b: segm AP +0.110, bbox AP +0.110, time per iteration x2.00' in out
+    assert ('a - b: segm AP +0.110, bbox AP +0.110, time per iteration x2.00'
+            in out)
 
 
 def test_class_confusion_matches_the_best_scoring_overlap():

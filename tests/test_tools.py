@@ -1,4 +1,5 @@
-"""tools/train.py, tools/test.py, resume and 2-process gloo training, end to end.
+"""tools/train.py, tools/test.py, resume and 2-process gloo training, end to
+end.
 
 Each test runs the real scripts in a subprocess on the tiny config (128 px,
 4 iterations of a ResNet-18 Mask R-CNN) and generated data.
@@ -47,7 +48,8 @@ def test_train_writes_checkpoints_and_logs(full_run):
     assert logs
     records = [json.loads(line) for line in open(logs[0])]
     losses = [r['loss'] for r in records if 'loss' in r]
-    assert len(losses) == 4 and all(l == l and l < 1e4 for l in losses)
+    assert len(losses) == 4 and all(loss == loss and loss < 1e4
+                                    for loss in losses)
     # the schedule was followed: warm-up then a step at iteration 3
     lrs = [r['lr'] for r in records if 'lr' in r]
     assert lrs[0] < lrs[1] and lrs[3] == pytest.approx(lrs[2] * 0.1, rel=0.3)
@@ -114,8 +116,8 @@ def test_two_process_gloo_training_then_single_process_test(
     out = proc.stdout + proc.stderr
     assert 'world_size: 2' in out or "'world_size': 2" in out or \
         'Distributed launcher: pytorch' in out
-    assert sorted(osp.basename(p) for p in glob.glob(osp.join(work, '*.pth'))) \
-        == ['iter_2.pth']
+    saved = glob.glob(osp.join(work, '*.pth'))
+    assert sorted(osp.basename(p) for p in saved) == ['iter_2.pth']
     ckpt = _load(osp.join(work, 'iter_2.pth'))
     # saved from the unwrapped model: no DDP 'module.' prefix
     assert not any(k.startswith('module.') for k in ckpt['state_dict'])

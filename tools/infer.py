@@ -4,7 +4,8 @@ Works with any config and checkpoint of this repository (or mmdet's), via
 mmdet's ``DetInferencer``: writes ``OUT/vis/*.jpg`` (masks, boxes, labels)
 and, with ``--save-pred``, ``OUT/preds/*.json``.
 
-    python tools/infer.py data/demo_shapes/val configs/demo/panet_r18_bufpn-gn_demo.py \
+    python tools/infer.py data/demo_shapes/val \
+        configs/demo/panet_r18_bufpn-gn_demo.py \
         work_dirs/demo/panet_r18_bufpn-gn_demo/iter_960.pth --out-dir outputs
 """
 import argparse

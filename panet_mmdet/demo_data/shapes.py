@@ -75,8 +75,9 @@ def _photo_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         from skimage import data as skdata
     except ImportError as e:
         raise ImportError(
-            "background='photo' needs scikit-image (pip install scikit-image); "
-            "use background='synthetic' otherwise") from e
+            "background='photo' needs scikit-image "
+            "(pip install scikit-image); use background='synthetic' otherwise"
+        ) from e
     name = _PHOTO_NAMES[int(rng.integers(len(_PHOTO_NAMES)))]
     photo = np.asarray(getattr(skdata, name)())
     if photo.ndim == 2:

@@ -1,4 +1,5 @@
-"""A two-stage mmdet detector as one traceable module: image in, detections out.
+"""A two-stage mmdet detector as one traceable module: image in, detections
+out.
 
 :class:`ExportableTwoStageDetector` wraps a built (and loaded) mmdet
 ``TwoStageDetector`` -- PANet, Mask R-CNN, Faster R-CNN -- and re-expresses

@@ -1,4 +1,5 @@
-"""Let mmengine load (and so resume from) its own checkpoints under torch >= 2.6.
+"""Let mmengine load (and so resume from) its own checkpoints under
+torch >= 2.6.
 
 Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``, and an
 mmengine 0.10.x checkpoint holds more than tensors: its ``message_hub``
@@ -45,7 +46,8 @@ def _history_buffer_method(owner: Any, name: str) -> Any:
 
 
 def _mmengine_safe_globals() -> List[Any]:
-    """The allow-list entries, in ``torch.serialization.add_safe_globals`` form."""
+    """The allow-list entries, in ``torch.serialization.add_safe_globals``
+    form."""
     from numpy._core import multiarray
     entries: List[Any] = [
         HistoryBuffer, np.ndarray, np.dtype,

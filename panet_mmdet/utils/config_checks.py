@@ -60,9 +60,9 @@ def check_dataset_paths(cfg: Config, loaders=_LOADERS) -> None:
             root = ds.get('data_root', '') or ''
             if root and _is_local(root) and not osp.isdir(root):
                 raise FileNotFoundError(
-                    f'{where}.data_root does not exist: {root!r}. For the demo '
-                    'data run `python tools/make_demo_data.py` (or `make demo`).'
-                )
+                    f'{where}.data_root does not exist: {root!r}. For the '
+                    'demo data run `python tools/make_demo_data.py` (or '
+                    '`make demo`).')
             paths = []
             if ds.get('ann_file'):
                 paths.append(('ann_file', ds['ann_file']))
@@ -73,6 +73,6 @@ def check_dataset_paths(cfg: Config, loaders=_LOADERS) -> None:
                 full = value if osp.isabs(value) else osp.join(root, value)
                 if _is_local(full) and not osp.exists(full):
                     raise FileNotFoundError(
-                        f'{where}.{key} does not exist: {full!r}. For the demo '
-                        'data run `python tools/make_demo_data.py` (or '
+                        f'{where}.{key} does not exist: {full!r}. For the '
+                        'demo data run `python tools/make_demo_data.py` (or '
                         '`make demo`).')

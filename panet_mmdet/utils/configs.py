@@ -3,7 +3,8 @@ from mmengine.config import Config, ConfigDict
 
 
 def load_config(path: str) -> Config:
-    """A config file, or one of mmdet's as ``mmdet::path/in/its/configs.py``."""
+    """A config file, or one of mmdet's as
+    ``mmdet::path/in/its/configs.py``."""
     if path.startswith('mmdet::'):
         from mmengine.hub import get_config
         return get_config(path)

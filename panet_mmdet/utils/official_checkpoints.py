@@ -261,8 +261,8 @@ def _pickle_strings(path: str, limit: int = 2000) -> List[str]:
                     found.append(arg)
                     if len(found) >= limit:
                         break
-        except Exception:  # a truncated or non-pickle stream: keep what we have
-            pass
+        except Exception:
+            pass  # a truncated or non-pickle stream: keep what we have
     return found
 
 

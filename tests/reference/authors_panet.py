@@ -19,8 +19,9 @@ bias, GroupNorm has no running stats, and the anchors of GenerateProposalsOp
 are a plain numpy attribute; so parameters are the whole state.
 
 Where each function comes from (all paths in the authors' repository):
-  get_image_blob ........... lib/utils/blob.py (get_image_blob, prep_im_for_blob,
-                             im_list_to_blob, get_max_shape, get_target_scale)
+  get_image_blob ........... lib/utils/blob.py (get_image_blob,
+                             prep_im_for_blob, im_list_to_blob, get_max_shape,
+                             get_target_scale)
   conv_body ................ lib/modeling/FPN.py fpn.forward (panet_buttomup,
                              USE_GN) over ResNet.py ResNet50_conv5_body
   rpn_outputs .............. FPN.py fpn_rpn_outputs.forward,
@@ -30,7 +31,8 @@ Where each function comes from (all paths in the authors' repository):
                              proposals.py collect
   roi_align_legacy ......... lib/modeling/roi_xfrom/roi_align/src/
                              roi_align_kernel.cu ROIAlignForward
-  box_head ................. model_builder.py roi_feature_transform(panet=True);
+  box_head ................. model_builder.py
+                             roi_feature_transform(panet=True);
                              fast_rcnn_heads.py roi_Xconv1fc_gn_head_panet /
                              roi_2mlp_head_gn_panet, fast_rcnn_outputs
   mask_head ................ mask_rcnn_heads.py mask_rcnn_fcn_head_
@@ -221,7 +223,8 @@ class FastRCNNOutputs(nn.Module):
 
 
 class MaskHeadAdpFF(nn.Module):
-    """mask_rcnn_heads.py mask_rcnn_fcn_head_v1upXconvs_gn_adp_ff (DIM_REDUCED=256)."""
+    """mask_rcnn_heads.py mask_rcnn_fcn_head_v1upXconvs_gn_adp_ff
+    (DIM_REDUCED=256)."""
 
     def __init__(self, dim=256):
         super().__init__()
@@ -242,7 +245,8 @@ class MaskHeadAdpFF(nn.Module):
 
 
 class MaskOutputs(nn.Module):
-    """mask_rcnn_heads.py mask_rcnn_outputs (conv output, CLS_SPECIFIC_MASK)."""
+    """mask_rcnn_heads.py mask_rcnn_outputs (conv output,
+    CLS_SPECIFIC_MASK)."""
 
     def __init__(self, dim_in, num_classes):
         super().__init__()
@@ -396,7 +400,8 @@ def bbox_transform(boxes, deltas, weights=(1.0, 1.0, 1.0, 1.0)):
 
 
 def clip_tiled_boxes(boxes, im_shape):
-    """boxes.clip_tiled_boxes: clip (N, 4k) boxes in place to [0, W-1] x [0, H-1]."""
+    """boxes.clip_tiled_boxes: clip (N, 4k) boxes in place to [0, W-1] x
+    [0, H-1]."""
     for k, lim in ((0, im_shape[1]), (1, im_shape[0]), (2, im_shape[1]),
                    (3, im_shape[0])):
         boxes[:, k::4] = np.maximum(np.minimum(boxes[:, k::4], lim - 1), 0)
@@ -430,7 +435,8 @@ def get_target_scale(im_size_min, im_size_max, target_size, max_size):
 
 
 def get_image_blob(im_bgr_uint8, target_scale=1000, max_size=1400):
-    """-> (blob float32 (1, 3, H, W) padded to x32, im_scale, im_info (1, 3) float32)."""
+    """-> (blob float32 (1, 3, H, W) padded to x32, im_scale,
+    im_info (1, 3) float32)."""
     im = im_bgr_uint8.astype(np.float32, copy=True)
     im -= PIXEL_MEANS
     im_scale = get_target_scale(
@@ -492,7 +498,8 @@ def conv_body(model, blob):
 
 
 def generate_anchors(stride, sizes, aspect_ratios):
-    """generate_anchors.generate_anchors: (A, 4) anchors centred on stride / 2."""
+    """generate_anchors.generate_anchors: (A, 4) anchors centred on
+    stride / 2."""
 
     def whctrs(a):
         w, h = a[2] - a[0] + 1, a[3] - a[1] + 1
@@ -569,7 +576,8 @@ def proposals_for_one_image(im_info,
                             nms_thresh=0.7,
                             min_size=0):
     """GenerateProposalsOp.proposals_for_one_image (TEST settings of the yaml).
-    bbox_deltas (4A, H, W), scores (A, H, W) ndarrays -> (proposals, scores (n, 1))."""
+    bbox_deltas (4A, H, W), scores (A, H, W) ndarrays
+    -> (proposals, scores (n, 1))."""
     bbox_deltas = bbox_deltas.transpose((1, 2, 0)).reshape((-1, 4))
     scores = scores.transpose((1, 2, 0)).reshape((-1, 1))
     if pre_nms_top_n <= 0 or pre_nms_top_n >= len(scores):
@@ -629,7 +637,8 @@ def rpn_proposals(model,
 
 def _bilinear(flat, base, height, width, y, x):
     """bilinear_interpolate of the kernel for y (R, PH) x x (R, PW) sample
-    points of each RoI; flat is the (N * H * W, C) feature -> (R, PH, PW, C)."""
+    points of each RoI; flat is the (N * H * W, C) feature
+    -> (R, PH, PW, C)."""
     shape = (y.shape[0], y.shape[1], x.shape[1])
     y, x = y[:, :, None].expand(shape), x[:, None, :].expand(shape)
     empty = (y < -1.0) | (y > height) | (x < -1.0) | (x > width)
@@ -663,7 +672,8 @@ def roi_align_legacy(feat,
     """RoIAlign without the half-pixel offset (aligned=False): RoI corners
     x * spatial_scale, roi size max(x2*s - x1*s, 1), a sampling_ratio x
     sampling_ratio grid per bin averaged, caffe2 boundary rules.
-    feat (N, C, H, W); rois (R, 5) [batch_idx, x1, y1, x2, y2] -> (R, C, PH, PW)."""
+    feat (N, C, H, W); rois (R, 5) [batch_idx, x1, y1, x2, y2]
+    -> (R, C, PH, PW)."""
     if sampling_ratio <= 0:
         raise NotImplementedError(
             'adaptive sampling is not used by the PANet configs')
@@ -698,7 +708,8 @@ def roi_align_legacy(feat,
 
 def _pool_all_levels(blobs_roi_levels, rois, resolution):
     """roi_feature_transform(panet=True): every RoI pooled on every level,
-    returned finest first [N2, N3, N4, N5]; blobs_roi_levels is [N5, ..., N2]."""
+    returned finest first [N2, N3, N4, N5]; blobs_roi_levels is
+    [N5, ..., N2]."""
     return [
         roi_align_legacy(blobs_roi_levels[ROI_LEVELS[-1] - lvl], rois,
                          resolution, 1. / 2**lvl, SAMPLING_RATIO)
@@ -713,8 +724,10 @@ def _pool_all_levels(blobs_roi_levels, rois, resolution):
 
 @torch.no_grad()
 def box_head(model, blobs_roi_levels, rois):
-    """Box_Head + Box_Outs at test time -> (cls_prob (R, K) softmax, bbox_pred (R, 4K)).
-    blobs_roi_levels: [N5, N4, N3, N2]; rois (R, 5) in the network input space."""
+    """Box_Head + Box_Outs at test time
+    -> (cls_prob (R, K) softmax, bbox_pred (R, 4K)).
+    blobs_roi_levels: [N5, N4, N3, N2]; rois (R, 5) in the network input
+    space."""
     head = model.Box_Head
     x = _pool_all_levels(blobs_roi_levels, rois, BOX_RESOLUTION)
     if isinstance(head, BoxHead2mlpPANet):
@@ -730,7 +743,8 @@ def box_head(model, blobs_roi_levels, rois):
 
 @torch.no_grad()
 def mask_head(model, blobs_roi_levels, mask_rois):
-    """Mask_Head + Mask_Outs at test time -> mask probabilities (R, K, 28, 28)."""
+    """Mask_Head + Mask_Outs at test time -> mask probabilities
+    (R, K, 28, 28)."""
     head = model.Mask_Head
     x = [
         m(t) for m, t in zip(
@@ -778,7 +792,8 @@ def box_results_with_nms_and_limit(scores,
                                    detections_per_im=100):
     """Per-class score > thresh and NMS (float32 dets), then keep scores >= the
     detections_per_im-th best over all classes.
-    -> (scores (D,), boxes (D, 4), cls_boxes: per class (n, 5) [x1 y1 x2 y2 s])."""
+    -> (scores (D,), boxes (D, 4),
+        cls_boxes: per class (n, 5) [x1 y1 x2 y2 s])."""
     num_classes = scores.shape[1]
     cls_boxes = [[] for _ in range(num_classes)]
     for j in range(1, num_classes):
@@ -807,7 +822,8 @@ def _get_rois_blob(im_rois, im_scale):
 
 
 def im_detect_mask(model, im_scale, boxes, blobs_roi_levels):
-    """-> soft masks (R, K, 28, 28) for boxes (R, 4) in original image space."""
+    """-> soft masks (R, K, 28, 28) for boxes (R, 4) in original image
+    space."""
     if boxes.shape[0] == 0:
         return np.zeros((0, MASK_RESOLUTION, MASK_RESOLUTION), np.float32)
     mask_rois = _get_rois_blob(boxes, im_scale)

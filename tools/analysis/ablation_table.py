@@ -3,7 +3,8 @@ as Markdown + JSON, and a plot of AP against inference time.
 
     python tools/analysis/ablation_table.py results/demo_ablation
     python tools/analysis/ablation_table.py --root work_dirs/ablation \
-        --costs work_dirs/ablation/costs.json --out work_dirs/ablation/ablation \
+        --costs work_dirs/ablation/costs.json \
+        --out work_dirs/ablation/ablation \
         stock=configs/demo/mask-rcnn_r18_fpn-gn_demo.py \
         +BPA=configs/demo/ablations/mask-rcnn_r18_bufpn-gn_demo.py ...
 

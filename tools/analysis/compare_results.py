@@ -4,7 +4,8 @@ Reads, from each work dir, the metrics that ``tools/test.py --save-metrics``
 wrote (``test_metrics.json``) and the training log
 (``*/vis_data/scalars.json``) for the median seconds per iteration.
 
-    python tools/analysis/compare_results.py work_dirs/demo/panet_r18_bufpn-gn_demo \
+    python tools/analysis/compare_results.py \
+        work_dirs/demo/panet_r18_bufpn-gn_demo \
         work_dirs/demo/mask-rcnn_r18_fpn-gn_demo
 
 Work dirs named ``NAME_seedN`` are grouped by ``NAME`` and reported as mean
@@ -37,9 +38,8 @@ def main(argv=None):
     width = max(len(n) for n in groups) + 2
     cell = 13 if seeds > 1 else 7
     if seeds > 1:
-        print(
-            f'mean +- std over seeds ({", ".join(f"{n}: {len(v)}" for n, v in groups.items())})'
-        )
+        counts = ', '.join(f'{n}: {len(v)}' for n, v in groups.items())
+        print(f'mean +- std over seeds ({counts})')
     for kind in ('bbox', 'segm'):
         print(f'{kind:{width}s}' + ''.join(f'{k:>{cell}s}' for k, _ in KEYS) +
               ('     s/iter' if kind == 'bbox' else ''))

@@ -3,7 +3,8 @@ with the most objects (ties: the most classes, then the lowest id), as
 mmdet's visualiser drew it with ``tools/test.py --show-dir`` (ground truth
 on the left, predictions with score >= 0.3 on the right).
 
-    python tools/analysis/demo_picture.py data/demo_shapes/annotations/instances_val.json \
+    python tools/analysis/demo_picture.py \
+        data/demo_shapes/annotations/instances_val.json \
         WORK_DIR/TIMESTAMP/vis --out WORK_DIR/demo_prediction.png
 """
 import argparse

@@ -1,7 +1,9 @@
 """Parameters and FLOPs of configs, side by side (what PANet costs).
 
-    python tools/analysis/model_summary.py configs/panet/panet_r50_bufpn-gn_1x_coco.py \
-        --baseline mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py --shape 800 1333
+    python tools/analysis/model_summary.py \
+        configs/panet/panet_r50_bufpn-gn_1x_coco.py \
+        --baseline mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py \
+        --shape 800 1333
 
 Counts the whole detector in inference mode (RPN proposals -> RoI heads) on
 one random image, with per-part rows for what PANet changes (neck, RoI

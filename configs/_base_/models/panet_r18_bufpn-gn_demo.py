@@ -1,5 +1,6 @@
-# The PANet demo model: the stock demo Mask R-CNN (./mask-rcnn_r18_fpn-gn_demo.py:
-# same backbone, widths, RPN, sampling and test settings) with PANet's neck
+# The PANet demo model: the stock demo Mask R-CNN
+# (./mask-rcnn_r18_fpn-gn_demo.py: same backbone, widths, RPN, sampling and
+# test settings) with PANet's neck
 # and heads, as ./panet_r50_bufpn-gn.py is mmdet's Mask R-CNN with them:
 #   - BottomUpAugmentedFPN: bottom-up path augmentation, GN + ReLU in its convs
 #   - AdaptiveFeaturePoolingRoIExtractor on both branches: every RoI pooled

@@ -8,8 +8,9 @@
 #   3 panet-2fc_r18_bufpn-gn_demo.py               + fully-connected fusion
 #   4 ../panet_r18_bufpn-gn_demo.py                + heavier box head (PANet)
 # Single components on the stock model, outside the ladder:
-#   mask-rcnn-afp_r18_fpn-gn_demo.py (AFP only), mask-rcnn-ff_r18_fpn-gn_demo.py
-#   (FF only); BPA only is rung 1. Rungs 3 and 4 are the paper's 2fc vs
-#   heavier-head comparison. Run them all: bash tools/run_ablation.sh 0 1 2
+#   mask-rcnn-afp_r18_fpn-gn_demo.py (AFP only),
+#   mask-rcnn-ff_r18_fpn-gn_demo.py (FF only); BPA only is rung 1. Rungs 3
+#   and 4 are the paper's 2fc vs heavier-head comparison. Run them all:
+#   bash tools/run_ablation.sh 0 1 2
 _base_ = '../mask-rcnn_r18_fpn-gn_demo.py'
 model = dict(neck=dict(type='BottomUpAugmentedFPN'))

@@ -3,9 +3,11 @@
 # annotations). Start from their COCO checkpoint converted with the classes
 # Cityscapes keeps (rider initialised from person, as the authors'
 # convert_coco_model_to_cityscapes.py with cityscapes_to_coco_with_rider):
-#   python tools/model_converters/panet_official_to_mmdet.py --dataset cityscapes \
-#       downloaded_panet_mask_2x.pth checkpoints/panet-official_r50_bufpn-gn_2x_coco_cityscapes-classes.pth
-#   tools/dist_train.sh configs/panet/official/panet-official_r50_bufpn-gn_1x_cityscapes.py 8
+#   python tools/model_converters/panet_official_to_mmdet.py \
+#       --dataset cityscapes downloaded_panet_mask_2x.pth \
+#       checkpoints/panet-official_r50_bufpn-gn_2x_coco_cityscapes-classes.pth
+#   tools/dist_train.sh \
+#       configs/panet/official/panet-official_r50_bufpn-gn_1x_cityscapes.py 8
 # Schedule and data: mmdet's cityscapes/mask-rcnn_r50_fpn_1x_cityscapes.py
 # (8 epochs of the 8x repeated train set, batch 8, lr 0.01, step at epoch
 # 7) with Detectron's Cityscapes scales (train short side 800..1024, test
@@ -62,4 +64,4 @@ param_scheduler = [
         gamma=0.1)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=8)
-load_from = 'checkpoints/panet-official_r50_bufpn-gn_2x_coco_cityscapes-classes.pth'
+load_from = 'checkpoints/panet-official_r50_bufpn-gn_2x_coco_cityscapes-classes.pth'  # noqa: E501

@@ -3,8 +3,10 @@
 # e2e_panet_R-50-FPN_2x_mask.yaml of GitHub ShuLiu1993/PANet).
 # Evaluate their checkpoint after converting it:
 #   python tools/model_converters/panet_official_to_mmdet.py \
-#       downloaded_panet_mask_2x.pth checkpoints/panet-official_r50_bufpn-gn_2x_coco.pth
-#   python tools/test.py configs/panet/official/panet-official_r50_bufpn-gn_2x_coco.py \
+#       downloaded_panet_mask_2x.pth \
+#       checkpoints/panet-official_r50_bufpn-gn_2x_coco.pth
+#   python tools/test.py \
+#       configs/panet/official/panet-official_r50_bufpn-gn_2x_coco.py \
 #       checkpoints/panet-official_r50_bufpn-gn_2x_coco.pth
 # Training with it follows their yaml (multi-scale, 512 RoIs, lr 0.02, 180k
 # iterations with steps at 120k and 160k, 16 images per iteration).

@@ -41,8 +41,10 @@ class DetectronResize(Resize):
         >>> import numpy as np
         >>> t = DetectronResize(scales=1000, max_size=1400)
         >>> out = t(dict(img=np.zeros((480, 640, 3), np.uint8)))
-        >>> out['img'].shape, out['img'].dtype, out['scale_factor']
-        ((1000, 1333, 3), dtype('float32'), (2.0833333333333335, 2.0833333333333335))
+        >>> out['img'].shape, out['img'].dtype
+        ((1000, 1333, 3), dtype('float32'))
+        >>> out['scale_factor']
+        (2.0833333333333335, 2.0833333333333335)
     """
 
     def __init__(self,

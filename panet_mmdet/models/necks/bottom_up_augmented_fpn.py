@@ -113,8 +113,13 @@ class BottomUpAugmentedFPN(FPN):
         >>> inputs = [torch.rand(1, c, s, s)
         ...           for c, s in zip(in_channels, [84, 42, 21, 11])]
         >>> neck = BottomUpAugmentedFPN(in_channels, 32, num_outs=5).eval()
-        >>> [tuple(o.shape) for o in neck(inputs)]
-        [(1, 32, 84, 84), (1, 32, 42, 42), (1, 32, 21, 21), (1, 32, 11, 11), (1, 32, 6, 6)]
+        >>> for o in neck(inputs):
+        ...     print(tuple(o.shape))
+        (1, 32, 84, 84)
+        (1, 32, 42, 42)
+        (1, 32, 21, 21)
+        (1, 32, 11, 11)
+        (1, 32, 6, 6)
     """
 
     def __init__(

@@ -50,8 +50,11 @@ class DetectronAnchorGenerator(AnchorGenerator):
 
     Example:
         >>> gen = DetectronAnchorGenerator([4], [0.5, 1., 2.], [32])
-        >>> gen.base_anchors[0].tolist()
-        [[-22.0, -10.0, 25.0, 13.0], [-14.0, -14.0, 17.0, 17.0], [-10.0, -22.0, 13.0, 25.0]]
+        >>> for anchor in gen.base_anchors[0].tolist():
+        ...     print(anchor)
+        [-22.0, -10.0, 25.0, 13.0]
+        [-14.0, -14.0, 17.0, 17.0]
+        [-10.0, -22.0, 13.0, 25.0]
     """
 
     def __init__(self,
