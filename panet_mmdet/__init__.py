@@ -24,9 +24,12 @@ def _training_stack_importable() -> bool:
     mmengine's registries they already have, so this is False only where
     registering would serve nothing; their own errors surface when
     ``panet_mmdet.models`` (or mmdet) is imported directly."""
+    try:  # torch first: a failing mmdet import has imported mmcv already
+        import torch  # noqa: F401
+    except ImportError:
+        return False
     try:
         import mmdet  # noqa: F401
-        import torch  # noqa: F401
     except ImportError:
         return False
     return True
