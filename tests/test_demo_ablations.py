@@ -275,8 +275,8 @@ def test_ablation_costs_own_batches(tiny_data, tmp_path):
     """--own-batches trains each config on its own loader's batch size; by
     default every config gets the first config's batches."""
     import sys
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    import ablation_costs
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from benchmarks import ablation_costs
     configs = []
     for batch in (1, 2):
         path = tmp_path / f'stock_batch{batch}.py'

@@ -328,22 +328,6 @@ def run_ladder(cfg):
     return not failed
 
 
-def costs_command():
-    """tools/benchmark.py ablation-costs, or the script it wraps where that
-    subcommand does not exist."""
-    probe = subprocess.run(
-        [sys.executable, 'tools/benchmark.py', 'ablation-costs', '--help'],
-        cwd=ROOT,
-        capture_output=True)
-    if probe.returncode == 0:
-        return ['tools/benchmark.py', 'ablation-costs']
-    for script in ('tools/analysis/ablation_costs.py',
-                   'tools/benchmarks/ablation_costs.py'):
-        if osp.isfile(osp.join(ROOT, script)):
-            return [script]
-    raise FileNotFoundError('no ablation-costs tool in tools/')
-
-
 def measure_costs(cfg):
     """The costs are measured once, all configs in one process. When this
     invocation brings configs costs.json lacks (ABLATION_SINGLES, another
@@ -382,9 +366,9 @@ def measure_costs(cfg):
           f"{cfg['seeds'][0]} checkpoints), memory")
     tmp = costs + '.tmp'
     proc = subprocess.Popen([
-        sys.executable, *costs_command(), *configs, '--checkpoints',
-        *checkpoints, '--data-root', cfg['data_dir'], '--repeats',
-        cfg['cost_repeats'], '--out', tmp
+        sys.executable, 'tools/benchmark.py', 'ablation-costs', *configs,
+        '--checkpoints', *checkpoints, '--data-root', cfg['data_dir'],
+        '--repeats', cfg['cost_repeats'], '--out', tmp
     ],
                             cwd=ROOT,
                             env=dict(
