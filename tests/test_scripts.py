@@ -63,6 +63,14 @@ def test_run_demo_main_job(tmp_path):
                        'default_hooks.logger.interval=1'),
                    timeout=900).stdout
     assert 'demo result (' + DEMO + ', seed 0)' in out, out
+    # what it will do, first (the schedule read from the config + options)
+    assert out.index('  2/3 train ' + DEMO + ' from scratch: 2 iterations '
+                     'of 4 images') < out.index('== 1/3 demo data'), out
+    # and at the end, the picture and the command that gives its numbers
+    assert f'picture: {work}/demo_prediction.png' in out, out
+    tail = out[out.index('its numbers'):]
+    assert 'tools/analysis/class_confusion.py ' + DEMO in tail, tail
+    assert f'--img-dir {data}/val' in tail, tail
     # compare_results.py's table: one row per work dir, named after it
     assert re.search(r'^panet_demo +[0-9.]+ ', out, re.M), out
     metrics = json.load(open(osp.join(work, 'test_metrics.json')))

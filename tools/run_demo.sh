@@ -23,6 +23,29 @@ read -r -a EXTRA_OPTS <<< "${DEMO_CFG_OPTIONS:-}"
 source tools/demo_data_options.sh  # -> DEMO_DATA_OPTS
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 2)}
 
+# What the run will do, with the schedule read from the config (and any
+# DEMO_CFG_OPTIONS), before the minutes of training start.
+CFG_OPTS=()
+[ ${#EXTRA_OPTS[@]} -gt 0 ] && CFG_OPTS=(--cfg-options "${EXTRA_OPTS[@]}")
+read -r ITERS BATCH <<< "$("$PY" - "$CONFIG" ${CFG_OPTS[@]+"${CFG_OPTS[@]}"} <<'PYEOF' 2>/dev/null
+import argparse
+from mmengine.config import Config, DictAction
+p = argparse.ArgumentParser()
+p.add_argument('config')
+p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+a = p.parse_args()
+cfg = Config.fromfile(a.config)
+cfg.merge_from_dict(a.cfg_options)
+print(cfg.train_cfg.max_iters, cfg.train_dataloader.batch_size)
+PYEOF
+)"
+echo "make demo: PANet on the embedded demo data, on this machine's CPU ($OMP_NUM_THREADS threads)"
+echo "  1/3 write the demo data to $DATA_DIR (160 train / 40 val images; seconds)"
+echo "  2/3 train $CONFIG from scratch: ${ITERS:-?} iterations of ${BATCH:-?} images -> $WORK_DIR"
+echo "      (how long that takes on this machine is logged after its first 12 iterations)"
+echo "  3/3 test on the val images (COCO box and mask AP), draw the predictions (about a minute)"
+echo
+
 START=$(date +%s)
 echo "== 1/3 demo data -> $DATA_DIR"
 "$PY" tools/make_demo_data.py --out "$DATA_DIR" --seed 0
@@ -47,3 +70,8 @@ echo "demo result ($CONFIG, seed $SEED): data+train $((TRAINED - START)) s, tota
 echo "prediction images (ground truth left, predictions right): $VIS"
 "$PY" tools/analysis/demo_picture.py "$DATA_DIR/annotations/instances_val.json" "$VIS" \
     --out "$WORK_DIR/demo_prediction.png"
+echo
+echo "picture: $WORK_DIR/demo_prediction.png (ground truth left, predictions with score >= 0.3 right)"
+echo "its numbers (for each val object, the best detection and its class):"
+echo "  $PY tools/analysis/class_confusion.py $CONFIG $CKPT \\"
+echo "      --ann $DATA_DIR/annotations/instances_val.json --img-dir $DATA_DIR/val"

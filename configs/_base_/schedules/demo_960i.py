@@ -40,8 +40,9 @@ log_processor = dict(by_epoch=False)
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)
 # the RNG states in checkpoints; losses averaged over all processes in
-# distributed runs
+# distributed runs; one early log line with the expected end of training
 custom_hooks = [
     dict(type='RandomStateCheckpointHook'),
     dict(type='DistributedLossAveragingHook'),
+    dict(type='ProgressEstimateHook', skip_iters=2, timed_iters=10),
 ]
