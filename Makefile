@@ -26,7 +26,8 @@ compare: setup
 		work_dirs/demo/panet_r18_bufpn-gn_demo work_dirs/demo/mask-rcnn_r18_fpn-gn_demo
 
 # The demo ablation ladder (stock -> +BPA -> +AFP -> +FF -> +HHD), 3 seeds,
-# two 1-thread runs at a time as for the README's table, then its table and
-# plot in work_dirs/ablation/ (resumable; see README).
+# two 1-thread runs at a time as for results/demo_ablation/, then its table
+# and plot in work_dirs/ablation/ (resumable; docs/results.md, knobs in
+# tools/analysis/run_ablation.py).
 ablation: setup
 	@OMP_NUM_THREADS=1 ABLATION_JOBS=2 bash tools/run_ablation.sh 0 1 2

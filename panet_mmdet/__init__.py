@@ -22,15 +22,18 @@ from .version import __version__
 def _training_stack_importable() -> bool:
     """Whether torch and mmdet import. In any process that uses mmdet's or
     mmengine's registries they already have, so this is False only where
-    registering would serve nothing; their own errors surface when
-    ``panet_mmdet.models`` (or mmdet) is imported directly."""
-    try:  # torch first: a failing mmdet import has imported mmcv already
+    registering would serve nothing: without torch (absent or unusable; the
+    torch-free runtime must still import), or with torch but no mmdet. An
+    mmdet that is installed but fails (a broken mmcv) raises its error."""
+    try:  # torch first: importing mmdet imports mmcv and mmengine
         import torch  # noqa: F401
     except ImportError:
         return False
     try:
         import mmdet  # noqa: F401
-    except ImportError:
+    except ModuleNotFoundError as e:
+        if e.name != 'mmdet':
+            raise
         return False
     return True
 

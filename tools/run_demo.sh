@@ -27,7 +27,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 2)}
 # DEMO_CFG_OPTIONS), before the minutes of training start.
 CFG_OPTS=()
 [ ${#EXTRA_OPTS[@]} -gt 0 ] && CFG_OPTS=(--cfg-options "${EXTRA_OPTS[@]}")
-read -r ITERS BATCH <<< "$("$PY" - "$CONFIG" ${CFG_OPTS[@]+"${CFG_OPTS[@]}"} <<'PYEOF' 2>/dev/null
+read -r ITERS BATCH TIMED <<< "$("$PY" - "$CONFIG" ${CFG_OPTS[@]+"${CFG_OPTS[@]}"} <<'PYEOF' 2>/dev/null
 import argparse
 from mmengine.config import Config, DictAction
 p = argparse.ArgumentParser()
@@ -36,13 +36,19 @@ p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
 a = p.parse_args()
 cfg = Config.fromfile(a.config)
 cfg.merge_from_dict(a.cfg_options)
-print(cfg.train_cfg.max_iters, cfg.train_dataloader.batch_size)
+hooks = [h for h in cfg.get('custom_hooks', [])
+         if h['type'] == 'ProgressEstimateHook']
+timed = (hooks[0].get('skip_iters', 2) + hooks[0].get('timed_iters', 10)
+         if hooks else 0)
+print(cfg.train_cfg.max_iters, cfg.train_dataloader.batch_size, timed)
 PYEOF
 )"
-echo "make demo: PANet on the embedded demo data, on this machine's CPU ($OMP_NUM_THREADS threads)"
+echo "make demo: $NAME on the embedded demo data, on this machine's CPU ($OMP_NUM_THREADS threads)"
 echo "  1/3 write the demo data to $DATA_DIR (160 train / 40 val images; seconds)"
 echo "  2/3 train $CONFIG from scratch: ${ITERS:-?} iterations of ${BATCH:-?} images -> $WORK_DIR"
-echo "      (how long that takes on this machine is logged after its first 12 iterations)"
+if [ "${TIMED:-0}" -gt 0 ] && [ "${ITERS:-0}" -gt "$TIMED" ]; then
+    echo "      (after $TIMED iterations a 'progress:' line says how long the rest takes here)"
+fi
 echo "  3/3 test on the val images (COCO box and mask AP), draw the predictions (about a minute)"
 echo
 

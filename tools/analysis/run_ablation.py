@@ -342,9 +342,12 @@ def measure_costs(cfg):
             measured = list(json.load(f)['configs'])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    # configs renamed or removed since they were measured are dropped (the
+    # file is then measured again without them)
+    measured_now = [c for c in measured if osp.isfile(osp.join(ROOT, c))]
     configs = [c for _, c in cfg['rungs']]
-    configs += [c for c in measured if c not in configs]
-    if len(configs) <= len(measured):
+    configs += [c for c in measured_now if c not in configs]
+    if len(configs) <= len(measured) and measured_now == measured:
         return True
     checkpoints = []
     for c in configs:  # the first seed's weights, else any seed's
@@ -365,18 +368,17 @@ def measure_costs(cfg):
     print('== costs: parameters, FLOPs, train step, inference (seed '
           f"{cfg['seeds'][0]} checkpoints), memory")
     tmp = costs + '.tmp'
-    proc = subprocess.Popen([
-        sys.executable, 'tools/benchmark.py', 'ablation-costs', *configs,
-        '--checkpoints', *checkpoints, '--data-root', cfg['data_dir'],
-        '--repeats', cfg['cost_repeats'], '--out', tmp
-    ],
-                            cwd=ROOT,
-                            env=dict(
-                                cfg['env'],
-                                OMP_NUM_THREADS=cfg['cost_threads']),
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
-                            text=True)
+    proc = cfg['cost_proc'] = subprocess.Popen(
+        [
+            sys.executable, 'tools/benchmark.py', 'ablation-costs', *configs,
+            '--checkpoints', *checkpoints, '--data-root', cfg['data_dir'],
+            '--repeats', cfg['cost_repeats'], '--out', tmp
+        ],
+        cwd=ROOT,
+        env=dict(cfg['env'], OMP_NUM_THREADS=cfg['cost_threads']),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True)
     for line in proc.stdout:
         if not NOISE_RE.search(line):
             sys.stdout.write(line)
@@ -399,24 +401,43 @@ def main(argv=None):
     cfg['env'] = dict(os.environ, OMP_NUM_THREADS=cfg['threads'])
     cfg['running'] = []
 
-    def interrupted(signum, frame):
-        sys.stderr.write(f'{PROG}: interrupted, stopping the running runs\n')
+    cfg['cost_proc'] = None
+
+    def stop_everything():
+        """Stop the training/test runs (their own process groups) and the
+        cost measurement, SIGKILL what is left after 30 s."""
         for run in cfg['running']:
             run.stop()
+        procs = [r.proc for r in cfg['running'] if r.proc is not None]
+        if cfg['cost_proc'] is not None and cfg['cost_proc'].poll() is None:
+            cfg['cost_proc'].terminate()
+            procs.append(cfg['cost_proc'])
         deadline = time.time() + 30
-        for run in cfg['running']:
+        for proc in procs:
             try:
-                run.proc.wait(max(0.1, deadline - time.time()))
+                proc.wait(max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 try:
-                    os.killpg(run.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    proc.kill()
+
+    def interrupted(signum, frame):
+        sys.stderr.write(f'{PROG}: interrupted, stopping the running runs\n')
+        stop_everything()
         sys.exit(130)
 
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
+    # Ctrl-C, kill, and a closed terminal / ssh session: the runs live in
+    # their own process groups, so they would outlive the runner otherwise
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
+    try:
+        return _run_all(cfg)
+    finally:
+        stop_everything()  # no-op after a normal end; an error leaves none
 
+
+def _run_all(cfg):
     os.makedirs(cfg['out'], exist_ok=True)
     print(f"== demo data -> {cfg['data_dir']}")
     if not osp.isfile(
@@ -425,6 +446,7 @@ def main(argv=None):
             sys.executable, 'tools/make_demo_data.py', '--out',
             cfg['data_dir'], '--seed', '0'
         ],
+                       env=cfg['env'],
                        check=True)
     cfg['data_opts'] = demo_data_options(cfg['data_dir'])
 
@@ -435,12 +457,14 @@ def main(argv=None):
         return 1
     print('== table')
     out = cfg['out']
-    return subprocess.run([
-        sys.executable, 'tools/analysis/ablation_table.py', '--root', out,
-        '--costs',
-        osp.join(out, 'costs.json'), '--out',
-        osp.join(out, 'ablation')
-    ] + [f'{label}={config}' for label, config in cfg['rungs']]).returncode
+    return subprocess.run(
+        [
+            sys.executable, 'tools/analysis/ablation_table.py', '--root', out,
+            '--costs',
+            osp.join(out, 'costs.json'), '--out',
+            osp.join(out, 'ablation')
+        ] + [f'{label}={config}' for label, config in cfg['rungs']],
+        env=cfg['env']).returncode
 
 
 if __name__ == '__main__':
