@@ -43,7 +43,7 @@ timed = (hooks[0].get('skip_iters', 2) + hooks[0].get('timed_iters', 10)
 print(cfg.train_cfg.max_iters, cfg.train_dataloader.batch_size, timed)
 PYEOF
 )"
-echo "make demo: $NAME on the embedded demo data, on this machine's CPU ($OMP_NUM_THREADS threads)"
+echo "make demo: $NAME on the embedded demo data, on this machine's CPU (OMP_NUM_THREADS=$OMP_NUM_THREADS)"
 echo "  1/3 write the demo data to $DATA_DIR (160 train / 40 val images; seconds)"
 echo "  2/3 train $CONFIG from scratch: ${ITERS:-?} iterations of ${BATCH:-?} images -> $WORK_DIR"
 if [ "${TIMED:-0}" -gt 0 ] && [ "${ITERS:-0}" -gt "$TIMED" ]; then
