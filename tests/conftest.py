@@ -1,5 +1,6 @@
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -17,6 +18,50 @@ def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'slurm: needs a Slurm partition that answers '
         '(tools/dev/local_slurm.sh up); skips otherwise')
+
+
+# What setup.py's build reads. The wheel is built from a clean copy of these,
+# so that the checkout's build/ (stale modules), *.egg-info and the editable
+# install's panet_mmdet/.mim symlinks play no part.
+WHEEL_SOURCES = ('setup.py', 'MANIFEST.in', 'LICENSE', 'README.md',
+                 'CHANGELOG.md', 'model-index.yml', 'panet_mmdet', 'configs',
+                 'tools', 'requirements')
+
+
+@pytest.fixture(scope='session')
+def panet_wheel(tmp_path_factory):
+    """Path of a panet_mmdet wheel built from the checkout's sources
+    (``pip wheel --no-deps --no-build-isolation``), once per session."""
+    tmp = tmp_path_factory.mktemp('wheel')
+    src = tmp / 'src'
+    src.mkdir()
+    ignore = shutil.ignore_patterns('__pycache__', '*.pyc', '*.egg-info',
+                                    '.mim')
+    for name in WHEEL_SOURCES:
+        path = osp.join(ROOT, name)
+        if osp.isdir(path):
+            shutil.copytree(path, src / name, ignore=ignore)
+        elif osp.isfile(path):
+            shutil.copy(path, src / name)
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    env.pop('PYTHONPATH', None)
+    proc = subprocess.run([
+        sys.executable, '-m', 'pip', '--disable-pip-version-check', 'wheel',
+        '-q', '--no-deps', '--no-build-isolation',
+        str(src), '-w',
+        str(tmp / 'dist')
+    ],
+                          cwd=str(tmp),
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, (
+        f'pip wheel failed ({proc.returncode}):\n{proc.stdout}\n'
+        f'{proc.stderr}')
+    wheels = list((tmp / 'dist').glob('panet_mmdet-*.whl'))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
 
 
 @pytest.fixture(scope='session')

@@ -13,7 +13,6 @@ panet_mmdet) are not run there, and the panet_mmdet imported is the wheel's.
 import json
 import os
 import os.path as osp
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,11 +23,6 @@ import yaml
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BASE = 'panet_mmdet::panet/panet_r50_bufpn-gn_1x_coco.py'
-# What setup.py's build reads: a clean copy, so that the checkout's build/
-# (stale modules) and panet_mmdet/.mim symlinks play no part.
-SOURCES = ('setup.py', 'MANIFEST.in', 'LICENSE', 'README.md', 'CHANGELOG.md',
-           'model-index.yml', 'panet_mmdet', 'configs', 'tools',
-           'requirements')
 
 
 def _metafile_models():
@@ -53,31 +47,7 @@ def _run(cmd, cwd, **kw):
 
 
 @pytest.fixture(scope='module')
-def wheel(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('wheel')
-    src = tmp / 'src'
-    src.mkdir()
-    ignore = shutil.ignore_patterns('__pycache__', '*.pyc', '.mim')
-    for name in SOURCES:
-        path = osp.join(ROOT, name)
-        if osp.isdir(path):
-            shutil.copytree(path, src / name, ignore=ignore)
-        elif osp.isfile(path):
-            shutil.copy(path, src / name)
-    _run([
-        sys.executable, '-m', 'pip', '--disable-pip-version-check', 'wheel',
-        '-q', '--no-deps', '--no-build-isolation',
-        str(src), '-w',
-        str(tmp / 'dist')
-    ],
-         cwd=str(tmp))
-    wheels = list((tmp / 'dist').glob('panet_mmdet-*.whl'))
-    assert len(wheels) == 1, wheels
-    return wheels[0]
-
-
-@pytest.fixture(scope='module')
-def wheel_venv(wheel, tmp_path_factory):
+def wheel_venv(panet_wheel, tmp_path_factory):
     """(python, site-packages) of a fresh venv with only the wheel in it."""
     venv = tmp_path_factory.mktemp('venv')
     _run([sys.executable, '-m', 'venv', '--without-pip',
@@ -95,14 +65,14 @@ def wheel_venv(wheel, tmp_path_factory):
     _run([
         sys.executable, '-m', 'pip', '--disable-pip-version-check', '--python',
         python, 'install', '-q', '--no-deps',
-        str(wheel)
+        str(panet_wheel)
     ],
          cwd=str(venv))
     return python, site
 
 
-def test_wheel_contents(wheel):
-    names = zipfile.ZipFile(wheel).namelist()
+def test_wheel_contents(panet_wheel):
+    names = zipfile.ZipFile(panet_wheel).namelist()
     mim = [n for n in names if n.startswith('panet_mmdet/.mim/')]
     for want in ('model-index.yml', 'configs/panet/metafile.yml',
                  'configs/panet/panet_r50_bufpn-gn_1x_coco.py',
@@ -115,7 +85,7 @@ def test_wheel_contents(wheel):
         for model in yaml.safe_load(f)['Models']:
             assert f"panet_mmdet/.mim/{model['Config']}" in mim, model['Name']
     assert any(n.endswith('.dist-info/licenses/LICENSE') for n in names)
-    meta = zipfile.ZipFile(wheel).read(
+    meta = zipfile.ZipFile(panet_wheel).read(
         next(n for n in names if n.endswith('.dist-info/METADATA'))).decode()
     assert 'License-File: LICENSE' in meta
 

@@ -13,7 +13,6 @@ import json
 import os
 import os.path as osp
 import re
-import shutil
 import subprocess
 import sys
 
@@ -52,36 +51,6 @@ def _run(cmd, cwd, env=None, check=True):
     return proc
 
 
-def _build_wheel(out_dir, work):
-    """A wheel of a copy of the checkout (pip builds local trees in place:
-    a copy keeps build/ and *.egg-info out of the checkout)."""
-    src = osp.join(work, 'src')
-    top = {
-        '.git', '.venv', 'build', 'dist', 'results', 'work_dirs', 'data',
-        'outputs', 'tests', '.pytest_cache'
-    }
-
-    def ignore(folder, names):
-        skip = {
-            n
-            for n in names
-            if n == '__pycache__' or n.endswith(('.egg-info',
-                                                 '.pyc')) or n == '.mim'
-        }
-        if osp.samefile(folder, ROOT):
-            skip |= top & set(names)
-        return skip
-
-    shutil.copytree(ROOT, src, ignore=ignore, symlinks=True)
-    _run([
-        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-        '--no-build-isolation', '-q', '-w', out_dir, src
-    ],
-         cwd=work)
-    [wheel] = [f for f in os.listdir(out_dir) if f.endswith('.whl')]
-    return osp.join(out_dir, wheel)
-
-
 def _clean_env():
     """No way back to the checkout or this environment's packages."""
     env = {
@@ -95,11 +64,11 @@ def _clean_env():
 
 
 @pytest.fixture(scope='module')
-def torch_free_python(tmp_path_factory):
+def torch_free_python(tmp_path_factory, panet_wheel):
     """The ``python`` of a venv with the runtime packages and panet_mmdet
     only."""
     work = str(tmp_path_factory.mktemp('torch_free'))
-    wheel = _build_wheel(osp.join(work, 'wheels'), work)
+    wheel = str(panet_wheel)
     venv = osp.join(work, 'venv')
     _run([sys._base_executable, '-m', 'venv', '--without-pip', venv], cwd=work)
     python = osp.join(venv, 'bin', 'python')
