@@ -13,8 +13,8 @@ import os
 import re
 import statistics
 import time
-from typing import (Callable, Dict, List, Mapping, Optional, Sequence, Tuple,
-                    Union)
+from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from mmengine.config import Config
@@ -186,6 +186,39 @@ def no_grad(fn: Callable[[], None]) -> Callable[[], None]:
             fn()
 
     return run
+
+
+def forward_backward_steps(
+    modules: Mapping[str, torch.nn.Module], forward: Callable[[Any], Any],
+    loss: Callable[[Any, Any], torch.Tensor]
+) -> Dict[str, Dict[str, Callable[[], None]]]:
+    """The two steps a module benchmark times, for :func:`measure_steps`.
+
+    Args:
+        modules: ``candidate -> module``.
+        forward: ``module -> output`` on the benchmark's inputs.
+        loss: ``(module, output) -> scalar tensor`` to back-propagate.
+
+    Returns:
+        dict: ``{'fwd': forward under no_grad, 'fwd_bwd': forward, loss and
+        backward}``, each ``candidate -> fn``.
+    """
+
+    def fwd(module):
+        return no_grad(lambda: forward(module))
+
+    def fwd_bwd(module):
+        return lambda: loss(module, forward(module)).backward()
+
+    return dict(
+        fwd={
+            k: fwd(m)
+            for k, m in modules.items()
+        },
+        fwd_bwd={
+            k: fwd_bwd(m)
+            for k, m in modules.items()
+        })
 
 
 def measure_steps(steps: Mapping[str, Mapping[str, Callable[[], None]]],

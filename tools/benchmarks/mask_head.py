@@ -10,10 +10,11 @@ with ratios.
     python tools/benchmark.py mask-head --device cuda
 """
 from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table, measure_steps,
-                                            memory_label, no_grad, params_m,
-                                            positive_int, quiet_mmengine_logs,
-                                            set_threads)
+                                            format_table,
+                                            forward_backward_steps,
+                                            measure_steps, memory_label,
+                                            params_m, positive_int,
+                                            quiet_mmengine_logs, set_threads)
 
 NAME = 'mask-head'
 
@@ -66,20 +67,10 @@ def run(args):
         labels = torch.randint(0, args.num_classes, (n, ), device=dev)
         targets = (torch.rand(n, 28, 28, device=dev) > 0.5).float()
 
-        def step(head):
-            return lambda: head.loss_mask(head(x), targets, labels).backward()
-
         rows = measure_steps(
-            {
-                'fwd_bwd': {
-                    k: step(h)
-                    for k, h in heads.items()
-                },
-                'fwd': {
-                    k: no_grad(lambda h=h: h(x))
-                    for k, h in heads.items()
-                }
-            },
+            forward_backward_steps(
+                heads, lambda head: head(x),
+                lambda head, out: head.loss_mask(out, targets, labels)),
             dev,
             args.repeats,
             args.warmup,

@@ -11,10 +11,15 @@ Memory: on CUDA the peak allocated memory of a forward+backward; on CPU the
 bytes of the tensors autograd saves for backward (the activation memory a
 training step holds), which is what differs between necks.
 """
+# yapf: disable
 from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table, measure_steps,
-                                            memory_label, no_grad, params_m,
-                                            positive_int, set_threads)
+                                            format_table,
+                                            forward_backward_steps,
+                                            measure_steps, memory_label,
+                                            params_m, positive_int,
+                                            set_threads)
+
+# yapf: enable
 
 NAME = 'neck'
 
@@ -75,20 +80,10 @@ def run(args):
     for n in necks.values():
         n.to(device)
 
-    def fwd_bwd(neck):
-        return lambda: sum(o.float().mean() for o in neck(inputs)).backward()
-
     rows = measure_steps(
-        {
-            'fwd': {
-                k: no_grad(lambda n=n: n(inputs))
-                for k, n in necks.items()
-            },
-            'fwd_bwd': {
-                k: fwd_bwd(n)
-                for k, n in necks.items()
-            }
-        },
+        forward_backward_steps(
+            necks, lambda neck: neck(inputs),
+            lambda neck, outs: sum(o.float().mean() for o in outs)),
         device,
         args.repeats,
         args.warmup,

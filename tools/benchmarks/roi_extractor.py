@@ -18,8 +18,9 @@ with ratios against SingleRoIExtractor (and, for conv, batched vs loop).
     python tools/benchmark.py roi-extractor --device cuda --channels 256
 """
 from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table, measure_steps,
-                                            memory_label, no_grad,
+                                            format_table,
+                                            forward_backward_steps,
+                                            measure_steps, memory_label,
                                             positive_int, set_threads)
 
 NAME = 'roi-extractor'
@@ -164,21 +165,10 @@ def run(args):
         for n in args.rois:
             rois = make_rois(n, args.batch, h, w, dev)
 
-            def fwd_bwd(m):
-                return lambda: m(feats, rois).float().square().mean().backward(
-                )
-
             rows = measure_steps(
-                {
-                    'fwd': {
-                        k: no_grad(lambda m=m: m(feats, rois))
-                        for k, m in mods.items()
-                    },
-                    'fwd_bwd': {
-                        k: fwd_bwd(m)
-                        for k, m in mods.items()
-                    }
-                },
+                forward_backward_steps(
+                    mods, lambda m: m(feats, rois),
+                    lambda m, out: out.float().square().mean()),
                 dev,
                 args.repeats,
                 args.warmup,
