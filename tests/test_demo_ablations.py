@@ -239,36 +239,103 @@ def test_ablation_table_rejects_bad_rungs(tmp_path):
         ablation_table.main(['--root', str(tmp_path), 'no-label'])
 
 
-def test_demo_picture_picks_the_busiest_image(tmp_path):
+def _demo_picture():
     import sys
     sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
     import demo_picture
+    return demo_picture
+
+
+def test_demo_picture_picks_the_busiest_image():
+    demo_picture = _demo_picture()
     anns = [
         dict(image_id=i, category_id=c)
-        for i, c in [(1, 1), (1, 1), (1, 1), (2, 1), (2,
-                                                      2), (2,
-                                                           3), (3,
-                                                                1), (3,
-                                                                     2), (3,
-                                                                          3)]
+        for i, c in ((1, 1), (1, 1), (1, 1), (2, 1), (2, 2), (2, 3), (3, 1),
+                     (3, 2), (3, 3))
     ]
     coco = dict(
         images=[dict(id=i, file_name=f'val_{i:05d}.png') for i in (1, 2, 3)],
         annotations=anns)
     # 3 objects each: the most classes wins, then the lowest id
     assert demo_picture.pick_image(coco)['id'] == 2
-    ann_file = tmp_path / 'val.json'
-    ann_file.write_text(json.dumps(coco))
-    vis = tmp_path / 'vis'
-    vis.mkdir()
-    (vis / 'val_00002.png').write_bytes(b'picture')
-    out = tmp_path / 'demo.png'
-    demo_picture.main([str(ann_file), str(vis), '--out', str(out)])
-    assert out.read_bytes() == b'picture'
-    with pytest.raises(FileNotFoundError, match='show-dir'):
-        demo_picture.main([str(ann_file), str(tmp_path), '--out', str(out)])
     with pytest.raises(ValueError, match='no objects'):
         demo_picture.pick_image(dict(images=coco['images'], annotations=[]))
+
+
+def test_demo_picture_ground_truth():
+    """The drawn ground truth: boxes as x1y1x2y2, labels in the model's
+    class order (matched by name, not id), polygon and RLE masks filled."""
+    import numpy as np
+    import pycocotools.mask as mask_utils
+    demo_picture = _demo_picture()
+    rle = mask_utils.encode(
+        np.asfortranarray(
+            np.pad(np.ones((4, 6), np.uint8), ((10, 18), (2, 24)))))
+    rle['counts'] = rle['counts'].decode()
+    coco = dict(
+        images=[dict(id=7, file_name='a.png', height=32, width=32)],
+        categories=[dict(id=1, name='triangle'),
+                    dict(id=5, name='circle')],
+        annotations=[
+            dict(
+                image_id=7,
+                category_id=5,
+                bbox=[4, 2, 10, 8],
+                segmentation=[[4, 2, 14, 2, 14, 10, 4, 10]]),
+            dict(
+                image_id=7,
+                category_id=1,
+                bbox=[2, 10, 6, 4],
+                segmentation=rle),
+            dict(
+                image_id=8,
+                category_id=1,
+                bbox=[0, 0, 1, 1],
+                segmentation=[[0, 0, 1, 0, 1, 1]]),
+        ])
+    gt = demo_picture.ground_truth(coco, coco['images'][0],
+                                   ['circle', 'rectangle', 'triangle'])
+    assert gt.labels.tolist() == [0, 2]
+    assert gt.bboxes.tolist() == [[4, 2, 14, 10], [2, 10, 8, 14]]
+    masks = gt.masks.to_ndarray()
+    assert masks.shape == (2, 32, 32)
+    assert masks[1].sum() == 24 and masks[1][10:14, 2:8].all()
+    assert 80 <= masks[0].sum() <= 99  # the 10x8 polygon, rasterised
+    with pytest.raises(ValueError, match='not one of the model classes'):
+        demo_picture.ground_truth(coco, coco['images'][0], ['circle'])
+
+
+def test_demo_picture_class_agnostic_nms():
+    """The picture's switch reaches the box head's NMS: an RoI the
+    classifier splits between two classes is kept twice per class and once
+    class-agnostic."""
+    from mmengine.config import ConfigDict
+    from mmengine.structures import InstanceData
+    demo_picture = _demo_picture()
+    model = build_detector(PANET)
+    head = model.roi_head.bbox_head
+    rois = torch.tensor([[0., 10., 10., 60., 60.]])
+    cls = torch.tensor([[2.0, 1.9, -5.0, -5.0]])  # circle ~ rectangle
+    reg = torch.zeros(1, 4 * head.num_classes)
+    meta = [dict(img_shape=(128, 128), scale_factor=(1., 1.))]
+
+    def kept():
+        res = head.predict_by_feat((rois, ), (cls, ), (reg, ),
+                                   meta,
+                                   rcnn_test_cfg=model.roi_head.test_cfg)
+        assert isinstance(res[0], InstanceData)
+        return res[0].labels.tolist()
+
+    assert sorted(kept()) == [0, 1]
+    demo_picture.set_class_agnostic_nms(model, True)
+    assert kept() == [0]
+    demo_picture.set_class_agnostic_nms(model, False)
+    assert sorted(kept()) == [0, 1]
+    one_stage = torch.nn.Module()
+    one_stage.roi_head = torch.nn.Module()
+    one_stage.roi_head.test_cfg = ConfigDict(score_thr=0.05)
+    with pytest.raises(ValueError, match='roi_head.test_cfg.nms'):
+        demo_picture.set_class_agnostic_nms(one_stage, True)
 
 
 def test_ablation_costs_own_batches(tiny_data, tmp_path):

@@ -67,17 +67,18 @@ echo "== 3/3 test $CKPT (COCO bbox + segm on the demo val split, images with pre
 "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR" --show-dir vis \
     --save-metrics "$WORK_DIR/test_metrics.json" \
     --cfg-options "${DEMO_DATA_OPTS[@]}"
-END=$(date +%s)
 
 VIS=$(ls -td "$WORK_DIR"/*/vis 2>/dev/null | head -n1 || true)
+"$PY" tools/analysis/demo_picture.py "$CONFIG" "$CKPT" \
+    --ann "$DATA_DIR/annotations/instances_val.json" --img-dir "$DATA_DIR/val" \
+    --out "$WORK_DIR/demo_prediction.png"
+END=$(date +%s)
 echo
 echo "demo result ($CONFIG, seed $SEED): data+train $((TRAINED - START)) s, total $((END - START)) s"
 "$PY" tools/analysis/compare_results.py "$WORK_DIR"
-echo "prediction images (ground truth left, predictions right): $VIS"
-"$PY" tools/analysis/demo_picture.py "$DATA_DIR/annotations/instances_val.json" "$VIS" \
-    --out "$WORK_DIR/demo_prediction.png"
+echo "every val image as tools/test.py drew it (per-class NMS, as COCO AP scores it): $VIS"
 echo
-echo "picture: $WORK_DIR/demo_prediction.png (ground truth left, predictions with score >= 0.3 right)"
+echo "picture: $WORK_DIR/demo_prediction.png (ground truth left, predictions with score >= 0.3 after class-agnostic NMS right)"
 echo "its numbers (for each val object, the best detection and its class):"
 echo "  $PY tools/analysis/class_confusion.py $CONFIG $CKPT \\"
 echo "      --ann $DATA_DIR/annotations/instances_val.json --img-dir $DATA_DIR/val"

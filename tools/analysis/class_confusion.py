@@ -63,6 +63,16 @@ def main(argv=None):
     p.add_argument('--ann', required=True, help='COCO instances file')
     p.add_argument('--img-dir', required=True)
     p.add_argument('--iou', type=float, default=0.5)
+    p.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='count the detections a picture drawn at this score shows')
+    p.add_argument(
+        '--class-agnostic-nms',
+        action='store_true',
+        help='evaluate after class-agnostic NMS, as the demo picture is '
+        'drawn (tools/analysis/demo_picture.py)')
     p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
 
@@ -72,6 +82,9 @@ def main(argv=None):
     from panet_mmdet.utils import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()  # init_detector's torch.load(weights_only)
     model = init_detector(args.config, args.checkpoint, device=args.device)
+    if args.class_agnostic_nms:
+        from demo_picture import set_class_agnostic_nms
+        set_class_agnostic_nms(model, True)
     classes = list(model.dataset_meta['classes'])
     with open(args.ann) as f:
         coco = json.load(f)
@@ -105,8 +118,13 @@ def main(argv=None):
           f'(mean IoU {statistics.fmean(ious) if ious else math.nan:.3f}); '
           f'highest-scoring match has the right class: {right} '
           f'({right / max(found, 1):.0%}; chance {1 / n:.0%})')
+    drawn = sum(s >= args.score_thr for s in scores)
     print(f'detections {len(scores)}, median score '
-          f'{statistics.median(scores) if scores else math.nan:.3f}')
+          f'{statistics.median(scores) if scores else math.nan:.3f}; '
+          f'with score >= {args.score_thr}: {drawn} '
+          f'({drawn / max(total, 1):.2f} per object, '
+          f'{"class-agnostic" if args.class_agnostic_nms else "per-class"}'
+          ' NMS)')
     width = max(len(c) for c in classes) + 2
     print('ground truth \\ detected'.ljust(width + 2) +
           ''.join(c.rjust(width) for c in classes))

@@ -1,16 +1,22 @@
-"""Copy the demo's most telling prediction picture: the validation image
-with the most objects (ties: the most classes, then the lowest id), as
-mmdet's visualiser drew it with ``tools/test.py --show-dir`` (ground truth
-on the left, predictions with score >= 0.3 on the right).
+"""Draw the demo's picture: the validation image with the most objects
+(ties: the most classes, then the lowest id), ground truth on the left and
+the model's predictions with score >= --score-thr on the right, drawn by
+mmdet's ``DetLocalVisualizer`` (as ``tools/test.py --show-dir`` draws).
 
-    python tools/analysis/demo_picture.py \
-        data/demo_shapes/annotations/instances_val.json \
-        WORK_DIR/TIMESTAMP/vis --out WORK_DIR/demo_prediction.png
+    python tools/analysis/demo_picture.py CONFIG CHECKPOINT \
+        --ann data/demo_shapes/annotations/instances_val.json \
+        --img-dir data/demo_shapes/val --out WORK_DIR/demo_prediction.png
+
+The predictions are drawn after class-agnostic NMS (the model's
+``test_cfg.rcnn.nms`` with ``class_agnostic=True``): one class per object,
+as a person labels a picture. COCO AP is computed with the config's own
+per-class NMS, which keeps an object once per class the classifier hesitates
+between; ``--per-class-nms`` draws that instead. Both counts of drawn
+detections are printed.
 """
 import argparse
 import json
 import os.path as osp
-import shutil
 from collections import defaultdict
 
 
@@ -27,23 +33,112 @@ def pick_image(coco: dict) -> dict:
     return next(img for img in coco['images'] if img['id'] == best)
 
 
+def ground_truth(coco: dict, image: dict, classes):
+    """The image's objects as mmdet ``InstanceData``: bboxes (N, 4) x1y1x2y2,
+    labels (N,) in the model's class order (matched by name), masks
+    ``BitmapMasks`` (N, H, W)."""
+    import numpy as np
+    import pycocotools.mask as mask_utils
+    import torch
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+    name_of = {c['id']: c['name'] for c in coco['categories']}
+    h, w = image['height'], image['width']
+    boxes, labels, masks = [], [], []
+    for ann in coco['annotations']:
+        if ann['image_id'] != image['id']:
+            continue
+        name = name_of[ann['category_id']]
+        if name not in classes:
+            raise ValueError(f'category {name!r} of the annotation file is '
+                             f'not one of the model classes {classes}')
+        x, y, bw, bh = ann['bbox']
+        boxes.append([x, y, x + bw, y + bh])
+        labels.append(classes.index(name))
+        seg = ann['segmentation']
+        rles = (
+            mask_utils.frPyObjects(seg, h, w)
+            if isinstance(seg, list) else [seg])
+        masks.append(mask_utils.decode(mask_utils.merge(rles)))
+    gt = InstanceData()
+    gt.bboxes = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+    gt.labels = torch.tensor(labels, dtype=torch.long)
+    gt.masks = BitmapMasks(
+        np.stack(masks) if masks else np.zeros((0, h, w), np.uint8), h, w)
+    return gt
+
+
+def set_class_agnostic_nms(model, value: bool) -> None:
+    """Switch the RoI head's test-time NMS between per-class and
+    class-agnostic (mmcv's ``batched_nms`` reads ``class_agnostic``)."""
+    test_cfg = getattr(getattr(model, 'roi_head', None), 'test_cfg', None)
+    if test_cfg is None or 'nms' not in test_cfg:
+        raise ValueError('config: the model has no roi_head.test_cfg.nms '
+                         '(a two-stage detector is needed); use '
+                         '--per-class-nms to draw its own post-processing')
+    test_cfg.nms['class_agnostic'] = value
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('ann_file', help='COCO instances file of the val split')
-    p.add_argument('vis_dir', help='the --show-dir folder of tools/test.py')
-    p.add_argument('--out', required=True)
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--ann', required=True, help='COCO instances file')
+    p.add_argument('--img-dir', required=True)
+    p.add_argument('--out', required=True, help='the picture to write')
+    p.add_argument('--score-thr', type=float, default=0.3)
+    p.add_argument(
+        '--per-class-nms',
+        action='store_true',
+        help="draw with the config's per-class NMS (as scored by COCO AP)")
+    p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
-    with open(args.ann_file) as f:
+    if not 0.0 <= args.score_thr <= 1.0:
+        raise ValueError(f'--score-thr must be in [0, 1], got '
+                         f'{args.score_thr}')
+    with open(args.ann) as f:
         coco = json.load(f)
     image = pick_image(coco)
-    src = osp.join(args.vis_dir, osp.basename(image['file_name']))
-    if not osp.isfile(src):
-        raise FileNotFoundError(f'{src} not found: run tools/test.py with '
-                                '--show-dir first')
-    shutil.copyfile(src, args.out)
-    n = sum(a['image_id'] == image['id'] for a in coco['annotations'])
-    print(f'{args.out}: {image["file_name"]} ({n} objects), ground truth '
-          'left, predictions right')
+    path = osp.join(args.img_dir, image['file_name'])
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} not found: --img-dir must hold the '
+                                'images of --ann')
+
+    import mmcv
+    from mmdet.apis import inference_detector, init_detector
+    from mmdet.visualization import DetLocalVisualizer
+
+    import panet_mmdet  # noqa: F401  (registers the PANet modules)
+    from panet_mmdet.utils import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()  # init_detector's torch.load(weights_only)
+    model = init_detector(args.config, args.checkpoint, device=args.device)
+    classes = list(model.dataset_meta['classes'])
+    drawn = {}
+    for agnostic in (False, True):
+        set_class_agnostic_nms(model, agnostic)
+        sample = inference_detector(model, path)
+        drawn[agnostic] = int((sample.pred_instances.scores
+                               >= args.score_thr).sum())
+        if agnostic != args.per_class_nms:
+            shown = sample
+    shown.gt_instances = ground_truth(coco, image, classes)
+    visualizer = DetLocalVisualizer(name='demo_picture')
+    visualizer.dataset_meta = model.dataset_meta
+    visualizer.add_datasample(
+        osp.basename(path),
+        mmcv.imread(path, channel_order='rgb'),
+        data_sample=shown.cpu(),
+        draw_gt=True,
+        draw_pred=True,
+        pred_score_thr=args.score_thr,
+        out_file=args.out)
+    n = len(shown.gt_instances)
+    mode = 'per-class' if args.per_class_nms else 'class-agnostic'
+    print(f'{args.out}: {image["file_name"]}, ground truth left ({n} '
+          f'objects), predictions with score >= {args.score_thr} right '
+          f'({drawn[not args.per_class_nms]}, {mode} NMS; '
+          f'{drawn[args.per_class_nms]} with '
+          f'{"class-agnostic" if args.per_class_nms else "per-class"} NMS)')
 
 
 if __name__ == '__main__':
