@@ -301,6 +301,12 @@ def test_demo_picture_ground_truth():
     assert masks.shape == (2, 32, 32)
     assert masks[1].sum() == 24 and masks[1][10:14, 2:8].all()
     assert 80 <= masks[0].sum() <= 99  # the 10x8 polygon, rasterised
+    # drawn at twice the size: boxes x2, masks nearest-neighbour x2
+    big = demo_picture.rescale_instances(gt, 2.0, (64, 64))
+    assert big.bboxes.tolist() == [[8, 4, 28, 20], [4, 20, 16, 28]]
+    assert big.masks.shape == (2, 64, 64)
+    assert big.masks[1].sum() == 4 * 24 and big.masks[1][20:28, 4:16].all()
+    assert gt.bboxes.tolist()[0] == [4, 2, 14, 10]  # the input is unchanged
     with pytest.raises(ValueError, match='not one of the model classes'):
         demo_picture.ground_truth(coco, coco['images'][0], ['circle'])
 

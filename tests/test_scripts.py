@@ -79,4 +79,5 @@ def test_run_demo_main_job(tmp_path):
         val = json.load(f)
     side = val['images'][0]['width']
     picture = Image.open(osp.join(work, 'demo_prediction.png'))
-    assert picture.size[0] == 2 * side  # ground truth | predictions
+    # ground truth | predictions, each drawn at twice the image's size
+    assert picture.size == (2 * 2 * side, 2 * val['images'][0]['height'])

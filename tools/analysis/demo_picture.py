@@ -68,6 +68,23 @@ def ground_truth(coco: dict, image: dict, classes):
     return gt
 
 
+def rescale_instances(instances, scale: float, shape):
+    """Boxes times ``scale``; masks (N, h, w), tensor or ``BitmapMasks``,
+    resized to ``shape`` (H, W) by nearest neighbour."""
+    import torch
+    import torch.nn.functional as F
+    from mmdet.structures.mask import BitmapMasks
+    out = instances.clone()
+    out.bboxes = instances.bboxes * scale
+    masks = instances.masks
+    if isinstance(masks, BitmapMasks):
+        masks = torch.from_numpy(masks.to_ndarray())
+    masks = F.interpolate(
+        masks[:, None].float(), size=tuple(shape), mode='nearest')[:, 0] > 0
+    out.masks = masks
+    return out
+
+
 def set_class_agnostic_nms(model, value: bool) -> None:
     """Switch the RoI head's test-time NMS between per-class and
     class-agnostic (mmcv's ``batched_nms`` reads ``class_agnostic``)."""
@@ -88,11 +105,18 @@ def main(argv=None):
     p.add_argument('--out', required=True, help='the picture to write')
     p.add_argument('--score-thr', type=float, default=0.3)
     p.add_argument(
+        '--scale',
+        type=float,
+        default=2.0,
+        help='draw the image this many times its size (readable labels)')
+    p.add_argument(
         '--per-class-nms',
         action='store_true',
         help="draw with the config's per-class NMS (as scored by COCO AP)")
     p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
+    if not 0.5 <= args.scale <= 8:
+        raise ValueError(f'--scale must be in [0.5, 8], got {args.scale}')
     if not 0.0 <= args.score_thr <= 1.0:
         raise ValueError(f'--score-thr must be in [0, 1], got '
                          f'{args.score_thr}')
@@ -121,13 +145,24 @@ def main(argv=None):
                                >= args.score_thr).sum())
         if agnostic != args.per_class_nms:
             shown = sample
+    shown = shown.cpu()
     shown.gt_instances = ground_truth(coco, image, classes)
+    img = mmcv.imrescale(
+        mmcv.imread(path, channel_order='rgb'),
+        args.scale,
+        interpolation='nearest')
+    for key in ('pred_instances', 'gt_instances'):
+        setattr(
+            shown, key,
+            rescale_instances(
+                getattr(shown, key), img.shape[0] / image['height'],
+                img.shape[:2]))
     visualizer = DetLocalVisualizer(name='demo_picture')
     visualizer.dataset_meta = model.dataset_meta
     visualizer.add_datasample(
         osp.basename(path),
-        mmcv.imread(path, channel_order='rgb'),
-        data_sample=shown.cpu(),
+        img,
+        data_sample=shown,
         draw_gt=True,
         draw_pred=True,
         pred_score_thr=args.score_thr,
