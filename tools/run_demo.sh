@@ -81,4 +81,4 @@ echo
 echo "picture: $WORK_DIR/demo_prediction.png (ground truth left, predictions with score >= 0.3 after class-agnostic NMS right)"
 echo "its numbers (for each val object, the best detection and its class):"
 echo "  $PY tools/analysis/class_confusion.py $CONFIG $CKPT \\"
-echo "      --ann $DATA_DIR/annotations/instances_val.json --img-dir $DATA_DIR/val"
+echo "      --ann $DATA_DIR/annotations/instances_val.json --img-dir $DATA_DIR/val --class-agnostic-nms"

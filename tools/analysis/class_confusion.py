@@ -11,6 +11,9 @@ that detection), its mean IoU and the detection scores' median.
 mmdet's detectors keep one box per class after NMS, so a shape the
 classifier cannot tell apart shows up as two or three boxes with similar
 scores; COCO AP then counts the wrong-class ones as false positives.
+It also counts the detections with score >= --score-thr, i.e. what a
+picture drawn at that threshold shows; --class-agnostic-nms evaluates the
+detections as the demo picture draws them (tools/analysis/demo_picture.py).
 """
 import argparse
 import json
