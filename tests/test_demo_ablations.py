@@ -311,6 +311,36 @@ def test_demo_picture_ground_truth():
         demo_picture.ground_truth(coco, coco['images'][0], ['circle'])
 
 
+def test_demo_picture_uncompressed_rle():
+    """COCO's uncompressed RLE (run lengths, column-major; used for crowd
+    regions) is read as the same mask as its compressed form."""
+    import numpy as np
+    demo_picture = _demo_picture()
+    mask = np.zeros((20, 30), np.uint8)
+    mask[3:9, 5:25] = 1
+    counts, value, run = [], 0, 0
+    for v in mask.flatten(order='F'):
+        if v != value:
+            counts.append(run)
+            value, run = v, 0
+        run += 1
+    counts.append(run)
+    coco = dict(
+        images=[dict(id=1, file_name='a.png', height=20, width=30)],
+        categories=[dict(id=3, name='rectangle')],
+        annotations=[
+            dict(
+                image_id=1,
+                category_id=3,
+                bbox=[5, 3, 20, 6],
+                segmentation=dict(size=[20, 30], counts=counts))
+        ])
+    gt = demo_picture.ground_truth(coco, coco['images'][0],
+                                   ['circle', 'rectangle'])
+    assert gt.labels.tolist() == [1]
+    assert (gt.masks.to_ndarray()[0] == mask).all()
+
+
 def test_demo_picture_class_agnostic_nms():
     """The picture's switch reaches the box head's NMS: an RoI the
     classifier splits between two classes is kept twice per class and once

@@ -56,9 +56,12 @@ def ground_truth(coco: dict, image: dict, classes):
         boxes.append([x, y, x + bw, y + bh])
         labels.append(classes.index(name))
         seg = ann['segmentation']
-        rles = (
-            mask_utils.frPyObjects(seg, h, w)
-            if isinstance(seg, list) else [seg])
+        if isinstance(seg, list):  # polygons
+            rles = mask_utils.frPyObjects(seg, h, w)
+        elif isinstance(seg['counts'], list):  # uncompressed RLE
+            rles = [mask_utils.frPyObjects(seg, h, w)]
+        else:  # compressed RLE
+            rles = [seg]
         masks.append(mask_utils.decode(mask_utils.merge(rles)))
     gt = InstanceData()
     gt.bboxes = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
