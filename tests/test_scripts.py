@@ -1,5 +1,6 @@
 """The analysis and demo scripts run (tiny sizes); the benchmarks' are in
 test_benchmarking.py."""
+import glob
 import os.path as osp
 import re
 
@@ -48,7 +49,8 @@ def test_infer_writes_images(tmp_path, tiny_data):
 
 
 def test_run_demo_main_job(tmp_path):
-    """`make demo`'s script end to end, two training iterations: data
+    """`make demo`'s script end to end, two training iterations in two
+    gloo processes of 2 images each (its default on a 2-core machine): data
     written, trained, COCO-evaluated, the comparison printed and the
     prediction picture (ground truth beside predictions) copied."""
     import json
@@ -59,6 +61,8 @@ def test_run_demo_main_job(tmp_path):
                    env=dict(
                        DATA_DIR=data,
                        WORK_DIR=work,
+                       DEMO_PROCS='2',
+                       OMP_NUM_THREADS='1',
                        DEMO_CFG_OPTIONS='train_cfg.max_iters=2 '
                        'default_hooks.logger.interval=1'),
                    timeout=900).stdout
@@ -66,6 +70,16 @@ def test_run_demo_main_job(tmp_path):
     # what it will do, first (the schedule read from the config + options)
     assert out.index('  2/3 train ' + DEMO + ' from scratch: 2 iterations '
                      'of 4 images') < out.index('== 1/3 demo data'), out
+    assert '(2 processes (gloo) of 2 images and OMP_NUM_THREADS=1 each)' in out
+    # both processes trained: the batch of 4 was shared out (the training
+    # log is the first of the timestamped run folders, then tools/test.py's)
+    log = open(sorted(glob.glob(osp.join(work, '*', '*.log')))[0]).read()
+    assert 'Distributed training: True' in log, log[:3000]
+    assert 'GPU number: 2' in log, log[:3000]  # mmengine's name: world size
+    train_loader = log[log.index('train_dataloader = dict('):]
+    assert re.match(
+        r'train_dataloader = dict\(\s+batch_sampler=[^\n]+\s+'
+        r'batch_size=2,', train_loader), train_loader[:300]
     # and at the end, the picture and the command that gives its numbers
     assert f'picture: {work}/demo_prediction.png' in out, out
     tail = out[out.index('its numbers'):]
@@ -81,3 +95,20 @@ def test_run_demo_main_job(tmp_path):
     picture = Image.open(osp.join(work, 'demo_prediction.png'))
     # ground truth | predictions, each drawn at twice the image's size
     assert picture.size == (2 * 2 * side, 2 * val['images'][0]['height'])
+
+
+@pytest.mark.parametrize('procs', ['3', '0', 'two'])
+def test_run_demo_rejects_bad_process_count(tmp_path, procs):
+    """DEMO_PROCS must divide the config's batch (4): a clear error before
+    any data or training."""
+    proc = run_tool(['tools/run_demo.sh', DEMO],
+                    env=dict(
+                        DATA_DIR=str(tmp_path / 'data'),
+                        WORK_DIR=str(tmp_path / 'w'),
+                        DEMO_PROCS=procs),
+                    timeout=120,
+                    check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ('DEMO_PROCS must be a positive number that divides the batch '
+            f"(4), got '{procs}'") in proc.stderr
+    assert not osp.exists(tmp_path / 'data')

@@ -9,7 +9,14 @@
 #
 # Env: WORK_DIR (default work_dirs/demo/<config name>), DATA_DIR, SEED, PY,
 # DEMO_CFG_OPTIONS (extra training --cfg-options, space-separated, e.g. for a
-# quick check: "train_cfg.max_iters=2").
+# quick check: "train_cfg.max_iters=2"), DEMO_PROCS (training processes).
+#
+# Without CUDA, training runs one process per core (tools/dist_train.sh,
+# gloo, one thread each), each on an equal share of the config's batch: the
+# same batch and schedule as one process, but mmcv's RoIAlign and NMS, which
+# run on one thread, then run on every core (1.4x faster than one process
+# with two threads on a 2-core machine, docs/results.md). DEMO_PROCS=1 trains
+# in one process with OMP_NUM_THREADS threads (the default there: all cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -21,14 +28,15 @@ DATA_DIR=${DATA_DIR:-data/demo_shapes}
 SEED=${SEED:-0}
 read -r -a EXTRA_OPTS <<< "${DEMO_CFG_OPTIONS:-}"
 source tools/demo_data_options.sh  # -> DEMO_DATA_OPTS
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 2)}
+CORES=$(nproc 2>/dev/null || echo 2)
 
 # What the run will do, with the schedule read from the config (and any
 # DEMO_CFG_OPTIONS), before the minutes of training start.
 CFG_OPTS=()
 [ ${#EXTRA_OPTS[@]} -gt 0 ] && CFG_OPTS=(--cfg-options "${EXTRA_OPTS[@]}")
-read -r ITERS BATCH TIMED <<< "$("$PY" - "$CONFIG" ${CFG_OPTS[@]+"${CFG_OPTS[@]}"} <<'PYEOF' 2>/dev/null
+read -r ITERS BATCH TIMED CUDA <<< "$("$PY" - "$CONFIG" ${CFG_OPTS[@]+"${CFG_OPTS[@]}"} <<'PYEOF' 2>/dev/null
 import argparse
+import torch
 from mmengine.config import Config, DictAction
 p = argparse.ArgumentParser()
 p.add_argument('config')
@@ -40,12 +48,34 @@ hooks = [h for h in cfg.get('custom_hooks', [])
          if h['type'] == 'ProgressEstimateHook']
 timed = (hooks[0].get('skip_iters', 2) + hooks[0].get('timed_iters', 10)
          if hooks else 0)
-print(cfg.train_cfg.max_iters, cfg.train_dataloader.batch_size, timed)
+print(cfg.train_cfg.max_iters, cfg.train_dataloader.batch_size, timed,
+      int(torch.cuda.is_available()))
 PYEOF
 )"
-echo "make demo: $NAME on the embedded demo data, on this machine's CPU (OMP_NUM_THREADS=$OMP_NUM_THREADS)"
+# training processes: one per core on CPU, as many as divide the batch
+if [ -z "${DEMO_PROCS:-}" ]; then
+    DEMO_PROCS=1
+    if [ "${CUDA:-1}" = 0 ] && [ "${BATCH:-0}" -gt 0 ]; then
+        for ((p = CORES; p > 1; p--)); do
+            if [ $((BATCH % p)) = 0 ]; then DEMO_PROCS=$p; break; fi
+        done
+    fi
+fi
+if ! [[ "$DEMO_PROCS" =~ ^[1-9][0-9]*$ ]] || [ $(( ${BATCH:-1} % DEMO_PROCS )) != 0 ]; then
+    echo "run_demo.sh: DEMO_PROCS must be a positive number that divides the batch (${BATCH:-?}), got '$DEMO_PROCS'" >&2
+    exit 2
+fi
+if [ "$DEMO_PROCS" -gt 1 ]; then
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( CORES / DEMO_PROCS > 0 ? CORES / DEMO_PROCS : 1 ))}
+    HOW="$DEMO_PROCS processes (gloo) of $((BATCH / DEMO_PROCS)) images and OMP_NUM_THREADS=$OMP_NUM_THREADS each"
+else
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$CORES}
+    HOW="one process, OMP_NUM_THREADS=$OMP_NUM_THREADS"
+fi
+echo "make demo: $NAME on the embedded demo data, on this machine's CPU ($CORES cores)"
 echo "  1/3 write the demo data to $DATA_DIR (160 train / 40 val images; seconds)"
 echo "  2/3 train $CONFIG from scratch: ${ITERS:-?} iterations of ${BATCH:-?} images -> $WORK_DIR"
+echo "      ($HOW)"
 if [ "${TIMED:-0}" -gt 0 ] && [ "${ITERS:-0}" -gt "$TIMED" ]; then
     echo "      (after $TIMED iterations a 'progress:' line says how long the rest takes here)"
 fi
@@ -57,9 +87,18 @@ echo "== 1/3 demo data -> $DATA_DIR"
 "$PY" tools/make_demo_data.py --out "$DATA_DIR" --seed 0
 
 echo "== 2/3 train $CONFIG -> $WORK_DIR"
-"$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" \
-    --cfg-options "randomness.seed=$SEED" "${DEMO_DATA_OPTS[@]}" \
-    "train_cfg.val_begin=100000000" ${EXTRA_OPTS[@]+"${EXTRA_OPTS[@]}"}
+TRAIN_OPTS=(--work-dir "$WORK_DIR"
+    --cfg-options "randomness.seed=$SEED" "${DEMO_DATA_OPTS[@]}"
+    "train_cfg.val_begin=100000000" ${EXTRA_OPTS[@]+"${EXTRA_OPTS[@]}"})
+if [ "$DEMO_PROCS" -gt 1 ]; then
+    # per-process batch: the config's batch shared out (the options above
+    # come first, so a batch_size in DEMO_CFG_OPTIONS is the total too)
+    PYTHON="$PY" PORT=${PORT:-$((29500 + RANDOM % 1000))} \
+        bash tools/dist_train.sh "$CONFIG" "$DEMO_PROCS" "${TRAIN_OPTS[@]}" \
+        "train_dataloader.batch_size=$((BATCH / DEMO_PROCS))"
+else
+    "$PY" tools/train.py "$CONFIG" "${TRAIN_OPTS[@]}"
+fi
 CKPT=$(cat "$WORK_DIR/last_checkpoint")
 TRAINED=$(date +%s)
 
