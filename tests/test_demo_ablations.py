@@ -341,13 +341,39 @@ def test_demo_picture_uncompressed_rle():
     assert (gt.masks.to_ndarray()[0] == mask).all()
 
 
+def test_demo_model_labels_by_name():
+    """Both picture tools label a COCO file's categories by the model's
+    class order, matched by name; a category the model lacks is an error
+    when an annotation uses it, and ignored when none does."""
+    _demo_picture()  # tools/analysis on sys.path
+    from demo_model import model_labels
+    classes = ['circle', 'rectangle', 'triangle']
+    cats = [
+        dict(id=1, name='triangle'),
+        dict(id=5, name='circle'),
+        dict(id=9, name='hexagon')
+    ]
+    coco = dict(
+        categories=cats,
+        annotations=[dict(category_id=5),
+                     dict(category_id=1)])
+    assert model_labels(coco, classes) == {1: 2, 5: 0}
+    coco['annotations'].append(dict(category_id=9))
+    with pytest.raises(ValueError, match="'hexagon' is not one of the model"):
+        model_labels(coco, classes)
+    coco['annotations'][-1] = dict(category_id=4)
+    with pytest.raises(ValueError, match=r'category ids \[4\]'):
+        model_labels(coco, classes)
+
+
 def test_demo_picture_class_agnostic_nms():
     """The picture's switch reaches the box head's NMS: an RoI the
     classifier splits between two classes is kept twice per class and once
     class-agnostic."""
     from mmengine.config import ConfigDict
     from mmengine.structures import InstanceData
-    demo_picture = _demo_picture()
+    _demo_picture()  # tools/analysis on sys.path
+    import demo_model as demo_picture
     model = build_detector(PANET)
     head = model.roi_head.bbox_head
     rois = torch.tensor([[0., 10., 10., 60., 60.]])

@@ -22,6 +22,8 @@ import os.path as osp
 import statistics
 
 import torch
+from demo_model import (add_model_and_data_args, check_score_thr, load_model,
+                        model_labels, set_class_agnostic_nms)
 from mmdet.structures.bbox import bbox_overlaps
 
 
@@ -61,44 +63,30 @@ def match_objects(gt_boxes,
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('config')
-    p.add_argument('checkpoint')
-    p.add_argument('--ann', required=True, help='COCO instances file')
-    p.add_argument('--img-dir', required=True)
+    add_model_and_data_args(
+        p, 'count the detections a picture drawn at this score shows')
     p.add_argument('--iou', type=float, default=0.5)
-    p.add_argument(
-        '--score-thr',
-        type=float,
-        default=0.3,
-        help='count the detections a picture drawn at this score shows')
     p.add_argument(
         '--class-agnostic-nms',
         action='store_true',
         help='evaluate after class-agnostic NMS, as the demo picture is '
         'drawn (tools/analysis/demo_picture.py)')
-    p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
+    check_score_thr(args.score_thr)
+    if not 0.0 < args.iou <= 1.0:
+        raise ValueError(f'--iou must be in (0, 1], got {args.iou}')
 
-    from mmdet.apis import inference_detector, init_detector
-
-    import panet_mmdet  # noqa: F401  (registers the PANet modules)
-    from panet_mmdet.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()  # init_detector's torch.load(weights_only)
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    from mmdet.apis import inference_detector
+    model = load_model(args.config, args.checkpoint, args.device)
     if args.class_agnostic_nms:
-        from demo_picture import set_class_agnostic_nms
         set_class_agnostic_nms(model, True)
     classes = list(model.dataset_meta['classes'])
     with open(args.ann) as f:
         coco = json.load(f)
-    # labels follow the model's class order, matched by category name
-    label_of = {
-        c['id']: classes.index(c['name'])
-        for c in coco['categories'] if c['name'] in classes
-    }
+    label_of = model_labels(coco, classes)  # the model's class order
     objects = {}
     for a in coco['annotations']:
-        if a['category_id'] in label_of and not a.get('iscrowd', 0):
+        if not a.get('iscrowd', 0):
             x, y, w, h = a['bbox']
             objects.setdefault(a['image_id'], []).append(
                 ([x, y, x + w, y + h], label_of[a['category_id']]))

@@ -19,6 +19,9 @@ import json
 import os.path as osp
 from collections import defaultdict
 
+from demo_model import (add_model_and_data_args, check_score_thr, load_model,
+                        model_labels, set_class_agnostic_nms)
+
 
 def pick_image(coco: dict) -> dict:
     """The image entry with the most annotations, then the most distinct
@@ -42,19 +45,15 @@ def ground_truth(coco: dict, image: dict, classes):
     import torch
     from mmdet.structures.mask import BitmapMasks
     from mmengine.structures import InstanceData
-    name_of = {c['id']: c['name'] for c in coco['categories']}
+    label_of = model_labels(coco, classes)
     h, w = image['height'], image['width']
     boxes, labels, masks = [], [], []
     for ann in coco['annotations']:
         if ann['image_id'] != image['id']:
             continue
-        name = name_of[ann['category_id']]
-        if name not in classes:
-            raise ValueError(f'category {name!r} of the annotation file is '
-                             f'not one of the model classes {classes}')
         x, y, bw, bh = ann['bbox']
         boxes.append([x, y, x + bw, y + bh])
-        labels.append(classes.index(name))
+        labels.append(label_of[ann['category_id']])
         seg = ann['segmentation']
         if isinstance(seg, list):  # polygons
             rles = mask_utils.frPyObjects(seg, h, w)
@@ -88,25 +87,10 @@ def rescale_instances(instances, scale: float, shape):
     return out
 
 
-def set_class_agnostic_nms(model, value: bool) -> None:
-    """Switch the RoI head's test-time NMS between per-class and
-    class-agnostic (mmcv's ``batched_nms`` reads ``class_agnostic``)."""
-    test_cfg = getattr(getattr(model, 'roi_head', None), 'test_cfg', None)
-    if test_cfg is None or 'nms' not in test_cfg:
-        raise ValueError('config: the model has no roi_head.test_cfg.nms '
-                         '(a two-stage detector is needed); use '
-                         '--per-class-nms to draw its own post-processing')
-    test_cfg.nms['class_agnostic'] = value
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('config')
-    p.add_argument('checkpoint')
-    p.add_argument('--ann', required=True, help='COCO instances file')
-    p.add_argument('--img-dir', required=True)
+    add_model_and_data_args(p, 'draw the predictions with this score or more')
     p.add_argument('--out', required=True, help='the picture to write')
-    p.add_argument('--score-thr', type=float, default=0.3)
     p.add_argument(
         '--scale',
         type=float,
@@ -116,13 +100,10 @@ def main(argv=None):
         '--per-class-nms',
         action='store_true',
         help="draw with the config's per-class NMS (as scored by COCO AP)")
-    p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
     if not 0.5 <= args.scale <= 8:
         raise ValueError(f'--scale must be in [0.5, 8], got {args.scale}')
-    if not 0.0 <= args.score_thr <= 1.0:
-        raise ValueError(f'--score-thr must be in [0, 1], got '
-                         f'{args.score_thr}')
+    check_score_thr(args.score_thr)
     with open(args.ann) as f:
         coco = json.load(f)
     image = pick_image(coco)
@@ -132,13 +113,9 @@ def main(argv=None):
                                 'images of --ann')
 
     import mmcv
-    from mmdet.apis import inference_detector, init_detector
+    from mmdet.apis import inference_detector
     from mmdet.visualization import DetLocalVisualizer
-
-    import panet_mmdet  # noqa: F401  (registers the PANet modules)
-    from panet_mmdet.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()  # init_detector's torch.load(weights_only)
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    model = load_model(args.config, args.checkpoint, args.device)
     classes = list(model.dataset_meta['classes'])
     drawn = {}
     for agnostic in (False, True):
