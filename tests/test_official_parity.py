@@ -304,7 +304,11 @@ def _end_to_end(pair, scale, max_size):
 
 def test_end_to_end_detections_and_masks_on_a_photograph(mask_pair):
     stats = _end_to_end(mask_pair, SCALE, MAX_SIZE)
-    assert stats['score'] <= 2e-5 and stats['box_px'] <= 2e-3
+    # float32 on both sides: the boxes differ by thousandths of a pixel, by
+    # the CPU (0.0033 px seen on one 2-core machine, under 0.002 on
+    # another); a real error (the +1 corner convention, a wrong level or
+    # resize) moves them by half a pixel or more
+    assert stats['score'] <= 2e-5 and stats['box_px'] <= 1e-2
     # float32 rounding may flip a pixel sitting on the 0.5 threshold
     assert stats['mask_px_max'] <= 2 and stats['masks_identical'] >= 0.9
     assert stats['mask_px_total'] > 1000
