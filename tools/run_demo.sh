@@ -14,9 +14,9 @@
 # Without CUDA, training runs one process per core (tools/dist_train.sh,
 # gloo, one thread each), each on an equal share of the config's batch: the
 # same batch and schedule as one process, but mmcv's RoIAlign and NMS, which
-# run on one thread, then run on every core (0.34 s per PANet demo step on a
-# 2-core machine against 0.41 s in one process of two threads,
-# docs/results.md). DEMO_PROCS=1 trains in one process with OMP_NUM_THREADS
+# run on one thread, then run on every core (per PANet demo step on 2-core
+# machines: 0.34 s against 0.41 s in one process of two threads on a fast
+# one, 1.12 s against 1.25 s on a slow one; docs/results.md). DEMO_PROCS=1 trains in one process with OMP_NUM_THREADS
 # threads (the default there: all cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
