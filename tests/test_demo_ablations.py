@@ -107,6 +107,38 @@ def test_step_changes_one_component(config, parent, parts):
     assert NEW_TYPES.get(config, set()) <= new, new
 
 
+def _train_with(optim_cfg, steps=25):
+    """Parameters of a small GN conv net after ``steps`` updates of the
+    optimizer wrapper built from ``optim_cfg`` (fixed data and init)."""
+    from mmengine.optim import build_optim_wrapper
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.GroupNorm(2, 8), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 4, 3), torch.nn.Flatten(),
+        torch.nn.Linear(4 * 12 * 12, 5))
+    x, y = torch.randn(4, 3, 16, 16), torch.randn(4, 5)
+    wrapper = build_optim_wrapper(net, optim_cfg)
+    for _ in range(steps):
+        # a loss large enough that clip_grad (max_norm 10) clips
+        wrapper.update_params(100 * ((net(x) - y)**2).mean())
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def test_demo_adamw_foreach_is_the_per_tensor_update_bit_for_bit():
+    # the demo schedule runs AdamW's multi-tensor kernel for speed; its
+    # parameters must be exactly those of torch's per-tensor loop, gradient
+    # clipping included (a fused kernel, for one, rounds differently)
+    cfg = Config.fromfile(PANET).optim_wrapper
+    assert cfg.optimizer.type == 'AdamW' and cfg.optimizer.foreach is True
+    assert Config.fromfile(STOCK).optim_wrapper == cfg
+    loop = cfg.copy()
+    loop.optimizer = dict(cfg.optimizer, foreach=False)
+    start = _train_with(cfg, steps=0)
+    fast, slow = _train_with(cfg), _train_with(loop)
+    assert all(not torch.equal(a, b) for a, b in zip(fast, start))
+    assert all(torch.equal(a, b) for a, b in zip(fast, slow))
+
+
 def test_ladder_starts_at_stock_and_ends_at_the_panet_demo():
     # the last rung is the PANet demo config itself, which is built from the
     # demo's base files (the PANet demo model, data, schedule), not from the

@@ -154,3 +154,32 @@ def test_run_demo_rejects_bad_process_count(tmp_path, procs):
     assert ('DEMO_PROCS must be a positive number that divides the batch '
             f"(4), got '{procs}'") in proc.stderr
     assert not osp.exists(tmp_path / 'data')
+
+
+def test_demo_scripts_keep_the_heap():
+    """make demo and make ablation source tools/cpu_malloc_env.sh before
+    training: glibc's heap settings, each unless already set."""
+    import subprocess
+
+    from conftest import ROOT
+    for script in ('run_demo.sh', 'run_ablation.sh'):
+        with open(osp.join(ROOT, 'tools', script)) as f:
+            text = f.read()
+        assert re.search(r'^source tools/cpu_malloc_env\.sh', text, re.M)
+        start = ('bash tools/dist_train.sh'
+                 if script == 'run_demo.sh' else 'exec ')
+        assert text.index('source tools/cpu_malloc_env.sh') < text.index(start)
+    show = ('source tools/cpu_malloc_env.sh; echo $MALLOC_MMAP_THRESHOLD_ '
+            '$MALLOC_TRIM_THRESHOLD_ $MALLOC_TOP_PAD_')
+
+    def sourced(**preset):
+        env = dict(PATH='/usr/bin:/bin', **preset)
+        return subprocess.run(['bash', '-c', show],
+                              cwd=ROOT,
+                              env=env,
+                              capture_output=True,
+                              text=True,
+                              check=True).stdout.split()
+
+    assert sourced() == ['33554432', '17179869184', '1073741824']
+    assert sourced(MALLOC_TOP_PAD_='0') == ['33554432', '17179869184', '0']

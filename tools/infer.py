@@ -6,7 +6,7 @@ and, with ``--save-pred``, ``OUT/preds/*.json``.
 
     python tools/infer.py data/demo_shapes/val \
         configs/demo/panet_r18_bufpn-gn_demo.py \
-        work_dirs/demo/panet_r18_bufpn-gn_demo/iter_1760.pth --out-dir outputs
+        work_dirs/demo/panet_r18_bufpn-gn_demo/iter_1600.pth --out-dir outputs
 """
 import argparse
 import os.path as osp

@@ -10,4 +10,5 @@
 # PY: the Python (default .venv/bin/python).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source tools/cpu_malloc_env.sh  # glibc heap kept between steps
 exec "${PY:-.venv/bin/python}" tools/analysis/run_ablation.py "$@"

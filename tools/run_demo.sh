@@ -29,6 +29,7 @@ DATA_DIR=${DATA_DIR:-data/demo_shapes}
 SEED=${SEED:-0}
 read -r -a EXTRA_OPTS <<< "${DEMO_CFG_OPTIONS:-}"
 source tools/demo_data_options.sh  # -> DEMO_DATA_OPTS
+source tools/cpu_malloc_env.sh     # glibc heap kept between steps
 CORES=$(nproc 2>/dev/null || echo 2)
 
 # What the run will do, with the schedule read from the config (and any

@@ -4,5 +4,5 @@
 _base_ = [
     '../_base_/models/mask-rcnn_r18_fpn-gn_demo.py',
     '../_base_/datasets/demo_shapes_instance.py',
-    '../_base_/schedules/demo_1760i.py',
+    '../_base_/schedules/demo_1600i.py',
 ]

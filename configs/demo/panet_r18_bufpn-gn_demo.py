@@ -7,5 +7,5 @@
 _base_ = [
     '../_base_/models/panet_r18_bufpn-gn_demo.py',
     '../_base_/datasets/demo_shapes_instance.py',
-    '../_base_/schedules/demo_1760i.py',
+    '../_base_/schedules/demo_1600i.py',
 ]

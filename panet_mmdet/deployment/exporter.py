@@ -1,7 +1,7 @@
 """Export a config + checkpoint to ONNX, and run the PyTorch reference.
 
     model = load_detector('configs/demo/panet_r18_bufpn-gn_demo.py',
-                          'iter_1760.pth')
+                          'iter_1600.pth')
     export_onnx(model, 'panet.onnx', shape=(256, 256))
 
 The graph contract is :mod:`panet_mmdet.deployment.detector`'s; what the

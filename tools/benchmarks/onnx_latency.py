@@ -11,7 +11,7 @@ against PyTorch are printed, with the number of detections each produced
     # docs/deploy.md's numbers (CPU; --threads 0: all cores)
     python tools/benchmark.py onnx \
         configs/demo/panet_r18_bufpn-gn_demo.py --shape 256 256 \
-        --checkpoint work_dirs/demo/panet_r18_bufpn-gn_demo/iter_1760.pth \
+        --checkpoint work_dirs/demo/panet_r18_bufpn-gn_demo/iter_1600.pth \
         --image data/demo_shapes/val/val_00001.png --repeats 10
     python tools/benchmark.py onnx \
         configs/panet/panet_r50_bufpn-gn_1x_coco.py --shape 800 1216 \
