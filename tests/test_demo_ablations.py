@@ -235,6 +235,21 @@ def test_ablation_table_numbers(tmp_path):
     assert '| panet | 3 | 0.380 +- 0.020 | 0.330 +- 0.020 |' in md
     assert '+0.060 / +0.110 | 0.75 | 150 | 3.00 | 4.50 | 80 |' in md
     assert os.path.getsize(out + '.png') > 10000
+    assert json.load(open(out + '.json'))['costs_device'] == 'CPU'
+    # costs measured without trained weights say so on the time axis
+    for c in costs.values():
+        c['checkpoint'] = None
+    costs_file.write_text(
+        json.dumps(
+            dict(device='device: CPU, 2 threads (torch x)', configs=costs)))
+    ablation_table.main([
+        '--root', root, '--costs',
+        str(costs_file), '--out', out, 'stock=x/a.py', 'panet=x/b.py'
+    ])
+    assert json.load(
+        open(out +
+             '.json'))['costs_device'] == 'CPU, 2 threads, random weights'
+    assert 'Costs: CPU, 2 threads, random weights' in open(out + '.md').read()
 
 
 def test_ablation_table_compares_rungs_over_the_same_seeds(tmp_path):

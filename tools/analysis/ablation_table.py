@@ -241,6 +241,11 @@ def main(argv=None):
         # 'device: CPU, 2 threads (torch ...)' -> 'CPU, 2 threads'
         device = measured.get('device', device).split(': ', 1)[-1]
         device = device.split(' (')[0]
+        if costs and all('checkpoint' in c and c['checkpoint'] is None
+                         for c in costs.values()):
+            # measured without --checkpoints: every image's RoI heads see
+            # test_cfg.rcnn.max_per_img detections
+            device += ', random weights'
     rows = collect(rungs, args.root, costs, args.seeds)
     table = markdown(rows)
     print(table)
@@ -253,8 +258,14 @@ def main(argv=None):
     if args.out:
         with open(args.out + '.md', 'w') as f:
             f.write(table + '\n' + (f'\n{summary}\n' if summary else ''))
+            if costs:
+                f.write(f'\nCosts: {device} (tools/benchmark.py '
+                        'ablation-costs, all rungs in one process).\n')
         with open(args.out + '.json', 'w') as f:
-            json.dump(dict(rows=rows, summary=summary), f, indent=1)
+            json.dump(
+                dict(rows=rows, summary=summary, costs_device=device),
+                f,
+                indent=1)
         plot(rows, args.out + '.png', device)
         print(f'written: {args.out}.md, .json, .png')
 
