@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from panet_mmdet.utils import allow_mmengine_checkpoints
+from panet_mmdet.checkpoint import allow_mmengine_checkpoints
 
 
 @pytest.fixture(autouse=True)

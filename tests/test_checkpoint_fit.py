@@ -1,18 +1,19 @@
-"""Test, inference and export refuse a checkpoint that does not fit the
-model (naming per module what is missing, unexpected or of another shape)
-unless told --allow-partial-checkpoint; training's load_from keeps mmdet's
-partial load and logs what it did not load."""
+"""The library (panet_mmdet.apis) and the tools built on it (test,
+inference, export) refuse a checkpoint that does not fit the model (naming
+per module what is missing, unexpected or of another shape) unless told
+strict=False / --allow-partial-checkpoint; training's load_from keeps
+mmdet's partial load and logs what it did not load."""
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from panet_mmdet.utils.benchmarking import build_detector
-from panet_mmdet.utils.checkpoint_fit import (CheckpointMismatchError,
-                                              check_checkpoint_fits,
-                                              checkpoint_state_dict,
-                                              fit_summary)
+from panet_mmdet.apis import (build_detector, build_inferencer, default_device,
+                              load_detector, load_weights)
+from panet_mmdet.checkpoint.fit import (CheckpointMismatchError,
+                                        check_checkpoint_fits,
+                                        checkpoint_state_dict, fit_summary)
 from conftest import ROOT, data_options, run_tool
 
 PANET = 'configs/demo/panet_r18_bufpn-gn_demo.py'
@@ -62,6 +63,45 @@ def test_mismatch_is_named_per_module(models, stock_checkpoint):
     # the stock model fits its own checkpoint ('module.' prefix stripped)
     assert not any(check_checkpoint_fits(stock, stock_checkpoint).values())
     assert 'fits the model exactly' in fit_summary(stock, stock_checkpoint)
+
+
+def test_load_detector_refuses_what_does_not_fit(models, stock_checkpoint):
+    """The library's entry point refuses as the tools do (mmdet's
+    init_detector would load the stock weights into PANet with a warning);
+    strict=False loads what fits."""
+    with pytest.raises(CheckpointMismatchError) as e:
+        load_detector(PANET, stock_checkpoint, device='cpu')
+    assert NECK_LINE in str(e.value) and 'strict=False' in str(e.value)
+    with pytest.raises(CheckpointMismatchError, match='neck: 18 tensors'):
+        build_inferencer(PANET, stock_checkpoint, device='cpu')
+    stock = models[1]
+    partial = load_detector(PANET, stock_checkpoint, strict=False)
+    assert not partial.training
+    assert torch.equal(partial.backbone.conv1.weight,
+                       stock.backbone.conv1.weight)
+    # a checkpoint that fits: every tensor equal, classes from its meta
+    loaded = load_detector(STOCK, stock_checkpoint)
+    assert default_device() == 'cpu'  # no GPU here: device=None is the CPU
+    assert next(loaded.parameters()).device.type == default_device()
+    assert loaded.dataset_meta['classes'] == ('circle', 'rectangle',
+                                              'triangle')
+    for k, v in stock.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k
+    assert loaded.cfg.filename.endswith(STOCK)
+
+
+def test_load_weights_into_a_built_model(models, stock_checkpoint):
+    panet, stock = models
+    fresh = build_detector(osp.join(ROOT, STOCK))
+    meta = load_weights(fresh, stock_checkpoint)
+    assert meta['dataset_meta']['classes'][0] == 'circle'
+    assert torch.equal(fresh.roi_head.bbox_head.fc_cls.weight,
+                       stock.roi_head.bbox_head.fc_cls.weight)
+    before = {k: v.clone() for k, v in panet.state_dict().items()}
+    with pytest.raises(CheckpointMismatchError):
+        load_weights(panet, stock_checkpoint)
+    for k, v in panet.state_dict().items():  # refused before any change
+        assert torch.equal(before[k], v), k
 
 
 def test_shape_mismatch_is_named(models):

@@ -47,7 +47,7 @@ def _losses(work):
 
 
 def _weights(work):
-    from panet_mmdet.utils import allow_mmengine_checkpoints
+    from panet_mmdet.checkpoint import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()  # what the tools do before loading
     ckpt = torch.load(osp.join(work, f'iter_{ITERS}.pth'), map_location='cpu')
     return ckpt['state_dict']

@@ -17,7 +17,7 @@ import torch
 from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
-from panet_mmdet.utils.benchmarking import build_detector
+from panet_mmdet.apis import build_detector
 from conftest import total_loss
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

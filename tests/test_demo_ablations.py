@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 
 import panet_mmdet  # noqa: F401
-from panet_mmdet.utils.benchmarking import build_detector
+from panet_mmdet.apis import build_detector
 from conftest import ROOT
 
 A = 'configs/demo/ablations/'

@@ -21,13 +21,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from panet_mmdet.apis import build_detector, load_detector
 from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
                                     check_exportable, compare_detections,
-                                    export_onnx, graph_result, load_detector,
-                                    preprocess, torch_predict)
+                                    export_onnx, graph_result, preprocess,
+                                    torch_predict)
 from panet_mmdet.deployment.exporter import _test_resize, export_metadata
 from panet_mmdet.deployment.parity import box_iou, mask_iou
-from panet_mmdet.utils.benchmarking import build_detector, load_config
+from panet_mmdet.utils.configs import load_config
 from conftest import ROOT, TINY_CONFIG, data_options, run_tool
 
 pytestmark = pytest.mark.slow
@@ -177,8 +178,10 @@ def test_empty_results(panet, panet_onnx, tiny_data, tmp_path):
     assert outputs['labels'].shape == (1, n)
     assert outputs['masks'].shape == (1, n, 128, 128)
     # a score threshold nothing passes forces the empty path in both
-    none_pass = load_detector(panet.cfg.filename, None,
-                              {'model.test_cfg.rcnn.score_thr': 1.0})
+    none_pass = load_detector(
+        panet.cfg.filename,
+        None,
+        cfg_options={'model.test_cfg.rcnn.score_thr': 1.0})
     none_pass.load_state_dict(panet.state_dict())
     out = export_onnx(none_pass, str(tmp_path / 'none.onnx'), (128, 128))
     reference, outputs, _ = _parity(none_pass, out,

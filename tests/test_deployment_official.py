@@ -30,13 +30,13 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
+from panet_mmdet.apis import build_detector, load_detector
+from panet_mmdet.checkpoint.official import (detect_official_model,
+                                             map_state_dict)
 from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
                                     check_exportable, compare_detections,
-                                    export_onnx, load_detector, preprocess)
+                                    export_onnx, preprocess)
 from panet_mmdet.deployment.exporter import _test_resize, export_metadata
-from panet_mmdet.utils.benchmarking import build_detector
-from panet_mmdet.utils.official_checkpoints import (detect_official_model,
-                                                    map_state_dict)
 from conftest import ROOT, run_tool
 from reference import authors_panet as A
 

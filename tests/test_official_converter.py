@@ -9,12 +9,11 @@ import pytest
 import torch
 
 # yapf: disable
-from panet_mmdet.utils.official_checkpoints import (DATASET_CLASSES,
-                                                    OFFICIAL_MODELS,
-                                                    convert_checkpoint,
-                                                    detect_official_model,
-                                                    load_authors_checkpoint,
-                                                    map_state_dict)
+from panet_mmdet.checkpoint.official import (DATASET_CLASSES, OFFICIAL_MODELS,
+                                             convert_checkpoint,
+                                             detect_official_model,
+                                             load_authors_checkpoint,
+                                             map_state_dict)
 # yapf: enable
 from conftest import ROOT, run_tool
 from reference import authors_panet as A
@@ -64,7 +63,7 @@ def test_cli_converts_and_the_result_loads_strictly(mask_file, tmp_path):
     sd = ckpt['state_dict']
     from mmengine.config import Config
 
-    from panet_mmdet.utils.benchmarking import build_detector
+    from panet_mmdet.apis import build_detector
     det = build_detector(Config.fromfile(osp.join(ROOT, meta['config'])))
     det.load_state_dict(sd, strict=True)
     # values: the renaming is the identity on tensors, but for class layers

@@ -9,7 +9,7 @@ import os.path as osp
 import pytest
 import torch
 
-from panet_mmdet.utils.official_checkpoints import convert_checkpoint
+from panet_mmdet.checkpoint.official import convert_checkpoint
 from conftest import ROOT, data_options, run_tool
 from reference import authors_panet as A
 

@@ -21,10 +21,10 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
 import panet_mmdet  # noqa: F401
-from panet_mmdet.utils.benchmarking import build_detector
-from panet_mmdet.utils.official_checkpoints import (check_loads_strictly,
-                                                    detect_official_model,
-                                                    map_state_dict)
+from panet_mmdet.apis import build_detector
+from panet_mmdet.checkpoint.official import (check_loads_strictly,
+                                             detect_official_model,
+                                             map_state_dict)
 from reference import authors_panet as A
 
 PHOTO = cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)

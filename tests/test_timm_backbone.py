@@ -14,9 +14,9 @@ pytest.importorskip('mmpretrain')
 
 from mmengine.config import Config  # noqa: E402
 
+from panet_mmdet.apis import build_detector  # noqa: E402
 from panet_mmdet.models.backbones.timm_backbone import (  # noqa: E402
     OfflineTIMMBackbone, TIMMGroupNorm)
-from panet_mmdet.utils.benchmarking import build_detector  # noqa: E402
 from conftest import ROOT, data_options, run_tool, total_loss  # noqa: E402
 
 DEMO = osp.join(ROOT, 'configs/demo/panet_timm-resnet18-gn_bufpn-gn_demo.py')
@@ -159,7 +159,8 @@ def test_demo_config_short_training_run(tiny_data, tmp_path):
 def test_deployment_loads_timm_configs_offline(config):
     """export_onnx / load_detector import the config's custom_imports and
     download nothing (the checkpoint holds the weights)."""
-    from panet_mmdet.deployment import check_exportable, load_detector
+    from panet_mmdet.apis import load_detector
+    from panet_mmdet.deployment import check_exportable
     model = load_detector(config)
     assert type(model.backbone).__name__ == 'OfflineTIMMBackbone'
     check_exportable(model)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def _load(path):
-    from panet_mmdet.utils import allow_mmengine_checkpoints
+    from panet_mmdet.checkpoint import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()  # what the tools do before loading
     return torch.load(path, map_location='cpu')
 

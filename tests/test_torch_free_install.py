@@ -93,7 +93,8 @@ def torch_free_python(tmp_path_factory, panet_wheel):
 def panet_onnx(tmp_path_factory):
     """The demo PANet (random weights; its test resize: 256 px), and an
     image."""
-    from panet_mmdet.deployment import export_onnx, load_detector
+    from panet_mmdet.apis import load_detector
+    from panet_mmdet.deployment import export_onnx
     out = tmp_path_factory.mktemp('panet_onnx')
     model = load_detector(PANET_DEMO)
     onnx_path = export_onnx(model, str(out / 'panet.onnx'), (256, 256))

@@ -1,27 +1,35 @@
-"""Draw a model's predictions on an image or a folder of images.
+"""Draw a model's predictions on images: a file, a folder or a glob.
 
 Works with any config and checkpoint of this repository (or mmdet's), via
-mmdet's ``DetInferencer``: writes ``OUT/vis/*.jpg`` (masks, boxes, labels)
-and, with ``--save-pred``, ``OUT/preds/*.json``.
+mmdet's ``DetInferencer`` (:func:`panet_mmdet.apis.build_inferencer`, which
+refuses a checkpoint that does not fit the config): writes
+``OUT/vis/*.jpg`` (masks, boxes, labels) and, with ``--save-pred``,
+``OUT/preds/*.json``.
 
     python tools/infer.py data/demo_shapes/val \
         configs/demo/panet_r18_bufpn-gn_demo.py \
         work_dirs/demo/panet_r18_bufpn-gn_demo/iter_1600.pth --out-dir outputs
 """
 import argparse
+import glob
 import os.path as osp
 
-import panet_mmdet  # noqa: F401  (registers the modules)
-from panet_mmdet.utils import allow_mmengine_checkpoints
+from panet_mmdet.apis import build_inferencer
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('inputs', help='an image file or a folder of images')
+    p.add_argument(
+        'inputs',
+        help="an image file, a folder of images or a glob ('imgs/*.jpg', "
+        'quoted so that the shell leaves it alone)')
     p.add_argument('config', help='model config file')
     p.add_argument('checkpoint', help='checkpoint file')
     p.add_argument('--out-dir', default='outputs', help='output folder')
-    p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N')
+    p.add_argument(
+        '--device',
+        default=None,
+        help='cpu, cuda or cuda:N (default: cuda when a GPU is usable)')
     p.add_argument(
         '--score-thr',
         type=float,
@@ -40,24 +48,34 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def expand_inputs(inputs: str):
+    """``inputs`` as DetInferencer takes it: a file or folder as given, a
+    glob pattern as the sorted list of files it matches."""
+    if osp.exists(inputs):
+        return inputs
+    if glob.has_magic(inputs):
+        files = sorted(p for p in glob.glob(inputs) if osp.isfile(p))
+        if files:
+            return files
+        raise FileNotFoundError(f'inputs: no file matches {inputs!r}')
+    raise FileNotFoundError(f'inputs not found: {inputs!r}')
+
+
 def main(argv=None):
     args = parse_args(argv)
-    for path, what in ((args.inputs, 'inputs'), (args.config, 'config'),
-                       (args.checkpoint, 'checkpoint')):
+    inputs = expand_inputs(args.inputs)
+    for path, what in ((args.config, 'config'), (args.checkpoint,
+                                                 'checkpoint')):
         if not osp.exists(path):
             raise FileNotFoundError(f'{what} not found: {path!r}')
-    from mmdet.apis import DetInferencer
-    allow_mmengine_checkpoints()  # DetInferencer's torch.load(weights_only)
-    inferencer = DetInferencer(
-        model=args.config,
-        weights=args.checkpoint,
+    inferencer = build_inferencer(
+        args.config,
+        args.checkpoint,
+        strict=not args.allow_partial_checkpoint,
         device=args.device,
         show_progress=False)
-    from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits
-    check_checkpoint_fits(inferencer.model, args.checkpoint,
-                          args.allow_partial_checkpoint, args.config)
     inferencer(
-        args.inputs,
+        inputs,
         batch_size=args.batch_size,
         out_dir=args.out_dir,
         pred_score_thr=args.score_thr,

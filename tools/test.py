@@ -16,10 +16,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers the modules)
+from panet_mmdet.apis import load_weights
 from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
                                 setup_cpu_distributed)
-from panet_mmdet.utils import allow_mmengine_checkpoints, check_dataset_paths
-from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits
+from panet_mmdet.utils import check_dataset_paths
 
 
 def parse_args(argv=None):
@@ -91,8 +91,6 @@ def main(argv=None):
     """Test; return the metrics and whether this process left a process
     group."""
     args = parse_args(argv)
-    # mmengine loads the checkpoint with torch.load(weights_only=True)
-    allow_mmengine_checkpoints()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r}')
     cfg = Config.fromfile(args.config)
@@ -105,7 +103,7 @@ def main(argv=None):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded below, refused when it does not fit
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -123,8 +121,11 @@ def main(argv=None):
     runner = (
         Runner.from_cfg(cfg)
         if 'runner_type' not in cfg else RUNNERS.build(cfg))
-    check_checkpoint_fits(runner.model, args.checkpoint,
-                          args.allow_partial_checkpoint, args.config)
+    load_weights(
+        runner.model,
+        args.checkpoint,
+        strict=not args.allow_partial_checkpoint,
+        config=args.config)
 
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

@@ -14,9 +14,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers the modules)
+from panet_mmdet.checkpoint import allow_mmengine_checkpoints
 from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
                                 setup_cpu_distributed)
-from panet_mmdet.utils import allow_mmengine_checkpoints, check_dataset_paths
+from panet_mmdet.utils import check_dataset_paths
 
 
 def parse_args(argv=None):
@@ -118,7 +119,7 @@ def main(argv=None):
         if 'runner_type' not in cfg else RUNNERS.build(cfg))
     if cfg.get('load_from') and not cfg.get('resume'):
         # fine-tuning loads what fits (mmengine's partial load); say what not
-        from panet_mmdet.utils.checkpoint_fit import fit_summary
+        from panet_mmdet.checkpoint.fit import fit_summary
         runner.logger.info(f'load_from {cfg.load_from}: '
                            f'{fit_summary(runner.model, cfg.load_from)}')
     try:

@@ -3,7 +3,8 @@ ops only, run in ONNX Runtime, checked against PyTorch.
 
 - :mod:`.ops`: RoIAlign and NMS that export as standard ONNX nodes.
 - :mod:`.detector`: the test-time path as one traceable module.
-- :mod:`.exporter`: config + checkpoint -> checked ``.onnx`` with metadata.
+- :mod:`.exporter`: a loaded detector (:func:`panet_mmdet.apis.load_detector`)
+  -> checked ``.onnx`` with metadata.
 - :mod:`.runtime`: ONNX Runtime inference with numpy/OpenCV only.
 - :mod:`.onnx_infer`: the command line of ``tools/deployment/onnx_infer.py``
   (``python -m panet_mmdet.deployment.onnx_infer``), torch-free.
@@ -22,7 +23,6 @@ _EXPORTS = {
     'check_standard_onnx': 'exporter',
     'export_onnx': 'exporter',
     'graph_result': 'exporter',
-    'load_detector': 'exporter',
     'torch_predict': 'exporter',
     'ExportableRoIAlign': 'ops',
     'batched_nms_indices': 'ops',

@@ -1,7 +1,8 @@
 """Export a config + checkpoint to ONNX, and run the PyTorch reference.
 
+    from panet_mmdet.apis import load_detector
     model = load_detector('configs/demo/panet_r18_bufpn-gn_demo.py',
-                          'iter_1600.pth')
+                          'iter_1600.pth', device='cpu')
     export_onnx(model, 'panet.onnx', shape=(256, 256))
 
 The graph contract is :mod:`panet_mmdet.deployment.detector`'s; what the
@@ -22,32 +23,6 @@ from .runtime import METADATA_KEY, paste_detectron_outputs
 
 _DEFAULT_OPSET = 16  # RoiAlign's half_pixel mode and GridSample need 16
 _STANDARD_DOMAINS = ('', 'ai.onnx')
-
-
-def load_detector(config,
-                  checkpoint: Optional[str] = None,
-                  cfg_options: Optional[dict] = None) -> torch.nn.Module:
-    """A detector on the CPU in eval mode, weights loaded (random without a
-    checkpoint), ``model.cfg`` and ``model.dataset_meta`` set (mmdet's
-    ``init_detector``). Allow-lists mmengine's checkpoint contents for
-    ``torch.load(weights_only=True)`` (:func:`allow_mmengine_checkpoints`).
-    """
-    from mmdet.apis import init_detector
-
-    import panet_mmdet  # noqa: F401  (registers the modules)
-    from panet_mmdet.utils import allow_mmengine_checkpoints
-    from panet_mmdet.utils.configs import load_config, offline_model_cfg
-    if checkpoint is not None:
-        allow_mmengine_checkpoints()
-    if isinstance(config, str):
-        config = load_config(config)
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
-    # ImageNet weights would download (mmdet's init_cfg, timm's pretrained):
-    # the checkpoint has it all
-    config.model = offline_model_cfg(config)
-    config.model.setdefault('backbone', {})['init_cfg'] = None
-    return init_detector(config, checkpoint, device='cpu')
 
 
 _PIPELINE_STEPS = ('LoadImageFromFile', 'LoadAnnotations', 'Resize',

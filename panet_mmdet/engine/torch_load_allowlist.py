@@ -16,6 +16,6 @@ add this module to their imports::
                                    'panet_mmdet.engine.torch_load_allowlist'],
                           allow_failed_imports=False)
 """
-from ..utils.checkpoint_compat import allow_mmengine_checkpoints
+from ..checkpoint import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()

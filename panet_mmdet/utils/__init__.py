@@ -1,10 +1,9 @@
-from .checkpoint_compat import allow_mmengine_checkpoints
 from .config_checks import (check_choice, check_dataset_paths,
                             check_positive_int)
 from .config_scope import register_config_scope
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'check_choice', 'check_dataset_paths',
+    'check_choice', 'check_dataset_paths',
     'check_positive_int', 'register_config_scope'
 ]
 

@@ -17,9 +17,9 @@ from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
 import torch
-from mmengine.config import Config
 
-from .configs import load_config, offline_model_cfg
+from ..apis import build_detector
+from .configs import load_config
 
 Cell = Union[float, int, str, None]
 # the detector parts PANet changes, as attribute paths of a two-stage model
@@ -270,21 +270,6 @@ def memory_label(device: str) -> str:
 
 
 # ------------------------------------------------------------------ models
-def build_detector(config: Union[str, Config],
-                   device: str = 'cpu') -> torch.nn.Module:
-    """The config's model with its random initialisation, on ``device``.
-
-    Imports the config's ``custom_imports`` and downloads nothing: timm
-    backbones are built with ``pretrained=False`` (mmdet's ``init_cfg``
-    weights load only in ``init_weights``, which is not called).
-    """
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    register_all_modules()
-    cfg = load_config(config) if isinstance(config, str) else config
-    return MODELS.build(offline_model_cfg(cfg)).to(device)
-
-
 def model_summary(config: str,
                   shape: Tuple[int, int]) -> Dict[str, Tuple[int, int]]:
     """Parameters and inference FLOPs of a detector, per part and in total.

@@ -23,13 +23,10 @@ def check_score_thr(value: float) -> None:
 
 
 def load_model(config: str, checkpoint: str, device: str = 'cpu'):
-    """mmdet's ``init_detector`` with the PANet modules registered."""
-    from mmdet.apis import init_detector
-
-    import panet_mmdet  # noqa: F401  (registers the PANet modules)
-    from panet_mmdet.utils import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()  # init_detector's torch.load(weights_only)
-    return init_detector(config, checkpoint, device=device)
+    """The detector, refusing a checkpoint that does not fit
+    (:func:`panet_mmdet.apis.load_detector`)."""
+    from panet_mmdet.apis import load_detector
+    return load_detector(config, checkpoint, device=device)
 
 
 def model_labels(coco: dict, classes) -> dict:

@@ -37,8 +37,8 @@ import copy
 import json
 import os.path as osp
 
-from panet_mmdet.utils.benchmarking import (add_timing_arguments,
-                                            build_detector, device_line,
+from panet_mmdet.apis import build_detector
+from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
                                             format_table, measure_steps,
                                             model_summary, no_grad,
                                             positive_int, quiet_mmengine_logs,
@@ -104,7 +104,7 @@ def measure(configs,
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import load_checkpoint
 
-    from panet_mmdet.utils import allow_mmengine_checkpoints
+    from panet_mmdet.checkpoint import allow_mmengine_checkpoints
     register_all_modules()  # mmdet's datasets and transforms, default scope
     allow_mmengine_checkpoints()  # the runs' checkpoints hold mmengine types
     quiet_mmengine_logs('ablation_costs')

@@ -21,8 +21,8 @@ synchronisation and memory is the peak allocated; on CPU, wall clock and the
 bytes autograd saves for backward (training) -- the CPU has no allocator peak
 to read.
 """
-from panet_mmdet.utils.benchmarking import (add_timing_arguments,
-                                            build_detector, device_line,
+from panet_mmdet.apis import build_detector
+from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
                                             format_table, measure_steps,
                                             memory_label, model_summary,
                                             no_grad, peak_memory_bytes,

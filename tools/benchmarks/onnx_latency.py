@@ -81,14 +81,15 @@ def make_input(meta, shape, image_path=None, seed=0):
 def run(args):
     import torch
 
-    from panet_mmdet.deployment import (OnnxDetector, export_onnx,
-                                        load_detector, torch_predict)
+    from panet_mmdet.apis import load_detector
+    from panet_mmdet.deployment import OnnxDetector, export_onnx, torch_predict
     from panet_mmdet.deployment.exporter import export_metadata
     threads = set_threads(args.threads)
     options = None
     if args.score_thr is not None:
         options = {'model.test_cfg.rcnn.score_thr': args.score_thr}
-    model = load_detector(args.config, args.checkpoint, options)
+    model = load_detector(
+        args.config, args.checkpoint, device='cpu', cfg_options=options)
     shape = tuple(args.shape)
     input = make_input(export_metadata(model, shape), shape, args.image)
     input_t = torch.from_numpy(input)

@@ -6,7 +6,7 @@
 The graph takes ``input`` (1, 3, H, W), the model's data_preprocessor
 output, and ``img_shape`` (2,) int64, the image's size inside it; it returns
 ``dets`` (1, N, 5), ``labels`` (1, N) and, for mask models, ``masks``
-(1, N, H, W) probabilities (README, "Deploy"). Models converted from the
+(1, N, H, W) probabilities (docs/deploy.md). Models converted from the
 PANet authors' checkpoints (configs/panet/official, DetectronRoIHead) also
 take ``ori_shape`` (2,) int64 and ``scale_factor`` (2,) float32 and return
 ``dets`` in the original image and ``mask_probs`` (1, N, 28, 28), pasted
@@ -141,11 +141,14 @@ def main(argv=None):
                                                  'checkpoint')):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} not found: {path!r}')
-    from panet_mmdet.deployment import export_onnx, load_detector
-    model = load_detector(args.config, args.checkpoint, args.cfg_options)
-    from panet_mmdet.utils.checkpoint_fit import check_checkpoint_fits
-    check_checkpoint_fits(model, args.checkpoint,
-                          args.allow_partial_checkpoint, args.config)
+    from panet_mmdet.apis import load_detector
+    from panet_mmdet.deployment import export_onnx
+    model = load_detector(
+        args.config,
+        args.checkpoint,
+        strict=not args.allow_partial_checkpoint,
+        device='cpu',  # traced on the CPU; the graph runs anywhere
+        cfg_options=args.cfg_options)
     t = time.perf_counter()
     export_onnx(
         model,

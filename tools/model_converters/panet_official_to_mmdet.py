@@ -54,7 +54,7 @@ def main(argv=None) -> int:
             ROOT, 'configs/panet/official/'
             'panet-official_r50_bufpn-gn_1x_cityscapes.py')
     sys.path.insert(0, ROOT)
-    from panet_mmdet.utils.official_checkpoints import convert_checkpoint
+    from panet_mmdet.checkpoint.official import convert_checkpoint
     try:
         meta = convert_checkpoint(
             args.src,

@@ -40,7 +40,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from ...utils.checkpoint_compat import allow_mmengine_checkpoints
+from ...checkpoint import allow_mmengine_checkpoints
 
 _FAULT_ENV = 'PANET_FAULT_KILL_IN_SAVE'
 _PHASES = ('written', 'renamed', 'pointed')

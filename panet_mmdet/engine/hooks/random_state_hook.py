@@ -20,7 +20,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ...utils.checkpoint_compat import allow_mmengine_checkpoints
+from ...checkpoint import allow_mmengine_checkpoints
 
 _KEY = 'random_states'
 

@@ -23,21 +23,21 @@ class CheckpointMismatchError(ValueError):
     """The checkpoint's tensors do not match the model's."""
 
 
-def checkpoint_state_dict(path: str) -> 'OrderedDict[str, Tensor]':
+def read_checkpoint(path: str) -> Tuple['OrderedDict[str, Tensor]', dict]:
     """The state dict of an mmengine/mmdet checkpoint (or a bare state dict)
-    with a leading ``module.`` removed, as mmengine's loader does.
+    with a leading ``module.`` removed, as mmengine's loader does, and the
+    file's ``meta`` (``{}`` when it has none). Tensors are memory-mapped
+    from torch's zip files, not read until used.
 
     Raises:
         ValueError: the file is missing or holds no state dict.
     """
-    from .checkpoint_compat import allow_mmengine_checkpoints
+    from .allowlist import allow_mmengine_checkpoints
     allow_mmengine_checkpoints(
     )  # mmengine's checkpoints hold more than tensors
     if not osp.isfile(path):
         raise ValueError(f'checkpoint {path!r} is not a file')
     try:
-        # keys and shapes are what is compared: map the file, read no data
-        # (torch's zip format; legacy files are read whole)
         ckpt = torch.load(
             path,
             map_location='cpu',
@@ -51,8 +51,14 @@ def checkpoint_state_dict(path: str) -> 'OrderedDict[str, Tensor]':
             isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f'checkpoint {path!r} holds no state dict of '
                          'tensors')
-    return OrderedDict(
-        (k[7:] if k.startswith('module.') else k, v) for k, v in state.items())
+    meta = ckpt.get('meta', {}) if 'state_dict' in ckpt else {}
+    return OrderedDict((k[7:] if k.startswith('module.') else k, v)
+                       for k, v in state.items()), meta or {}
+
+
+def checkpoint_state_dict(path: str) -> 'OrderedDict[str, Tensor]':
+    """The state dict of :func:`read_checkpoint`."""
+    return read_checkpoint(path)[0]
 
 
 def _group(key: str) -> Tuple[str, str]:
@@ -123,7 +129,8 @@ def _model_state(model: nn.Module) -> Dict[str, Tensor]:
 def check_checkpoint_fits(model: nn.Module,
                           checkpoint: Union[str, Mapping],
                           allow_partial: bool = False,
-                          config: Optional[str] = None) -> Dict[str, list]:
+                          config: Optional[str] = None,
+                          name: Optional[str] = None) -> Dict[str, list]:
     """Raise unless every tensor of ``model`` (a DDP wrapper is unwrapped)
     comes from ``checkpoint`` with its shape and nothing is left over.
 
@@ -134,8 +141,8 @@ def check_checkpoint_fits(model: nn.Module,
         CheckpointMismatchError: naming, per module, what is missing,
             unexpected or of another shape.
     """
-    name = (f'checkpoint {checkpoint!r}'
-            if isinstance(checkpoint, str) else 'the state dict')
+    name = name or (f'checkpoint {checkpoint!r}' if isinstance(
+        checkpoint, str) else 'the state dict')
     state = checkpoint_state_dict(checkpoint) if isinstance(
         checkpoint, str) else checkpoint
     diff = compare(_model_state(model), state)
@@ -145,6 +152,7 @@ def check_checkpoint_fits(model: nn.Module,
             f'{name} does not fit the model{where}:\n  ' +
             '\n  '.join(describe(diff)) +
             f'\nIs it the checkpoint of another config? Pass {PARTIAL_FLAG} '
-            'to run with the tensors that fit (the rest keeps its random '
+            '(strict=False in panet_mmdet.apis) to run with the tensors '
+            'that fit (the rest keeps its random '
             'initialisation).')
     return diff

@@ -466,8 +466,8 @@ def map_state_dict(state: Dict[str, Tensor],
 def check_loads_strictly(mapped: Dict[str, Tensor], detector) -> None:
     """``detector.load_state_dict(mapped, strict=True)``, as a ValueError
     listing missing, unexpected and mis-shaped keys per module
-    (:mod:`panet_mmdet.utils.checkpoint_fit`)."""
-    from .checkpoint_fit import compare, describe
+    (:mod:`panet_mmdet.checkpoint.fit`)."""
+    from .fit import compare, describe
     diff = compare(detector.state_dict(), mapped)
     if any(diff.values()):
         raise ValueError(
@@ -528,7 +528,7 @@ def convert_checkpoint(src: str,
     """
     from mmengine.config import Config
 
-    from .benchmarking import build_detector
+    from ..apis import build_detector
     if dataset not in DATASET_CLASSES:
         raise ValueError(f'dataset must be one of {tuple(DATASET_CLASSES)}, '
                          f'got {dataset!r}')

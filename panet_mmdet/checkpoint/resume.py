@@ -1,0 +1,54 @@
+"""Which checkpoint a resumed run starts from.
+
+mmengine's ``Runner`` with ``resume=True`` and no ``load_from`` reads
+``last_checkpoint`` and fails when the file it names is gone or truncated.
+:func:`find_resumable_checkpoint` picks the newest *intact* checkpoint
+instead; :class:`~panet_mmdet.engine.hooks.AtomicCheckpointHook` applies it
+before the runner resumes, so every train script gets it (ours and mmdet's
+``tools/train.py --resume``).
+"""
+import glob
+import os.path as osp
+import zipfile
+
+
+def checkpoint_is_intact(path: str) -> bool:
+    """Whether ``path`` is a complete torch (zip) checkpoint: every entry's
+    CRC checks out. Reads the file, unpickles nothing."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip() is None
+    except (OSError, zipfile.BadZipFile, EOFError):
+        return False
+
+
+def _step_of(path: str) -> int:
+    stem = osp.splitext(osp.basename(path))[0]
+    digits = stem.rsplit('_', 1)[-1]
+    return int(digits) if digits.isdigit() else -1
+
+
+def find_resumable_checkpoint(work_dir: str, log=print):
+    """The checkpoint ``--resume`` (without a path) should use: the intact
+    ``*.pth`` of ``work_dir`` with the highest step in its name, which is
+    ``last_checkpoint``'s file unless a crash came between a checkpoint's
+    rename and the pointer's update, or that file is gone or unreadable (then
+    ``log`` says so). ``None`` when there is none.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = None
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip() or None
+    candidates = sorted(
+        glob.glob(osp.join(work_dir, '*.pth')),
+        key=lambda p: (_step_of(p), osp.getmtime(p)),
+        reverse=True)
+    found = next((p for p in candidates if checkpoint_is_intact(p)), None)
+    if named and not (osp.isfile(named) and checkpoint_is_intact(named)):
+        state = 'missing' if not osp.isfile(named) else 'unreadable'
+        log(f'resume: last_checkpoint names {named}, which is {state}; ' +
+            (f'resuming from {found}, the newest intact checkpoint'
+             if found else f'no intact checkpoint in {work_dir}: training '
+             'starts afresh'))
+    return found
