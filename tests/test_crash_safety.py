@@ -15,10 +15,12 @@ import time
 import pytest
 import torch
 
-from panet_mmdet.engine import checkpoint_is_intact, find_resumable_checkpoint
+from panet_mmdet.checkpoint import (checkpoint_is_intact,
+                                    find_resumable_checkpoint)
 from conftest import ROOT, TINY_CONFIG, data_options, run_tool
 
 pytestmark = pytest.mark.slow
+FAULTS = osp.join(ROOT, 'tests', 'fault_injection')
 ITERS, INTERVAL = 30, 2
 OPTIONS = [
     f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100',
@@ -41,6 +43,8 @@ def _env(**extra):
         PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     env.pop('PANET_FAULT_KILL_IN_SAVE', None)
     env.update(extra)
+    if 'PANET_FAULT_KILL_IN_SAVE' in extra:  # tests/fault_injection/
+        env['PYTHONPATH'] = FAULTS + os.pathsep + env['PYTHONPATH']
     return env
 
 

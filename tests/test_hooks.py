@@ -72,3 +72,38 @@ def test_random_states_roundtrip():
     before = torch.get_rng_state()
     hook.after_load_checkpoint(runner, checkpoint)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_atomic_backend_keeps_the_old_file_when_a_write_fails(
+        tmp_path, monkeypatch):
+    """Every checkpoint write of AtomicCheckpointHook (periodic and best)
+    goes through AtomicLocalBackend: a write that fails (here fsync, as on a
+    full disk) leaves the previous file whole and no temporary file."""
+    from mmengine.fileio import get_file_backend
+    from mmengine.runner import save_checkpoint
+
+    from panet_mmdet.checkpoint import atomic
+    from panet_mmdet.engine import AtomicCheckpointHook
+    hook = AtomicCheckpointHook(
+        interval=1, save_best='coco/segm_mAP', max_keep_ckpts=1)
+    backend = get_file_backend(str(tmp_path), backend_args=hook.backend_args)
+    assert type(backend).__name__ == 'AtomicLocalBackend'
+    assert hook.max_keep_ckpts == -1 and hook.keep == 1  # removed after
+    dst = str(tmp_path / 'best_coco_segm_mAP_iter_2.pth')
+    save_checkpoint({'w': torch.ones(3)}, dst, backend_args=hook.backend_args)
+    assert torch.equal(torch.load(dst)['w'], torch.ones(3))
+
+    def full_disk(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(atomic.os, 'fsync', full_disk)
+    with pytest.raises(OSError, match='No space'):
+        save_checkpoint({'w': torch.zeros(3)},
+                        dst,
+                        backend_args=hook.backend_args)
+    monkeypatch.undo()
+    assert torch.equal(torch.load(dst)['w'], torch.ones(3))
+    assert os.listdir(tmp_path) == [os.path.basename(dst)]
+    # a remote out_dir keeps mmengine's own behaviour
+    remote = AtomicCheckpointHook(interval=1, out_dir='s3://bucket/run')
+    assert not remote.local and remote.backend_args is None

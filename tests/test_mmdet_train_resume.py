@@ -43,6 +43,19 @@ def test_mmdet_train_resumes_with_our_hooks(tiny_data, tmp_path):
     # --resume without a path: last_checkpoint's file (nothing left to train)
     proc = _mmdet_train(tmp_path, tiny_data, '--resume')
     assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
+    # the newest-intact fallback lives in the hook, so mmdet's script gets
+    # it: last_checkpoint names a truncated iter_4.pth -> resume from iter_2
+    _mmdet_train(tmp_path, tiny_data, '--resume',
+                 options=['train_cfg.max_iters=4'])
+    data = open(tmp_path / 'iter_4.pth', 'rb').read()
+    with open(tmp_path / 'iter_4.pth', 'wb') as f:
+        f.write(data[:len(data) // 2])
+    assert open(tmp_path / 'last_checkpoint').read().endswith('iter_4.pth')
+    proc = _mmdet_train(
+        tmp_path, tiny_data, '--resume', options=['train_cfg.max_iters=4'])
+    out = proc.stdout + proc.stderr
+    assert 'iter_4.pth, which is unreadable; resuming from' in out, out
+    assert 'resumed epoch: 0, iter: 2' in out
     # without our hooks nothing allow-lists mmengine's checkpoint contents
     plain = _mmdet_train(
         tmp_path,

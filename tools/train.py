@@ -85,16 +85,9 @@ def build_cfg(args) -> Config:
         cfg.auto_scale_lr.enable = True
 
     if args.resume == 'auto':
-        # the newest intact checkpoint of the work dir: last_checkpoint's
-        # file unless that is gone or unreadable (mmengine would fail on it)
-        from panet_mmdet.engine import find_resumable_checkpoint
-        found = find_resumable_checkpoint(cfg.work_dir)
-        if found is not None:
-            cfg.resume, cfg.load_from = True, found
-        else:  # nothing to resume: start as without --resume
-            print(f'resume: no checkpoint in {cfg.work_dir}; starting '
-                  'training from the beginning')
-            cfg.resume = False
+        # last_checkpoint's file; AtomicCheckpointHook makes that the newest
+        # intact checkpoint before mmengine reads it (as with mmdet's script)
+        cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: '

@@ -3,13 +3,11 @@ from .cpu_distributed import (DeviceAgnosticDistributedDataParallel,
                               setup_cpu_distributed, stop_child_processes,
                               torchrun_env_from_slurm)
 from .hooks import (AtomicCheckpointHook, DistributedLossAveragingHook,
-                    RandomStateCheckpointHook, checkpoint_is_intact,
-                    find_resumable_checkpoint)
+                    RandomStateCheckpointHook)
 
 __all__ = [
     'DeviceAgnosticDistributedDataParallel', 'exit_without_teardown',
     'leave_distributed', 'setup_cpu_distributed', 'stop_child_processes',
     'torchrun_env_from_slurm', 'DistributedLossAveragingHook',
-    'RandomStateCheckpointHook', 'AtomicCheckpointHook',
-    'checkpoint_is_intact', 'find_resumable_checkpoint'
+    'RandomStateCheckpointHook', 'AtomicCheckpointHook'
 ]

@@ -1,187 +1,152 @@
-"""Checkpoints that a crash cannot leave half-written or missing.
+"""Checkpoints that a crash cannot leave half-written or missing, and a
+resume that finds the newest intact one.
 
 mmengine's ``CheckpointHook`` (0.10) removes the oldest checkpoint *before*
-it saves the new one when ``max_keep_ckpts`` is set, writes the new one
-straight to its final name and then rewrites ``last_checkpoint``. A kill or a
-full disk during the save leaves a truncated file, no older one, and a
-``last_checkpoint`` naming a file that is not there: ``--resume`` has
-nothing to resume from.
+it saves the new one when ``max_keep_ckpts`` is set and writes the new one
+straight to its final name (and so does its best-checkpoint save). A kill or
+a full disk during the save leaves a truncated file, possibly no older one,
+and a ``last_checkpoint`` naming a file that is not complete: ``--resume``
+fails on it.
 
-:class:`AtomicCheckpointHook` writes the checkpoint to a temporary file in
-the same directory, flushes and fsyncs it, renames it into place (atomic on
-POSIX), writes ``last_checkpoint`` the same way, and only then removes
-checkpoints beyond ``max_keep_ckpts``. At any moment the directory holds
-the previous complete checkpoint or the new one, and ``last_checkpoint``
-names a complete file. Leftover temporary files of a killed write are
-removed when training starts. Remote backends (``backend_args`` with a
-non-local URI) fall back to mmengine's behaviour.
+:class:`AtomicCheckpointHook` changes three things, each through a public
+seam of mmengine rather than a copy of its code:
 
-When a run starts (``before_run``, which mmengine calls before it loads or
-resumes a checkpoint) the hook allow-lists what mmengine checkpoints
-contain for ``torch.load(weights_only=True)``
-(:func:`panet_mmdet.utils.allow_mmengine_checkpoints`): a config with this
-hook resumes under torch >= 2.6 with any train script, mmdet's own
-``tools/train.py --resume`` included. ``import panet_mmdet`` alone does not
-touch torch's allow-list.
+- **every checkpoint write is atomic**: the hook's default ``backend_args``
+  name :class:`AtomicLocalBackend`, the local file backend whose ``put``
+  writes a hidden temporary file, fsyncs it and renames it into place
+  (:func:`panet_mmdet.checkpoint.write_atomically`). mmengine's
+  ``save_checkpoint`` writes through it, so periodic and best checkpoints
+  are complete files or absent;
+- **old checkpoints go after the new one is safe**: mmengine is given
+  ``max_keep_ckpts=-1`` and the hook removes the checkpoints beyond
+  ``max_keep_ckpts`` (by step in their names) only after the save, and
+  never the one ``last_checkpoint`` names;
+- **resuming without a path takes the newest intact checkpoint**: before
+  mmengine resumes (``before_run``), a ``last_checkpoint`` naming a missing
+  or truncated file is rewritten to name the newest intact checkpoint
+  (:func:`panet_mmdet.checkpoint.find_resumable_checkpoint`), or removed
+  when there is none (training then starts afresh). Every train script gets
+  this: ours and mmdet's ``tools/train.py --resume``.
 
-Fault injection for tests: ``PANET_FAULT_KILL_IN_SAVE=N:PHASE`` SIGKILLs the
-process during its N-th save (1-based) at ``PHASE``: ``written`` (the
-temporary file is complete, not yet renamed), ``renamed`` (before
-``last_checkpoint`` is updated) or ``pointed`` (before old checkpoints are
-removed).
+At any moment the work dir holds the previous complete checkpoint or the
+new one. mmengine writes ``last_checkpoint`` itself, after the save; a kill
+in that write is repaired at the next resume. Leftover temporary files of a
+killed write are removed when training starts. Remote backends
+(``backend_args`` or a non-local ``out_dir``) keep mmengine's behaviour.
+
+When a run starts (``before_run``) the hook also allow-lists what mmengine
+checkpoints contain for ``torch.load(weights_only=True)``
+(:func:`panet_mmdet.checkpoint.allow_mmengine_checkpoints`), so that the
+config resumes under torch >= 2.6 with any train script.
 """
 import glob
 import os
 import os.path as osp
-import signal
-from collections import deque
+import re
+from typing import List
 
-from mmengine.dist import is_main_process
+from mmengine.dist import barrier, is_main_process
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from ...checkpoint import allow_mmengine_checkpoints
+from ...checkpoint import (allow_mmengine_checkpoints,
+                           find_resumable_checkpoint, write_atomically)
+from ...checkpoint.atomic import TMP_SUFFIX
 
-_FAULT_ENV = 'PANET_FAULT_KILL_IN_SAVE'
-_PHASES = ('written', 'renamed', 'pointed')
-
-
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+ATOMIC_BACKEND = 'panet_atomic_local'
 
 
-def write_text_atomically(path: str, text: str) -> None:
-    """``path`` holds ``text`` or its previous content, never a part."""
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
+@register_backend(ATOMIC_BACKEND)
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend with atomic ``put`` and ``put_text``."""
+
+    def put(self, obj: bytes, filepath) -> None:
+        write_atomically(str(filepath), obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        write_atomically(str(filepath), obj.encode(encoding))
 
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """``CheckpointHook`` with crash-safe writes (see the module docstring).
+    """``CheckpointHook`` with crash-safe saves and resume (module docstring).
 
     Takes every ``CheckpointHook`` argument; file names, ``last_checkpoint``
     and ``max_keep_ckpts`` behave as in mmengine once a save has finished.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._saves = 0
-
-    def _local(self) -> bool:
-        return type(self.file_backend).__name__ == 'LocalBackend'
+    def __init__(self, *args, max_keep_ckpts: int = -1, **kwargs) -> None:
+        out_dir = kwargs.get('out_dir')
+        self.local = (
+            kwargs.get('backend_args') is None
+            and kwargs.get('file_client_args') is None
+            and (out_dir is None or '://' not in str(out_dir)))
+        if self.local:
+            kwargs['backend_args'] = dict(backend=ATOMIC_BACKEND)
+            # mmengine would remove the oldest before saving: done here after
+            self.keep = max_keep_ckpts
+            max_keep_ckpts = -1
+        super().__init__(*args, max_keep_ckpts=max_keep_ckpts, **kwargs)
 
     def before_run(self, runner) -> None:
         super().before_run(runner)
-        # before Runner.load_or_resume: our checkpoints must load back
+        # before Runner.load_or_resume: our checkpoints must load back, and
+        # last_checkpoint must name one that does
         allow_mmengine_checkpoints()
+        cfg = runner.cfg  # what the Runner was built with
+        if self.local and cfg.get('resume') and cfg.get('load_from') is None:
+            if is_main_process():
+                self._repair_pointer(runner)
+            barrier()  # the other ranks read the pointer after this
+
+    @staticmethod
+    def _repair_pointer(runner) -> None:
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        found = find_resumable_checkpoint(runner.work_dir, runner.logger.info)
+        named = open(pointer).read().strip() if osp.isfile(pointer) else None
+        if found is None and named is not None:
+            os.remove(pointer)  # mmengine would fail on it: start afresh
+        elif found is not None and found != named:
+            write_atomically(pointer, found)
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        if self._local() and is_main_process():
-            for leftover in glob.glob(osp.join(self.out_dir, '.*.tmp')):
+        if self.local and is_main_process():
+            for leftover in glob.glob(
+                    osp.join(self.out_dir, '.*' + TMP_SUFFIX)):
                 os.remove(leftover)
 
-    def _fault(self, phase: str) -> None:
-        spec = os.environ.get(_FAULT_ENV)
-        if spec and spec == f'{self._saves}:{phase}':
-            os.kill(os.getpid(), signal.SIGKILL)
+    def after_train_iter(self, runner, *args, **kwargs) -> None:
+        super().after_train_iter(runner, *args, **kwargs)
+        self._remove_old(runner)
 
-    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        if not self._local():
-            return super()._save_checkpoint_with_step(runner, step, meta)
-        self._saves += 1
-        name = self.filename_tmpl.format(step)
-        final = osp.join(self.out_dir, name)
-        # what the saved message hub records: as mmengine's hook, the new
-        # checkpoint included (a resumed run keeps counting from it)
-        ids = list(getattr(self, 'keep_ckpt_ids', []))
-        stale = []
-        if self.max_keep_ckpts > 0:
-            if not ids or ids[-1] != step:
-                ids.append(step)
-            stale, ids = ids[:-self.max_keep_ckpts], ids[-self.max_keep_ckpts:]
-            self.keep_ckpt_ids = deque(ids, self.max_keep_ckpts)
-            runner.message_hub.update_info('keep_ckpt_ids', ids)
-        self.last_ckpt = final
-        runner.message_hub.update_info('last_ckpt', final)
+    def after_train_epoch(self, runner) -> None:
+        super().after_train_epoch(runner)
+        self._remove_old(runner)
 
-        tmp_name = f'.{name}.{os.getpid()}.tmp'
-        runner.save_checkpoint(
-            self.out_dir,
-            tmp_name,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
-        if not is_main_process():
-            return
-        tmp = osp.join(self.out_dir, tmp_name)
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        self._fault('written')
-        os.replace(tmp, final)
-        _fsync_dir(self.out_dir)
-        self._fault('renamed')
-        write_text_atomically(
-            osp.join(runner.work_dir, 'last_checkpoint'), final)
-        self._fault('pointed')
-        for old in stale:
-            path = osp.join(self.out_dir, self.filename_tmpl.format(old))
-            if osp.isfile(path):
-                os.remove(path)
+    def after_train(self, runner) -> None:
+        super().after_train(runner)
+        self._remove_old(runner)
 
+    def stale_checkpoints(self, runner) -> List[str]:
+        """The periodic checkpoints beyond the newest ``max_keep_ckpts``, by
+        step; never the one ``last_checkpoint`` names."""
+        if not self.local or self.keep <= 0 or not is_main_process():
+            return []
+        head, _, tail = self.filename_tmpl.partition('{}')
+        pattern = re.compile(re.escape(head) + r'(\d+)' + re.escape(tail))
+        steps = sorted(((int(m.group(1)), name)
+                        for name in os.listdir(self.out_dir)
+                        for m in [pattern.fullmatch(name)] if m),
+                       reverse=True)
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        named = open(pointer).read().strip() if osp.isfile(pointer) else ''
+        return [
+            osp.join(self.out_dir, name) for _, name in steps[self.keep:]
+            if osp.join(self.out_dir, name) != named
+        ]
 
-def checkpoint_is_intact(path: str) -> bool:
-    """Whether ``path`` is a complete torch (zip) checkpoint: every entry's
-    CRC checks out. Reads the file, unpickles nothing."""
-    import zipfile
-    try:
-        with zipfile.ZipFile(path) as z:
-            return z.testzip() is None
-    except (OSError, zipfile.BadZipFile, EOFError):
-        return False
-
-
-def _step_of(path: str) -> int:
-    stem = osp.splitext(osp.basename(path))[0]
-    digits = stem.rsplit('_', 1)[-1]
-    return int(digits) if digits.isdigit() else -1
-
-
-def find_resumable_checkpoint(work_dir: str, log=print):
-    """The checkpoint ``--resume`` (without a path) should use: the intact
-    ``*.pth`` of ``work_dir`` with the highest step in its name, which is
-    ``last_checkpoint``'s file unless a crash came between a checkpoint's
-    rename and the pointer's update, or that file is gone or unreadable (then
-    ``log`` says so). ``None`` when there is none.
-    """
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    named = None
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            named = f.read().strip() or None
-    candidates = sorted(
-        glob.glob(osp.join(work_dir, '*.pth')),
-        key=lambda p: (_step_of(p), osp.getmtime(p)),
-        reverse=True)
-    found = next((p for p in candidates if checkpoint_is_intact(p)), None)
-    if named and not (osp.isfile(named) and checkpoint_is_intact(named)):
-        state = 'missing' if not osp.isfile(named) else 'unreadable'
-        log(f'resume: last_checkpoint names {named}, which is {state}; ' +
-            (f'resuming from {found}, the newest intact checkpoint'
-             if found else f'no intact checkpoint in {work_dir}: training '
-             'starts afresh'))
-    return found
+    def _remove_old(self, runner) -> None:
+        for path in self.stale_checkpoints(runner):
+            os.remove(path)
