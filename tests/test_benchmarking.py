@@ -9,9 +9,7 @@ import sys
 import pytest
 import torch
 
-from panet_mmdet.utils.benchmarking import (add_timing_arguments, format_table,
-                                            load_config, measure_steps,
-                                            model_summary, set_threads)
+from panet_mmdet.utils.configs import load_config
 from conftest import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -19,9 +17,13 @@ DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'
 STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 sys.path.insert(0, osp.join(ROOT, 'tools'))  # the benchmarks package
 import benchmarks  # noqa: E402
+from benchmarks.common import add_timing_arguments  # noqa: E402
+from benchmarks.common import set_threads  # noqa: E402
+from benchmarks.common import format_table, measure_steps  # noqa: E402
+from benchmarks.summary import model_summary  # noqa: E402
 
-SUBCOMMANDS = ('model', 'neck', 'roi-extractor', 'mask-head', 'onnx',
-               'ablation-costs')
+SUBCOMMANDS = ('model', 'summary', 'neck', 'roi-extractor', 'mask-head',
+               'onnx', 'ablation-costs')
 
 
 def bench(capsys, *argv):

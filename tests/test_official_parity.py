@@ -21,9 +21,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
 import panet_mmdet  # noqa: F401
-from panet_mmdet.apis import build_detector
-from panet_mmdet.checkpoint.official import (check_loads_strictly,
-                                             detect_official_model,
+from panet_mmdet.apis import build_detector, load_weights
+from panet_mmdet.checkpoint.official import (detect_official_model,
                                              map_state_dict)
 from reference import authors_panet as A
 
@@ -56,7 +55,7 @@ class Pair:
         self.mapped = map_state_dict(state, self.model)
         self.cfg = _config(self.model)
         self.detector = build_detector(self.cfg).eval()
-        check_loads_strictly(self.mapped, self.detector)
+        load_weights(self.detector, self.mapped)  # strict
         self.image = cv2.imread(PHOTO)
 
     def double(self):

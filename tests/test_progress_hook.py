@@ -72,6 +72,6 @@ def test_format_duration(seconds, text):
 
 
 def test_demo_schedule_has_it():
-    from panet_mmdet.utils.benchmarking import load_config
+    from panet_mmdet.utils.configs import load_config
     cfg = load_config('configs/demo/panet_r18_bufpn-gn_demo.py')
     assert any(h['type'] == 'ProgressEstimateHook' for h in cfg.custom_hooks)

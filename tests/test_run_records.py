@@ -1,16 +1,19 @@
-"""What tools/analysis/ reads results with: panet_mmdet.utils.run_records
+"""What tools/analysis/ reads results with: tools/analysis/run_records.py
 (the work-dir readers compare_results.py and ablation_table.py share) and
 class_confusion.py's matching of ground truth to detections."""
 import json
 import math
 import os
 import os.path as osp
+import sys
 
 import pytest
 
-from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
-                                           train_seconds_per_iter)
 from conftest import ROOT, run_tool
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))  # the tools' helpers
+from run_records import load_test_metrics  # noqa: E402
+from run_records import mean_std, train_seconds_per_iter  # noqa: E402
 
 
 def _launch(work, stamp, records):

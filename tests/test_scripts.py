@@ -16,7 +16,7 @@ STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 
 def test_model_summary():
     out = run_tool([
-        'tools/analysis/model_summary.py', DEMO, '--baseline', STOCK,
+        'tools/benchmark.py', 'summary', DEMO, '--baseline', STOCK,
         '--shape', '96', '128'
     ]).stdout
     assert 'roi_head.mask_head' in out and 'total' in out

@@ -151,8 +151,8 @@ def check_checkpoint_fits(model: nn.Module,
         raise CheckpointMismatchError(
             f'{name} does not fit the model{where}:\n  ' +
             '\n  '.join(describe(diff)) +
-            f'\nIs it the checkpoint of another config? Pass {PARTIAL_FLAG} '
-            '(strict=False in panet_mmdet.apis) to run with the tensors '
-            'that fit (the rest keeps its random '
-            'initialisation).')
+            '\nIs it the checkpoint of another config? To run with the '
+            'tensors that fit (the rest keeps its random initialisation): '
+            f'strict=False in panet_mmdet.apis, {PARTIAL_FLAG} in the '
+            'tools.')
     return diff

@@ -28,18 +28,17 @@ Besides renaming, the converter
   person).
 """
 import hashlib
-import os
 import os.path as osp
 import pickle
-import pickletools
 import re
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+from .atomic import write_atomically
 
 # A rule maps one authors' key pattern to one mmdet key pattern. ``{name}``
 # matches one dot-free key component; ``{p}`` is ``weight`` or ``bias``.
@@ -247,62 +246,10 @@ _EXPECTED = ('a PANet checkpoint of the authors (ShuLiu1993/PANet '
              'Generalized_RCNN state dict of one of the released models: ' +
              ', '.join(m.name for m in OFFICIAL_MODELS) + ')')
 
-
 # ---------------------------------------------------------------- reading
-def _pickle_strings(path: str, limit: int = 2000) -> List[str]:
-    """The first string constants of a plain pickle file, read without
-    unpickling (nothing in it is executed)."""
-    found = []
-    with open(path, 'rb') as f:
-        try:
-            for op, arg, _ in pickletools.genops(f):
-                if isinstance(arg, str) and ('UNICODE' in op.name
-                                             or 'STRING' in op.name):
-                    found.append(arg)
-                    if len(found) >= limit:
-                        break
-        except Exception:
-            pass  # a truncated or non-pickle stream: keep what we have
-    return found
-
-
-_TORCH_LEGACY_MAGIC = 0x1950a86a20f9469cfc6c  # torch/serialization.py
-
-
-class _GlobalAsked(pickle.UnpicklingError):
-    pass
-
-
-class _NoGlobals(pickle.Unpickler):
-
-    def find_class(self, module, name):
-        raise _GlobalAsked(f'global {module}.{name}')
-
-
-def _is_plain_pickle(path: str) -> bool:
-    """A pickle stream that is neither torch's zip container nor its legacy
-    format (whose first pickled object is torch's magic number). Reads the
-    first object only, refusing any global (nothing is executed)."""
-    with open(path, 'rb') as f:
-        if f.read(2) in (b'PK', b''):
-            return False
-        f.seek(0)
-        try:
-            first = _NoGlobals(f).load()
-        except _GlobalAsked:  # a pickled object, not torch's magic int
-            return True
-        except Exception:  # not a pickle stream, or a broken one
-            return False
-    return first != _TORCH_LEGACY_MAGIC
-
-
-def _describe_plain_pickle(path: str) -> str:
-    strings = set(_pickle_strings(path))
-    if 'blobs' in strings:
-        return ('a Detectron (caffe2) weights file (a pickled dict with '
-                "'blobs'); convert the authors' PyTorch checkpoint (.pth) "
-                'instead')
-    return 'a plain Python pickle, not a torch checkpoint'
+# torch's legacy (non-zip) files start with a pickled magic number
+_LEGACY_HEAD = b'\x80\x02\x8a\x0a' + (0x1950a86a20f9469cfc6c).to_bytes(
+    10, 'little')
 
 
 def load_authors_checkpoint(
@@ -316,54 +263,46 @@ def load_authors_checkpoint(
     whose origin you trust, should the safe loader refuse it.
 
     Raises:
-        ValueError: the file is missing, truncated, not a torch checkpoint,
-            refused by the safe loader, or not an authors' checkpoint.
+        ValueError: one message per case: the file is missing; it is not a
+            torch file (a Detectron/caffe2 ``.pkl``); the safe loader
+            refused it; it is truncated or corrupt; it is an mmdet
+            checkpoint; it holds no authors' state dict.
     """
     if not osp.isfile(path):
         raise ValueError(f'src {path!r} is not a file')
-    if _is_plain_pickle(path):
-        raise ValueError(f'src {path!r} is {_describe_plain_pickle(path)}; '
-                         f'expected {_EXPECTED}')
+    with open(path, 'rb') as f:
+        head = f.read(len(_LEGACY_HEAD))
+    if head[:2] != b'PK' and head != _LEGACY_HEAD and head[:1] == b'\x80':
+        raise ValueError(f'src {path!r} is a pickle, not a torch checkpoint '
+                         '(a Detectron/caffe2 .pkl weights file?); convert '
+                         "the authors' PyTorch checkpoint (.pth): expected "
+                         f'{_EXPECTED}')
     try:
         ckpt = torch.load(
             path, map_location='cpu', weights_only=not trust_pickle)
     except pickle.UnpicklingError as e:
-        msg = str(e)
-        if 'Weights only load failed' in msg:
-            first = msg.strip().splitlines()
-            reason = next(
-                (line for line in first
-                 if 'Unsupported' in line or 'global' in line.lower()),
-                first[0])
-            raise ValueError(
-                f'torch.load(weights_only=True) refused {path!r}: {reason}. '
-                'If you trust the file (e.g. downloaded from the authors\' '
-                'link), convert it with --trust-pickle, which loads it with '
-                'weights_only=False and can run code stored in the file')
-        raise ValueError(f'src {path!r} could not be read ({msg}); it may be '
-                         'truncated or corrupt')
-    except RuntimeError as e:
-        raise ValueError(f'src {path!r} could not be read as a torch '
-                         f'checkpoint (RuntimeError: {e}); it may be '
-                         'truncated or corrupt') from e
-    except (EOFError, OSError, ValueError, KeyError, AttributeError,
-            IndexError) as e:
+        if 'Weights only load failed' not in str(e):
+            raise ValueError(f'src {path!r} could not be read ({e}); it may '
+                             'be truncated or corrupt') from e
+        raise ValueError(
+            f'torch.load(weights_only=True) refused {path!r}. If you trust '
+            "the file (e.g. downloaded from the authors' link), convert it "
+            'with --trust-pickle, which loads it with weights_only=False and '
+            'can run code stored in the file') from e
+    except Exception as e:
         raise ValueError(f'src {path!r} could not be read as a torch '
                          f'checkpoint ({type(e).__name__}: {e}); it may be '
                          'truncated or corrupt') from e
-    if not isinstance(ckpt, dict):
-        raise ValueError(f'src {path!r} holds a {type(ckpt).__name__}, '
-                         f'expected {_EXPECTED}')
-    if 'model' not in ckpt and 'state_dict' in ckpt:
+    if isinstance(ckpt, dict) and 'model' not in ckpt and 'state_dict' in ckpt:
         raise ValueError(f'src {path!r} is an mmdet/mmengine checkpoint '
                          "('state_dict' and 'meta'; already converted?), "
                          f'expected {_EXPECTED}')
-    state = ckpt.get('model', ckpt)
+    state = ckpt.get('model', ckpt) if isinstance(ckpt, dict) else ckpt
     if not isinstance(state, dict) or not state or not all(
             isinstance(k, str) and isinstance(v, Tensor)
             for k, v in state.items()):
-        raise ValueError(f'src {path!r}: its model entry is not a state '
-                         f'dict of tensors; expected {_EXPECTED}')
+        raise ValueError(f'src {path!r} holds no state dict of tensors '
+                         f'(a {type(state).__name__}); expected {_EXPECTED}')
     state = OrderedDict(
         (k[len('module.'):] if k.startswith('module.') else k, v)
         for k, v in state.items())
@@ -388,20 +327,11 @@ def detect_official_model(state: Dict[str, Tensor]) -> OfficialModel:
         if model.marker in state:
             return model
     keys = list(state)
-    if 'state_dict' in state or any(
-            k.startswith(('backbone.', 'neck.')) for k in keys):
-        what = 'an mmdet/mmengine checkpoint (already converted?)'
-    elif 'conv1.weight' in state and any(
-            k.startswith('layer1.') for k in keys):
-        what = 'a torchvision-style ImageNet ResNet'
-    elif any(k.startswith('Conv_Body.') for k in keys):
-        bup = any('panet_buttomup' in k for k in keys)
+    if any(k.startswith('Conv_Body.') for k in keys):
         what = ('a Detectron.pytorch Generalized_RCNN of another '
-                'architecture (' + ('bottom-up path present but no PANet box '
-                                    'head' if bup else 'no bottom-up path: '
-                                    'plain FPN?') + ')')
+                'architecture (no PANet bottom-up path or box head)')
     else:
-        what = f'an unknown state dict (first keys: {keys[:4]})'
+        what = f'not a Detectron.pytorch model (first keys: {keys[:4]})'
     raise ValueError(f'the checkpoint is {what}; expected {_EXPECTED}')
 
 
@@ -463,46 +393,12 @@ def map_state_dict(state: Dict[str, Tensor],
     return out
 
 
-def check_loads_strictly(mapped: Dict[str, Tensor], detector) -> None:
-    """``detector.load_state_dict(mapped, strict=True)``, as a ValueError
-    listing missing, unexpected and mis-shaped keys per module
-    (:mod:`panet_mmdet.checkpoint.fit`)."""
-    from .fit import compare, describe
-    diff = compare(detector.state_dict(), mapped)
-    if any(diff.values()):
-        raise ValueError(
-            'the converted weights do not fit the config: '
-            f'{len(diff["missing"])} missing, {len(diff["unexpected"])} '
-            f'unexpected, {len(diff["shapes"])} of another shape:\n  ' +
-            '\n  '.join(describe(diff)))
-    detector.load_state_dict(mapped, strict=True)
-
-
 def sha256_of(path: str) -> str:
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):
             h.update(chunk)
     return h.hexdigest()
-
-
-def save_atomically(obj: dict, dst: str) -> None:
-    """``torch.save`` to a temporary file beside ``dst``, fsync, rename: a
-    failure never leaves a partial ``dst``."""
-    folder = osp.dirname(osp.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix='.' + osp.basename(dst) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def convert_checkpoint(src: str,
@@ -528,7 +424,7 @@ def convert_checkpoint(src: str,
     """
     from mmengine.config import Config
 
-    from ..apis import build_detector
+    from ..apis import build_detector, load_weights
     if dataset not in DATASET_CLASSES:
         raise ValueError(f'dataset must be one of {tuple(DATASET_CLASSES)}, '
                          f'got {dataset!r}')
@@ -538,9 +434,8 @@ def convert_checkpoint(src: str,
     model = detect_official_model(state)
     mapped = map_state_dict(state, model, DATASET_CLASSES[dataset])
     config = config or osp.join(root, model.config)
-    cfg = Config.fromfile(config)
-    detector = build_detector(cfg)
-    check_loads_strictly(mapped, detector)
+    detector = build_detector(Config.fromfile(config))
+    load_weights(detector, mapped, config=config)  # strict: all must fit
     meta = dict(
         official_model=model.name,
         description=model.description,
@@ -555,7 +450,8 @@ def convert_checkpoint(src: str,
     classes = _dataset_classes(dataset)
     if classes is not None:
         meta['dataset_meta'] = dict(classes=classes)
-    save_atomically(dict(meta=meta, state_dict=mapped), dst)
+    write_atomically(
+        dst, lambda f: torch.save(dict(meta=meta, state_dict=mapped), f))
     return meta
 
 

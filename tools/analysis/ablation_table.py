@@ -37,8 +37,7 @@ import math
 import os.path as osp
 import statistics
 
-from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
-                                           train_seconds_per_iter)
+from run_records import load_test_metrics, mean_std, train_seconds_per_iter
 
 
 def _seed_list(text):

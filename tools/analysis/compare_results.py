@@ -18,8 +18,7 @@ import re
 import statistics
 from collections import OrderedDict
 
-from panet_mmdet.utils.run_records import (load_test_metrics, mean_std,
-                                           train_seconds_per_iter)
+from run_records import load_test_metrics, mean_std, train_seconds_per_iter
 
 KEYS = (('AP', 'mAP'), ('AP50', 'mAP_50'), ('AP75', 'mAP_75'),
         ('AP_S', 'mAP_s'), ('AP_M', 'mAP_m'), ('AP_L', 'mAP_l'))

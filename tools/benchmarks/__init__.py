@@ -3,13 +3,13 @@
 A module has ``NAME`` (the subcommand), a docstring (its first line is the
 subcommand's one-line help, the rest its ``--help`` description),
 ``add_arguments(parser)`` and ``run(args)``; what they share (options,
-threads, timing, memory, tables) is in ``panet_mmdet.utils.benchmarking``.
+threads, timing, memory, tables) is in :mod:`.common`.
 """
 import argparse
 import importlib
 
-MODULES = ('model', 'neck', 'roi_extractor', 'mask_head', 'onnx_latency',
-           'ablation_costs')
+MODULES = ('model', 'summary', 'neck', 'roi_extractor', 'mask_head',
+           'onnx_latency', 'ablation_costs')
 
 
 def build_parser(description: str = None) -> argparse.ArgumentParser:
@@ -41,5 +41,8 @@ def build_parser(description: str = None) -> argparse.ArgumentParser:
 
 
 def main(argv=None, description: str = None):
+    """Run the subcommand of ``argv``; return what its ``run`` returns
+    (its measurements), which ``tools/benchmark.py`` does not pass to
+    ``sys.exit``: a run that ends exits 0."""
     args = build_parser(description).parse_args(argv)
     return args.run(args)

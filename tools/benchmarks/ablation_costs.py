@@ -29,7 +29,7 @@ only models).
 - memory: bytes that autograd saves for backward in one training step
   (activations; on CPU there is no allocator peak to read), MiB;
 - parameters and inference FLOPs of one image (mmengine's FlopAnalyzer,
-  ``panet_mmdet.utils.benchmarking.model_summary``).
+  ``benchmarks.summary.model_summary``).
 
 CPU only; threads: ``--threads``, else OMP_NUM_THREADS.
 """
@@ -38,12 +38,11 @@ import json
 import os.path as osp
 
 from panet_mmdet.apis import build_detector
-from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table, measure_steps,
-                                            model_summary, no_grad,
-                                            positive_int, quiet_mmengine_logs,
-                                            set_threads)
 from panet_mmdet.utils.configs import load_config
+from .common import (add_timing_arguments, device_line, format_table,
+                     measure_steps, no_grad, positive_int, quiet_mmengine_logs,
+                     set_threads)
+from .summary import model_summary
 
 NAME = 'ablation-costs'
 

@@ -9,12 +9,9 @@ with ratios.
     python tools/benchmark.py mask-head
     python tools/benchmark.py mask-head --device cuda
 """
-from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table,
-                                            forward_backward_steps,
-                                            measure_steps, memory_label,
-                                            params_m, positive_int,
-                                            quiet_mmengine_logs, set_threads)
+from .common import (add_timing_arguments, device_line, format_table,
+                     forward_backward_steps, measure_steps, memory_label,
+                     params_m, positive_int, quiet_mmengine_logs, set_threads)
 
 NAME = 'mask-head'
 

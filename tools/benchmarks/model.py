@@ -22,11 +22,10 @@ bytes autograd saves for backward (training) -- the CPU has no allocator peak
 to read.
 """
 from panet_mmdet.apis import build_detector
-from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table, measure_steps,
-                                            memory_label, model_summary,
-                                            no_grad, peak_memory_bytes,
-                                            positive_int, set_threads, sync)
+from .common import (add_timing_arguments, device_line, format_table,
+                     measure_steps, memory_label, no_grad, peak_memory_bytes,
+                     positive_int, set_threads, sync)
+from .summary import model_summary
 
 NAME = 'model'
 
@@ -205,7 +204,7 @@ def run(args):
     }
     print(f'\nparameters, and inference FLOPs of one {args.img_size[0]}x'
           f'{args.img_size[1]} image (RoI heads at test-time box counts; per '
-          'part: tools/analysis/model_summary.py)')
+          'part: tools/benchmark.py summary)')
     print(
         format_table(
             {

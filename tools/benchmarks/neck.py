@@ -12,12 +12,9 @@ bytes of the tensors autograd saves for backward (the activation memory a
 training step holds), which is what differs between necks.
 """
 # yapf: disable
-from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table,
-                                            forward_backward_steps,
-                                            measure_steps, memory_label,
-                                            params_m, positive_int,
-                                            set_threads)
+from .common import (add_timing_arguments, device_line, format_table,
+                     forward_backward_steps, measure_steps, memory_label,
+                     params_m, positive_int, set_threads)
 
 # yapf: enable
 

@@ -27,9 +27,8 @@ import json
 import os.path as osp
 import tempfile
 
-from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table, interleaved_medians,
-                                            positive_int, set_threads)
+from .common import (add_timing_arguments, device_line, format_table,
+                     interleaved_medians, positive_int, set_threads)
 
 NAME = 'onnx'
 IMPLS = ('onnx', 'grid_sample')

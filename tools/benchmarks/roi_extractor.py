@@ -17,11 +17,9 @@ with ratios against SingleRoIExtractor (and, for conv, batched vs loop).
     python tools/benchmark.py roi-extractor                          # CPU
     python tools/benchmark.py roi-extractor --device cuda --channels 256
 """
-from panet_mmdet.utils.benchmarking import (add_timing_arguments, device_line,
-                                            format_table,
-                                            forward_backward_steps,
-                                            measure_steps, memory_label,
-                                            positive_int, set_threads)
+from .common import (add_timing_arguments, device_line, format_table,
+                     forward_backward_steps, measure_steps, memory_label,
+                     positive_int, set_threads)
 
 NAME = 'roi-extractor'
 STRIDES = [4, 8, 16, 32]

@@ -1,9 +1,7 @@
-"""What the benchmarks (``tools/benchmark.py`` and its subcommands in
-``tools/benchmarks/``) and the analysis scripts in ``tools/`` share: the
-common options, thread settings, timing, memory, model summaries
-(parameters and FLOPs per part) and the printed comparison table.
+"""What the subcommands of ``tools/benchmark.py`` share: the common
+options, thread settings, timing, memory and the printed comparison table.
 
-    from panet_mmdet.utils.benchmarking import format_table, measure_steps
+    from benchmarks.common import format_table, measure_steps
     rows = measure_steps({'fwd': {'a': run_a, 'b': run_b}}, 'cpu',
                          repeats=10, warmup=3)
     print(format_table(rows, {'fwd': 'fwd ms'}, ratios=[('a', 'b')]))
@@ -18,16 +16,10 @@ from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
 
 import torch
 
-from ..apis import build_detector
-from .configs import load_config
-
 Cell = Union[float, int, str, None]
+
+
 # the detector parts PANet changes, as attribute paths of a two-stage model
-SUMMARY_PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_roi_extractor',
-                 'roi_head.bbox_head', 'roi_head.mask_roi_extractor',
-                 'roi_head.mask_head')
-
-
 # --------------------------------------------------------------- options
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
@@ -270,70 +262,6 @@ def memory_label(device: str) -> str:
 
 
 # ------------------------------------------------------------------ models
-def model_summary(config: str,
-                  shape: Tuple[int, int]) -> Dict[str, Tuple[int, int]]:
-    """Parameters and inference FLOPs of a detector, per part and in total.
-
-    Counts with mmengine's ``FlopAnalyzer`` on one random ``(1, 3, H, W)``
-    image through ``predict`` (RPN proposals -> RoI heads). The score
-    threshold is set to 0 so that the mask branch always sees
-    ``test_cfg.rcnn.max_per_img`` detections, the worst case at test time.
-    RoIAlign and NMS count as 0 FLOPs (the analyzer has no formula for them).
-
-    Returns:
-        dict: ``part -> (parameters, FLOPs)`` for each of
-        :data:`SUMMARY_PARTS` the model has, and ``'total'``.
-    """
-    from mmdet.structures import DetDataSample
-    from mmengine.analysis import FlopAnalyzer
-    cfg = load_config(config)
-    if cfg.model.get('test_cfg', {}).get('rcnn') is not None:
-        cfg.model.test_cfg.rcnn.score_thr = 0.0
-    model = build_detector(cfg).eval()
-    h, w = shape
-    sample = DetDataSample(
-        metainfo=dict(
-            img_shape=(h, w),
-            ori_shape=(h, w),
-            pad_shape=(h, w),
-            scale_factor=(1., 1.),
-            batch_input_shape=(h, w)))
-    torch.manual_seed(0)
-    x = torch.rand(1, 3, h, w)
-
-    class Predict(torch.nn.Module):
-
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            # return every output: the tracer drops ops that feed nothing
-            inst = self.m.predict(x, [sample], rescale=False)[0].pred_instances
-            return tuple(inst[k] for k in ('bboxes', 'scores', 'masks')
-                         if k in inst)
-
-    with torch.no_grad():
-        analyzer = FlopAnalyzer(Predict(model), (x, ))
-        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(
-            False)
-        by_module = analyzer.by_module()
-    rows = {}
-    for part in SUMMARY_PARTS:
-        module = model
-        try:
-            for attr in part.split('.'):
-                module = getattr(module, attr)
-        except AttributeError:
-            continue
-        rows[part] = (sum(p.numel() for p in module.parameters()),
-                      by_module.get('m.' + part, 0))
-    rows['total'] = (sum(p.numel()
-                         for p in model.parameters()), by_module.get('', 0))
-    return rows
-
-
-# ------------------------------------------------------------------- table
 def _cell(value: Cell) -> str:
     if value is None:
         return '-'
