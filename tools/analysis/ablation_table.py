@@ -50,9 +50,7 @@ def _seed_list(text):
 
 def default_rungs(root):
     """run_ablation.py's ladder, then its singles that have runs in ROOT."""
-    import sys
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    from run_ablation import LADDER, SINGLES
+    from run_ablation import LADDER, SINGLES  # beside this script
     return list(LADDER) + [(label, config)
                            for label, config in SINGLES if glob.glob(
                                osp.join(

@@ -21,6 +21,8 @@ import json
 import os.path as osp
 import sys
 
+from panet_mmdet.checkpoint.official import convert_checkpoint
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -53,8 +55,6 @@ def main(argv=None) -> int:
         args.config = osp.join(
             ROOT, 'configs/panet/official/'
             'panet-official_r50_bufpn-gn_1x_cityscapes.py')
-    sys.path.insert(0, ROOT)
-    from panet_mmdet.checkpoint.official import convert_checkpoint
     try:
         meta = convert_checkpoint(
             args.src,
