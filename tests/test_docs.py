@@ -183,6 +183,24 @@ def test_every_tool_flag_is_in_the_tools_help():
     assert not bad, bad
 
 
+def test_benchmark_script_exits_zero_after_a_run():
+    # the docs' `tools/benchmark.py SUBCOMMAND` lines run in scripts and CI:
+    # a finished run exits 0 and prints no result dict after its table (a
+    # `sys.exit(main())` of the subcommand's measurements exited 1)
+    from conftest import run_tool
+    proc = run_tool([
+        'tools/benchmark.py', 'neck', '--img-size', '64', '64', '--channels',
+        '16', '--in-channels', '8', '16', '32', '64', '--repeats', '1',
+        '--warmup', '0'
+    ],
+                    timeout=600,
+                    check=False)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert 'BottomUpAugmentedFPN / PAFPN' in proc.stdout
+    assert not re.search(r'^[\[{]', proc.stdout + proc.stderr, re.M), \
+        proc.stderr[-2000:]
+
+
 def test_python_blocks_name_real_configs_and_modules():
     seen = 0
     for doc in DOCS:

@@ -1,6 +1,7 @@
 """The analysis and demo scripts run (tiny sizes); the benchmarks' are in
 test_benchmarking.py."""
 import glob
+import os
 import os.path as osp
 import re
 
@@ -16,8 +17,8 @@ STOCK = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
 
 def test_model_summary():
     out = run_tool([
-        'tools/benchmark.py', 'summary', DEMO, '--baseline', STOCK,
-        '--shape', '96', '128'
+        'tools/benchmark.py', 'summary', DEMO, '--baseline', STOCK, '--shape',
+        '96', '128'
     ]).stdout
     assert 'roi_head.mask_head' in out and 'total' in out
 
@@ -39,13 +40,20 @@ def test_infer_writes_images(tmp_path, tiny_data):
                 dict(classes=('circle', 'rectangle', 'triangle'))
             }
         }, ckpt)
-    img = osp.join(tiny_data, 'val', 'val_00001.png')
+    # a glob, as users type it (quoted): the files it matches, no others
+    pattern = osp.join(tiny_data, 'val', 'val_0000[12].png')
     out = tmp_path / 'out'
     run_tool([
-        'tools/infer.py', img, DEMO, ckpt, '--out-dir',
+        'tools/infer.py', pattern, DEMO, ckpt, '--out-dir',
         str(out), '--score-thr', '0.0'
     ])
-    assert (out / 'vis' / 'val_00001.png').is_file()
+    assert sorted(os.listdir(out /
+                             'vis')) == ['val_00001.png', 'val_00002.png']
+    missing = run_tool(
+        ['tools/infer.py',
+         osp.join(tiny_data, 'val', '*.tif'), DEMO, ckpt],
+        check=False)
+    assert missing.returncode != 0 and 'no file matches' in missing.stderr
 
 
 def test_class_confusion_runs(tmp_path, tiny_data):
