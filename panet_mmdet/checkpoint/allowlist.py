@@ -16,8 +16,8 @@ other lookup.
 
 The allow-list is process-wide, so ``import panet_mmdet`` does not touch it.
 It is set where mmengine checkpoints are loaded: ``tools/train.py``,
-``tools/test.py``, ``tools/infer.py``, ``load_detector`` (ONNX export),
-``checkpoint_fit``, the ``before_run`` of ``AtomicCheckpointHook`` and
+:mod:`panet_mmdet.apis` (every other tool loads through it),
+:mod:`.fit`, the ``before_run`` of ``AtomicCheckpointHook`` and
 ``RandomStateCheckpointHook`` (so their configs resume with mmdet's own
 ``tools/train.py``), and on import of
 :mod:`panet_mmdet.engine.torch_load_allowlist` (for other configs).

@@ -7,7 +7,7 @@ SRC is a ``.pth`` of GitHub ShuLiu1993/PANet (``tools/train_net_step.py``
 ``save_ckpt``: ``{'step', ..., 'model': Generalized_RCNN state dict}``). The
 released model it holds is recognised from its keys (Mask R-CNN 2x, Faster
 R-CNN 1x, Faster R-CNN 2fc 1x), every tensor is mapped
-(``panet_mmdet/utils/official_checkpoints.py`` has the tables), the result
+(``panet_mmdet/checkpoint/official.py`` has the tables), the result
 is checked to load with ``strict=True`` into the model's config in
 ``configs/panet/official/`` (or ``--config``), and DST is written in one
 step (a temporary file renamed into place). ``--dataset cityscapes`` keeps
