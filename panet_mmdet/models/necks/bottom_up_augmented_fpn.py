@@ -77,7 +77,8 @@ class BottomUpAugmentedFPN(FPN):
         in_channels, out_channels, num_outs, start_level, end_level,
         add_extra_convs, relu_before_extra_convs, no_norm_on_lateral,
         conv_cfg, norm_cfg, act_cfg, upsample_cfg, init_cfg: As in ``FPN``
-            (they build its laterals, top-down path and extra levels).
+            (they build its laterals, top-down path and extra levels;
+            ``conv_cfg`` the path-augmentation convs too).
         downsample (str): How :math:`N_i` is brought to the next stride:
             ``'conv'`` (3x3 stride-2 ``ConvModule``, the paper) or
             ``'maxpool'`` (3x3 stride-2 max-pool, no parameters).
@@ -85,8 +86,6 @@ class BottomUpAugmentedFPN(FPN):
             are merged: ``'add'`` (the paper) or ``'concat'`` (channel
             concatenation followed by a 1x1 ``ConvModule`` back to
             ``out_channels``).
-        pa_conv_cfg (dict, optional): ``conv_cfg`` of the path-augmentation
-            convs. Defaults to ``'as_fpn'`` (``conv_cfg``).
         pa_norm_cfg (dict, optional): ``norm_cfg`` of the path-augmentation
             convs. Defaults to ``'as_fpn'`` (``norm_cfg``: GN or SyncBN there
             gives the paper's / authors' setting); ``None`` for no norm.
@@ -138,7 +137,6 @@ class BottomUpAugmentedFPN(FPN):
         upsample_cfg: ConfigType = dict(mode='nearest'),
         downsample: str = 'conv',
         fusion: str = 'add',
-        pa_conv_cfg: Union[str, OptConfigType] = _AS_FPN,
         pa_norm_cfg: Union[str, OptConfigType] = _AS_FPN,
         pa_act_cfg: OptConfigType = dict(type='ReLU'),
         pa_bias: Union[bool, str] = 'auto',
@@ -149,11 +147,9 @@ class BottomUpAugmentedFPN(FPN):
                         end_level, add_extra_convs)
         check_choice('downsample', downsample, _DOWNSAMPLE_MODES)
         check_choice('fusion', fusion, _FUSION_MODES)
-        for name, value in (('pa_conv_cfg', pa_conv_cfg), ('pa_norm_cfg',
-                                                           pa_norm_cfg)):
-            if isinstance(value, str) and value != _AS_FPN:
-                raise ValueError(f"{name} must be a dict, None or "
-                                 f"'{_AS_FPN}', got {value!r}")
+        if isinstance(pa_norm_cfg, str) and pa_norm_cfg != _AS_FPN:
+            raise ValueError(f"pa_norm_cfg must be a dict, None or "
+                             f"'{_AS_FPN}', got {pa_norm_cfg!r}")
         if not (isinstance(pa_bias, bool) or pa_bias == 'auto'):
             raise ValueError(
                 f"pa_bias must be a bool or 'auto', got {pa_bias!r}")
@@ -174,7 +170,7 @@ class BottomUpAugmentedFPN(FPN):
         self.downsample = downsample
         self.fusion = fusion
         pa_cfg = dict(
-            conv_cfg=conv_cfg if pa_conv_cfg == _AS_FPN else pa_conv_cfg,
+            conv_cfg=conv_cfg,
             norm_cfg=norm_cfg if pa_norm_cfg == _AS_FPN else pa_norm_cfg,
             act_cfg=pa_act_cfg,
             bias=pa_bias,
