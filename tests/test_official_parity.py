@@ -5,10 +5,11 @@ on a real photograph.
 The authors' side is tests/reference/authors_panet.py, written from their
 code (ShuLiu1993/PANet) without mmdet: a module tree with their exact
 state-dict keys and shapes, filled with random values in every tensor, and
-their test-time functions. The mmdet side is the official config with the
-converter's output loaded strictly. Images are resized to a short side of
-256 (long side <= 400) instead of 1000/1400 to keep the tests fast; the
-code paths are the same.
+their test-time functions (tools/dev/compare_reference_with_authors.py
+compares it with their own code, given a checkout). The mmdet side is the
+official config with the converter's output loaded strictly. Images are
+resized to a short side of 256 (long side <= 400) instead of 1000/1400 to
+keep the tests fast; the code paths are the same.
 """
 import copy
 
@@ -301,24 +302,42 @@ def _end_to_end(pair, scale, max_size):
     return stats
 
 
+# What docs/official_models.md says of the end-to-end comparison, as tested
+# bounds. Float32 on both sides with different operation orders: the last
+# bits differ, by the CPU (boxes 0.0033 px off at 256 / 400 were seen on one
+# 2-core machine, under 0.002 on others); a real error (the +1 corner
+# convention, a wrong level or resize) moves boxes by half a pixel or more
+# and changes scores by far more than 1e-5.
+E2E_BOUNDS = {
+    # one mask pixel sits on the 0.5 threshold at this scale
+    (SCALE, MAX_SIZE):
+    dict(score=2e-5, box_px=1e-2, mask_px_max=1, masks_identical=0.99),
+    # the yaml's test scale: masks identical to the pixel
+    (1000, 1400):
+    dict(score=1e-5, box_px=2e-3, mask_px_max=0, masks_identical=1.0),
+}
+
+
+def _check_end_to_end(stats, bounds):
+    """One assertion per reported figure, so a failure names it."""
+    assert stats['score'] <= bounds['score'], ('score', stats)
+    assert stats['box_px'] <= bounds['box_px'], ('box_px', stats)
+    assert stats['mask_px_max'] <= bounds['mask_px_max'], ('mask_px', stats)
+    assert stats['masks_identical'] >= bounds['masks_identical'], (
+        'masks_identical', stats)
+    assert stats['mask_px_total'] > 1000, stats
+
+
 def test_end_to_end_detections_and_masks_on_a_photograph(mask_pair):
     stats = _end_to_end(mask_pair, SCALE, MAX_SIZE)
-    # float32 on both sides: the boxes differ by thousandths of a pixel, by
-    # the CPU (0.0033 px seen on one 2-core machine, under 0.002 on
-    # another); a real error (the +1 corner convention, a wrong level or
-    # resize) moves them by half a pixel or more
-    assert stats['score'] <= 2e-5 and stats['box_px'] <= 1e-2
-    # float32 rounding may flip a pixel sitting on the 0.5 threshold
-    assert stats['mask_px_max'] <= 2 and stats['masks_identical'] >= 0.9
-    assert stats['mask_px_total'] > 1000
+    _check_end_to_end(stats, E2E_BOUNDS[SCALE, MAX_SIZE])
 
 
 @pytest.mark.slow
 def test_end_to_end_at_the_authors_test_scale(mask_pair):
     """The yaml's SCALE 1000 / MAX_SIZE 1400 (about a minute here)."""
     stats = _end_to_end(mask_pair, 1000, 1400)
-    assert stats['score'] <= 1e-4 and stats['box_px'] <= 1e-2
-    assert stats['mask_px_max'] <= 5 and stats['masks_identical'] >= 0.8
+    _check_end_to_end(stats, E2E_BOUNDS[1000, 1400])
 
 
 # ----------------------------------------- the tests see every tensor
