@@ -20,6 +20,21 @@ def pytest_configure(config):
         '(tools/dev/local_slurm.sh up); skips otherwise')
 
 
+# Files whose tests share a Slurm partition: one xdist worker runs them all
+# (a job from another worker would make the partition look busy).
+SERIAL_GROUPS = {'test_cluster.py': 'slurm', 'test_clean_exit.py': 'slurm'}
+
+
+def pytest_collection_modifyitems(config, items):
+    """``make test`` runs two pytest-xdist workers with ``--dist
+    loadgroup``: a test file is one group, so its module fixtures (trained
+    models, exported graphs) are built once, on one worker."""
+    for item in items:
+        name = osp.basename(str(item.fspath))
+        item.add_marker(
+            pytest.mark.xdist_group(SERIAL_GROUPS.get(name, name)))
+
+
 # What setup.py's build reads. The wheel is built from a clean copy of these,
 # so that the checkout's build/ (stale modules), *.egg-info and the editable
 # install's panet_mmdet/.mim symlinks play no part.
@@ -28,11 +43,25 @@ WHEEL_SOURCES = ('setup.py', 'MANIFEST.in', 'LICENSE', 'README.md',
                  'tools', 'requirements')
 
 
-@pytest.fixture(scope='session')
-def panet_wheel(tmp_path_factory):
-    """Path of a panet_mmdet wheel built from the checkout's sources
-    (``pip wheel --no-deps --no-build-isolation``), once per session."""
-    tmp = tmp_path_factory.mktemp('wheel')
+def shared_once(tmp_path_factory, name: str, build) -> str:
+    """A folder that ``build(folder)`` fills once per test session, shared
+    by pytest-xdist's workers (``make test`` runs two): the first worker to
+    ask builds it under a file lock, the others wait for it and reuse it."""
+    from filelock import FileLock
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        root = root.parent  # the workers' common base
+    folder = root / name
+    with FileLock(str(folder) + '.lock'):
+        if not (folder / '.done').exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / '.done').touch()
+    return str(folder)
+
+
+def _build_wheel(tmp):
     src = tmp / 'src'
     src.mkdir()
     ignore = shutil.ignore_patterns('__pycache__', '*.pyc', '*.egg-info',
@@ -59,7 +88,15 @@ def panet_wheel(tmp_path_factory):
     assert proc.returncode == 0, (
         f'pip wheel failed ({proc.returncode}):\n{proc.stdout}\n'
         f'{proc.stderr}')
-    wheels = list((tmp / 'dist').glob('panet_mmdet-*.whl'))
+
+
+@pytest.fixture(scope='session')
+def panet_wheel(tmp_path_factory):
+    """Path of a panet_mmdet wheel built from the checkout's sources
+    (``pip wheel --no-deps --no-build-isolation``), once per session."""
+    from pathlib import Path
+    dist = Path(shared_once(tmp_path_factory, 'wheel', _build_wheel)) / 'dist'
+    wheels = list(dist.glob('panet_mmdet-*.whl'))
     assert len(wheels) == 1, wheels
     return wheels[0]
 
@@ -68,15 +105,14 @@ def panet_wheel(tmp_path_factory):
 def tiny_data(tmp_path_factory):
     """8 train / 4 val images of 128 px, written by the demo generator."""
     from panet_mmdet.demo_data import generate_shapes_dataset
-    out = str(tmp_path_factory.mktemp('tiny_shapes'))
-    generate_shapes_dataset(
-        out,
-        num_train=8,
-        num_val=4,
-        seed=3,
-        img_size=(128, 128),
-        objects_per_image=(2, 4))
-    return out
+    return shared_once(
+        tmp_path_factory, 'tiny_shapes', lambda out: generate_shapes_dataset(
+            str(out),
+            num_train=8,
+            num_val=4,
+            seed=3,
+            img_size=(128, 128),
+            objects_per_image=(2, 4)))
 
 
 def data_options(data_root: str):
