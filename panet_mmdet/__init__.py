@@ -12,9 +12,8 @@ do when a run starts, and other configs can import
 Where torch or mmdet cannot be imported (a deployment machine with only
 onnxruntime, numpy and OpenCV) there is nothing to register and nothing
 that could use the registries; the torch-free parts still import:
-:mod:`panet_mmdet.deployment.runtime`,
-:mod:`panet_mmdet.deployment.onnx_infer` and
-:mod:`panet_mmdet.deployment.parity`.
+:mod:`panet_mmdet.deployment.runtime` (ONNX Runtime, the authors' numpy
+rules, parity checks) and :mod:`panet_mmdet.deployment.onnx_infer`.
 """
 from .version import __version__
 

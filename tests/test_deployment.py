@@ -27,7 +27,7 @@ from panet_mmdet.deployment import (OnnxDetector, UnsupportedModelError,
                                     export_onnx, graph_result, preprocess,
                                     torch_predict)
 from panet_mmdet.deployment.exporter import _test_resize, export_metadata
-from panet_mmdet.deployment.parity import box_iou, mask_iou
+from panet_mmdet.deployment.runtime import box_iou, mask_iou
 from panet_mmdet.utils.configs import load_config
 from conftest import ROOT, TINY_CONFIG, data_options, run_tool
 
@@ -158,7 +158,7 @@ def test_box_only_model(trained_panet, tiny_data, tmp_path):
     cfg.model.type = 'FasterRCNN'
     cfg.model.roi_head.mask_roi_extractor = None
     cfg.model.roi_head.mask_head = None
-    model = load_detector(cfg, trained_panet[1])
+    model = load_detector(cfg, trained_panet[1], strict=False)
     out = export_onnx(model, str(tmp_path / 'faster.onnx'), (128, 128))
     names = [o.name for o in onnx.load(out).graph.output]
     assert names == ['dets', 'labels']
@@ -283,7 +283,7 @@ CONFIGS = sorted(
     glob.glob(
         osp.join(ROOT, 'configs', 'panet', '**', '*.py'), recursive=True) +
     glob.glob(osp.join(ROOT, 'configs', 'demo', '*.py')) + [
-        osp.join(ROOT, 'configs', 'drop-in', 'faster-rcnn_r50_bufpn_1x_coco.py'
+        osp.join(ROOT, 'configs', 'drop_in', 'faster-rcnn_r50_bufpn_1x_coco.py'
                  ), 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
         'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
     ])
@@ -329,7 +329,7 @@ def test_unsupported_settings_are_named():
 def test_unsupported_configs_name_the_part(config, part):
     with pytest.raises(UnsupportedModelError, match=part):
         check_exportable(
-            build_detector(osp.join(ROOT, 'configs', 'drop-in', config)))
+            build_detector(osp.join(ROOT, 'configs', 'drop_in', config)))
 
 
 def test_export_rejects_bad_arguments(panet, tmp_path):

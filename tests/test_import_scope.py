@@ -119,11 +119,11 @@ def test_runtime_imports_without_torch(tmp_path):
 
 def test_one_definition_of_the_authors_numpy_rules():
     """The runtime, DetectronResize and DetectronRoIHead use the same
-    functions (panet_mmdet/detectron_numpy.py), so the ONNX path's resize
-    and paste cannot drift from the models'."""
-    from panet_mmdet import detectron_numpy
+    functions (panet_mmdet/deployment/runtime/detectron_numpy.py), so the
+    ONNX path's resize and paste cannot drift from the models'."""
     from panet_mmdet.datasets.transforms import detectron_resize
     from panet_mmdet.deployment import runtime
+    from panet_mmdet.deployment.runtime import detectron_numpy
     from panet_mmdet.models.roi_heads import (detectron_roi_head,
                                               paste_masks_detectron)
     assert (runtime.paste_masks_detectron is paste_masks_detectron is

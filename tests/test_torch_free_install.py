@@ -111,6 +111,7 @@ def test_venv_has_no_torch_but_the_runtime(torch_free_python, tmp_path):
         torch_free_python, '-c',
         ('import importlib.util as u, panet_mmdet, '
          'panet_mmdet.deployment.runtime as r\n'
+         'assert r.compare_detections and r.detectron_numpy\n'
          'print(panet_mmdet.__file__)\n'
          'print([m for m in ("torch", "mmcv", "mmdet", "mmengine") '
          'if u.find_spec(m)])')

@@ -1,34 +1,32 @@
 """Deployment: PANet (and mmdet's two-stage detectors) to ONNX with standard
 ops only, run in ONNX Runtime, checked against PyTorch.
 
-- :mod:`.ops`: RoIAlign and NMS that export as standard ONNX nodes.
-- :mod:`.detector`: the test-time path as one traceable module.
-- :mod:`.exporter`: a loaded detector (:func:`panet_mmdet.apis.load_detector`)
-  -> checked ``.onnx`` with metadata.
-- :mod:`.runtime`: ONNX Runtime inference with numpy/OpenCV only.
-- :mod:`.onnx_infer`: the command line of ``tools/deployment/onnx_infer.py``
-  (``python -m panet_mmdet.deployment.onnx_infer``), torch-free.
-- :mod:`.parity`: one-to-one comparison of two detectors' outputs.
-
-The names below are imported from their modules on first use (PEP 562), so
-that ``import panet_mmdet.deployment.runtime`` does not import torch: the
-runtime runs where only onnxruntime, numpy and OpenCV are installed.
+Torch side: :mod:`.checks` (what exports), :mod:`.ops` (RoIAlign, NMS as
+standard ONNX nodes), :mod:`.detector` (the traceable test-time path, mmdet's
+graph contract), :mod:`.detectron_detector` (its subclass for the Detectron
+frame), :mod:`.exporter` (loaded detector -> checked ``.onnx``). Torch-free:
+:mod:`.runtime` (ONNX Runtime inference, the authors' numpy rules, parity)
+and :mod:`.onnx_infer` (its command line). The names below are imported on
+first use (PEP 562): ``import panet_mmdet.deployment.runtime`` imports no
+torch.
 """
 import importlib
 
 _EXPORTS = {
+    'UnsupportedModelError': 'checks',
+    'check_exportable': 'checks',
     'ExportableTwoStageDetector': 'detector',
-    'UnsupportedModelError': 'detector',
-    'check_exportable': 'detector',
+    'DetectronFrameDetector': 'detectron_detector',
     'check_standard_onnx': 'exporter',
     'export_onnx': 'exporter',
+    'exporter_class': 'exporter',
     'graph_result': 'exporter',
     'torch_predict': 'exporter',
     'ExportableRoIAlign': 'ops',
     'batched_nms_indices': 'ops',
-    'ParityReport': 'parity',
-    'compare_detections': 'parity',
     'OnnxDetector': 'runtime',
+    'ParityReport': 'runtime',
+    'compare_detections': 'runtime',
     'preprocess': 'runtime',
     'to_original_frame': 'runtime',
 }

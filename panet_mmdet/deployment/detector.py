@@ -1,5 +1,4 @@
-"""A two-stage mmdet detector as one traceable module: image in, detections
-out.
+"""A two-stage mmdet detector as one traceable module in mmdet's frame.
 
 :class:`ExportableTwoStageDetector` wraps a built (and loaded) mmdet
 ``TwoStageDetector`` -- PANet, Mask R-CNN, Faster R-CNN -- and re-expresses
@@ -21,8 +20,11 @@ its test-time path with ops that export to the standard ONNX domain:
 
 RoIAlign layers are replaced by :class:`ExportableRoIAlign` (same
 arithmetic in PyTorch, ONNX ``RoiAlign`` or ``GridSample`` in the graph).
+The Detectron components (``DetectronRPNHead``, its anchors, the "+1"
+coder, ``aligned=False``, NMS ``offset=1``) export with what they compute;
+a ``DetectronRoIHead`` has another contract (:mod:`.detectron_detector`).
 
-Graph contract (batch of one image):
+Graph contract of this class (batch of one image):
 
 - input ``input``: ``(1, 3, H, W)`` float32, the output of the model's
   ``data_preprocessor`` (normalised, channel order converted, padded).
@@ -36,175 +38,23 @@ Graph contract (batch of one image):
   probabilities; mmdet binarises them at ``test_cfg.rcnn.mask_thr_binary``.
 
 ``N`` is data-dependent, ``0 <= N <= test_cfg.rcnn.max_per_img``.
-
-Models converted from the PANet authors' checkpoints
-(``configs/panet/official``: ``DetectronRPNHead``,
-``DetectronAnchorGenerator``, ``DetectronDeltaXYWHBBoxCoder``,
-``DetectronRoIHead``) export with what their components compute:
-Detectron's base anchors (taken from the generator), the "+1" box coder
-(decoding as the coder does, clipping to ``[0, W - 1] x [0, H - 1]``), RPN
-proposals clipped to ``img_shape`` rounded up to the RPN head's
-``pad_size_divisor``, RoIAlign with ``aligned=False`` (``RoiAlign``
-``coordinate_transformation_mode='output_half_pixel'``), NMS with
-``offset=1`` (``NonMaxSuppression`` of boxes whose far corner is moved by
-+1: the same IoU as +1 areas; any model may use ``offset=1``), and no
-``min_bbox_size`` filter for ``-1``. ``DetectronRoIHead`` decodes the box
-deltas in the *original* image (``proposals / scale_factor``), clips and
-runs NMS there, pools the masks at ``boxes * scale_factor`` and returns
-boxes with exclusive far corners; so the graph of a model with a
-``DetectronRoIHead`` has a different contract (the old models' is the one
-above, unchanged):
-
-- inputs ``input`` and ``img_shape`` as above, plus ``ori_shape``:
-  ``(2, )`` int64, the original image's height and width, and
-  ``scale_factor``: ``(2, )`` float32, ``(w_scale, h_scale)`` from the
-  original image to the input (mmdet's ``scale_factor``; ``DetectronResize``
-  gives ``(s, s)``);
-- ``dets``: ``(1, N, 5)`` in the *original* image's pixels, ``x1, y1`` and
-  exclusive ``x2 + 1, y2 + 1`` as ``DetectronRoIHead.predict`` returns them
-  (``x2, y2`` clipped to ``ori_shape - 1`` before the +1), and ``labels``;
-- ``mask_probs`` (mask models, instead of ``masks``): ``(1, N, M, M)``
-  float32, the predicted class's mask probabilities (``M = 28``). The
-  authors' paste (box expanded by ``(M + 2) / M`` and truncated to ints,
-  ``cv2.resize`` of the 1-pixel zero-padded mask, ``> mask_thr_binary``)
-  runs after the graph, in numpy and OpenCV
-  (:func:`panet_mmdet.detectron_numpy.paste_masks_detectron`, the function
-  ``DetectronRoIHead`` calls), on ``dets`` with the far corner moved back by
-  -1: the same code as the PyTorch model's, so the same masks.
 """
 import copy
 import types
-from typing import List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.ops import RoIAlign
-from mmdet.models.dense_heads import RPNHead
-from mmdet.models.detectors import TwoStageDetector
-from mmdet.models.roi_heads import StandardRoIHead
-from mmdet.models.roi_heads.bbox_heads import BBoxHead
-from mmdet.models.roi_heads.mask_heads import FCNMaskHead
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
-from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
-from mmdet.models.task_modules.prior_generators import AnchorGenerator
 from torch import Tensor
 
 from ..models.dense_heads.detectron_rpn_head import DetectronRPNHead
-from ..models.roi_heads.detectron_roi_head import DetectronRoIHead
-from ..models.roi_heads.roi_extractors import \
-    AdaptiveFeaturePoolingRoIExtractor
 from ..models.task_modules.coders.detectron_delta_xywh_bbox_coder import \
     DetectronDeltaXYWHBBoxCoder
-from ..models.task_modules.prior_generators.detectron_anchor_generator import \
-    DetectronAnchorGenerator
+from .checks import check_exportable
 from .ops import (ExportableRoIAlign, arange_like, batched_nms_indices,
                   clip_boxes, shape_hw)
-
-_EXTRACTORS = (SingleRoIExtractor, AdaptiveFeaturePoolingRoIExtractor)
-_RPN_HEADS = (RPNHead, DetectronRPNHead)
-_ANCHOR_GENERATORS = (AnchorGenerator, DetectronAnchorGenerator)
-_BBOX_CODERS = (DeltaXYWHBBoxCoder, DetectronDeltaXYWHBBoxCoder)
-_ROI_HEADS = (StandardRoIHead, DetectronRoIHead)
-
-
-class UnsupportedModelError(ValueError):
-    """The model has a part that the ONNX export does not cover."""
-
-
-def _require(condition: bool, what: str) -> None:
-    if not condition:
-        raise UnsupportedModelError(
-            f'cannot export this model to ONNX: {what}. Supported: '
-            'two-stage detectors with RPNHead or DetectronRPNHead '
-            '(AnchorGenerator or DetectronAnchorGenerator, '
-            'DeltaXYWHBBoxCoder or DetectronDeltaXYWHBBoxCoder, sigmoid '
-            'scores), StandardRoIHead or DetectronRoIHead with '
-            'SingleRoIExtractor or AdaptiveFeaturePoolingRoIExtractor '
-            '(RoIAlign, avg), a softmax BBoxHead with one of those coders, '
-            'an FCNMaskHead-based mask head, and plain NMS (offset 0 or 1).')
-
-
-def _check_nms(cfg, where: str) -> None:
-    nms = (cfg or {}).get('nms') or {}
-    _require(
-        nms.get('type', 'nms') == 'nms',
-        f'{where}.nms.type is {nms.get("type")!r}; only "nms" exports')
-    _require('iou_threshold' in nms, f'{where}.nms has no iou_threshold')
-    _require(
-        not nms.get('class_agnostic', False),
-        f'{where}.nms.class_agnostic=True; only per-class (per-level) '
-        'NMS exports')
-    _require(
-        nms.get('offset', 0) in (0, 1),
-        f'{where}.nms.offset={nms.get("offset")}; only offset=0 or 1 '
-        'exports')
-    unknown = sorted(
-        set(nms) -
-        {'type', 'iou_threshold', 'class_agnostic', 'offset', 'split_thr'})
-    _require(not unknown, f'{where}.nms has {unknown}, which the export '
-             'does not apply')
-
-
-def _check_extractor(extractor: nn.Module, where: str) -> None:
-    _require(
-        type(extractor) in _EXTRACTORS,
-        f'{where} is {type(extractor).__name__}')
-    for layer in extractor.roi_layers:
-        _require(
-            type(layer) is RoIAlign and layer.pool_mode == 'avg',
-            f'{where} pools with {type(layer).__name__} '
-            f'(pool_mode={getattr(layer, "pool_mode", None)!r}); only '
-            "mmcv RoIAlign with pool_mode='avg' exports")
-
-
-def check_exportable(model: nn.Module) -> None:
-    """Raise :class:`UnsupportedModelError` naming the first part of
-    ``model`` that :class:`ExportableTwoStageDetector` cannot express."""
-    _require(
-        isinstance(model, TwoStageDetector),
-        f'{type(model).__name__} is not a two-stage detector')
-    rpn = model.rpn_head
-    _require(
-        type(rpn) in _RPN_HEADS,
-        f'rpn_head is {type(rpn).__name__}, not RPNHead or '
-        'DetectronRPNHead')
-    _require(rpn.use_sigmoid_cls, 'rpn_head uses softmax scores')
-    _require(
-        type(rpn.prior_generator) in _ANCHOR_GENERATORS,
-        f'rpn_head.anchor_generator is '
-        f'{type(rpn.prior_generator).__name__}')
-    _require(
-        type(rpn.bbox_coder) in _BBOX_CODERS,
-        f'rpn_head.bbox_coder is {type(rpn.bbox_coder).__name__}')
-    _check_nms(rpn.test_cfg, 'test_cfg.rpn')
-    _require(
-        rpn.test_cfg.get('nms_pre', -1) > 0,
-        'test_cfg.rpn.nms_pre must be > 0 (the per-level TopK size)')
-    roi_head = model.roi_head
-    _require(
-        type(roi_head) in _ROI_HEADS,
-        f'roi_head is {type(roi_head).__name__}, not StandardRoIHead or '
-        'DetectronRoIHead')
-    _check_extractor(roi_head.bbox_roi_extractor,
-                     'roi_head.bbox_roi_extractor')
-    head = roi_head.bbox_head
-    _require(isinstance(head, BBoxHead), f'bbox_head is {type(head).__name__}')
-    _require(
-        not head.custom_cls_channels
-        and not getattr(head.loss_cls, 'use_sigmoid', False),
-        'bbox_head does not use softmax classification')
-    _require(
-        type(head.bbox_coder) in _BBOX_CODERS,
-        f'bbox_head.bbox_coder is {type(head.bbox_coder).__name__}')
-    _check_nms(roi_head.test_cfg, 'test_cfg.rcnn')
-    if roi_head.with_mask:
-        _require(
-            isinstance(roi_head.mask_head, FCNMaskHead),
-            f'mask_head is {type(roi_head.mask_head).__name__}')
-        if not roi_head.share_roi_extractor:
-            _check_extractor(roi_head.mask_roi_extractor,
-                             'roi_head.mask_roi_extractor')
 
 
 def single_level_forward_traceable(
@@ -293,7 +143,8 @@ def nms_boxes(boxes: Tensor, offset: int) -> Tensor:
 
 
 class ExportableTwoStageDetector(nn.Module):
-    """Test-time path of a two-stage mmdet detector in exportable ops.
+    """Test-time path of a two-stage mmdet detector in exportable ops, with
+    mmdet's graph contract (module docstring).
 
     Args:
         model: A built mmdet ``TwoStageDetector`` with its weights loaded;
@@ -301,14 +152,15 @@ class ExportableTwoStageDetector(nn.Module):
         roi_align_impl (str): ``'onnx'`` or ``'grid_sample'``
             (see :class:`ExportableRoIAlign`).
 
-    ``forward(input, img_shape)`` takes ``(1, 3, H, W)`` and ``(2, )`` and
-    returns ``(dets, labels)`` or ``(dets, labels, masks)`` as described in
-    the module docstring. With a ``DetectronRoIHead``
-    (``original_frame``), ``forward(input, img_shape, ori_shape,
-    scale_factor)`` returns ``(dets, labels)`` or ``(dets, labels,
-    mask_probs)`` in the original image. ``input_names`` and
-    ``output_names`` name the graph's inputs and outputs.
+    ``forward(input, img_shape)``: ``(1, 3, H, W)``, ``(2, )`` -> ``(dets,
+    labels[, masks])``. The class attributes are the contract (graph inputs
+    in ``forward``'s order, frame of ``dets``, mask output, runtime paste);
+    ``output_names`` names the outputs.
     """
+    input_names: Tuple[str, ...] = ('input', 'img_shape')
+    output_frame = 'input'
+    mask_output = 'masks'
+    mask_paste: Optional[str] = None  # the graph pastes the masks
 
     def __init__(self, model: nn.Module, roi_align_impl: str = 'onnx') -> None:
         super().__init__()
@@ -331,30 +183,21 @@ class ExportableTwoStageDetector(nn.Module):
         self.rpn_pad_divisor: Optional[int] = (
             model.rpn_head.pad_size_divisor if isinstance(
                 model.rpn_head, DetectronRPNHead) else None)
-        # DetectronRoIHead: detections in the original image
-        self.original_frame = self.is_original_frame(model)
-        self.input_names = self.graph_input_names(model)
-        self.output_names = self.graph_output_names(model)
-
-    @staticmethod
-    def is_original_frame(model: nn.Module) -> bool:
-        """Whether the graph of ``model`` computes and returns detections in
-        the original image (a ``DetectronRoIHead``)."""
-        return isinstance(model.roi_head, DetectronRoIHead)
+        self.output_names = self.contract(self.with_mask)['outputs']
 
     @classmethod
-    def graph_input_names(cls, model: nn.Module) -> List[str]:
-        return ['input', 'img_shape'] + (['ori_shape', 'scale_factor'] if
-                                         cls.is_original_frame(model) else [])
+    def contract(cls, with_mask: bool) -> Dict:
+        """Input and output names, output frame, mask paste: metadata."""
+        return dict(
+            outputs=['dets', 'labels'] +
+            ([cls.mask_output] if with_mask else []),
+            inputs=list(cls.input_names),
+            output_frame=cls.output_frame,
+            mask_paste=cls.mask_paste if with_mask else None)
 
-    @classmethod
-    def graph_output_names(cls, model: nn.Module) -> List[str]:
-        if not model.roi_head.with_mask:
-            return ['dets', 'labels']
-        return [
-            'dets', 'labels',
-            'mask_probs' if cls.is_original_frame(model) else 'masks'
-        ]
+    def example_inputs(self, input: Tensor) -> Tuple[Tensor, ...]:
+        """Trace inputs, ``input`` ``(1, 3, H, W)`` holding a whole image."""
+        return input, torch.tensor(input.shape[-2:], dtype=torch.long)
 
     # ------------------------------------------------------------------ RPN
     def _anchors(self, level: int, score_map: Tensor) -> Tensor:
@@ -498,51 +341,25 @@ class ExportableTwoStageDetector(nn.Module):
         rois = self._with_dummy_roi(boxes)
         return paste_masks(probs, rois[:, 1:], input)[1:]
 
-    def _forward_original_frame(
-            self, feats: Tuple[Tensor], proposals: Tensor, input: Tensor,
-            img_hw: Tuple[Tensor, Tensor], ori_shape: Optional[Tensor],
-            scale_factor: Optional[Tensor]) -> Tuple[Tensor, ...]:
-        """``DetectronRoIHead.predict``: decode, clip and NMS in the
-        original image, mask RoIs at ``boxes * scale_factor``, boxes out
-        with exclusive far corners."""
-        ori_hw = img_hw if ori_shape is None else tuple(
-            ori_shape.to(torch.float32).unbind(0))
-        if scale_factor is None:
-            scale_factor = torch.ones_like(input[0, :2, 0, 0])
-        scale = scale_factor.to(torch.float32).reshape(2)
-        scale = torch.cat([scale, scale])  # w, h, w, h as _scale_tensor
-        boxes, scores, labels = self._detect(
-            feats, proposals, ori_hw, decode_from=proposals / scale[None])
-        far = boxes[:, 2:] + 1.
-        dets = torch.cat([boxes[:, :2], far, scores[:, None]], dim=1)[None]
-        if not self.with_mask:
-            return dets, labels[None]
-        probs = self._mask_probs(feats, boxes * scale[None], labels)
-        return dets, labels[None], probs[1:, 0][None]
-
-    def forward(self,
-                input: Tensor,
-                img_shape: Optional[Tensor] = None,
-                ori_shape: Optional[Tensor] = None,
-                scale_factor: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
-        """``input (1, 3, H, W)``, ``img_shape (2, )`` (default ``[H, W]``)
-        -> ``dets (1, N, 5)``, ``labels (1, N)``[, ``masks (1, N, H, W)``].
-
-        ``original_frame`` models also take ``ori_shape (2, )`` (default
-        ``img_shape``) and ``scale_factor (2, )`` (default ``(1, 1)``) and
-        return ``dets``, ``labels``[, ``mask_probs (1, N, M, M)``] in the
-        original image (module docstring); the others ignore them.
-        """
+    def _features(
+        self, input: Tensor, img_shape: Optional[Tensor]
+    ) -> Tuple[Tuple[Tensor], Tensor, Tuple[Tensor, Tensor]]:
+        """Backbone, neck and RPN: ``(feats, proposals (n, 4), img_hw)``,
+        ``img_hw`` the float height and width (default: the input's)."""
         if img_shape is None:
             img_hw = shape_hw(input)
         else:
             img_hw = tuple(img_shape.to(torch.float32).unbind(0))
         feats = self.model.extract_feat(input)
-        proposals = self._proposals(feats, img_hw)
-        if self.original_frame:
-            return self._forward_original_frame(feats, proposals, input,
-                                                img_hw, ori_shape,
-                                                scale_factor)
+        return feats, self._proposals(feats, img_hw), img_hw
+
+    def forward(self,
+                input: Tensor,
+                img_shape: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+        """``input (1, 3, H, W)``, ``img_shape (2, )`` (default ``[H, W]``)
+        -> ``dets (1, N, 5)``, ``labels (1, N)``[, ``masks (1, N, H, W)``].
+        """
+        feats, proposals, img_hw = self._features(input, img_shape)
         boxes, scores, labels = self._detect(feats, proposals, img_hw)
         dets = torch.cat([boxes, scores[:, None]], dim=1)[None]
         if not self.with_mask:

@@ -5,28 +5,40 @@
                           'iter_1600.pth', device='cpu')
     export_onnx(model, 'panet.onnx', shape=(256, 256))
 
-The graph contract is :mod:`panet_mmdet.deployment.detector`'s; what the
-ONNX Runtime side needs to pre- and post-process is stored in the file's
-metadata (:mod:`panet_mmdet.deployment.runtime`).
+The graph contract is the class that :func:`exporter_class` picks from the
+model: mmdet's frame (:class:`ExportableTwoStageDetector`) or, for a
+``DetectronRoIHead``, the Detectron frame (:class:`DetectronFrameDetector`).
+What the ONNX Runtime side needs to pre- and post-process is stored in the
+file's metadata (:mod:`panet_mmdet.deployment.runtime`).
 """
 import json
 import os
 import warnings
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Type
 
 import numpy as np
 import torch
 from mmengine.config import Config
 
+from ..models.roi_heads.detectron_roi_head import DetectronRoIHead
 from .detector import ExportableTwoStageDetector
-from .runtime import METADATA_KEY, paste_detectron_outputs
+from .detectron_detector import DetectronFrameDetector
+from .runtime import METADATA_KEY, to_original_frame
 
 _DEFAULT_OPSET = 16  # RoiAlign's half_pixel mode and GridSample need 16
 _STANDARD_DOMAINS = ('', 'ai.onnx')
 
-
 _PIPELINE_STEPS = ('LoadImageFromFile', 'LoadAnnotations', 'Resize',
                    'DetectronResize', 'PackDetInputs')
+
+
+def exporter_class(model: torch.nn.Module) -> Type[ExportableTwoStageDetector]:
+    """The graph contract of ``model``: the Detectron frame for a
+    ``DetectronRoIHead`` (models converted from the authors' checkpoints),
+    mmdet's otherwise."""
+    if isinstance(getattr(model, 'roi_head', None), DetectronRoIHead):
+        return DetectronFrameDetector
+    return ExportableTwoStageDetector
 
 
 def _detectron_resize(step: Dict) -> Dict:
@@ -89,8 +101,6 @@ def export_metadata(model: torch.nn.Module,
     classes = list(meta.get('classes') or [])
     palette = [list(c) for c in (meta.get('palette') or [])]
     roi_head = model.roi_head
-    wrapper_cls = ExportableTwoStageDetector
-    original = wrapper_cls.is_original_frame(model)
     return dict(
         format=1,
         input_shape=list(shape) if shape else None,
@@ -104,13 +114,8 @@ def export_metadata(model: torch.nn.Module,
         palette=palette,
         mask_thr_binary=float(roi_head.test_cfg.get('mask_thr_binary', 0.5)),
         max_per_img=int(roi_head.test_cfg.max_per_img),
-        outputs=wrapper_cls.graph_output_names(model),
-        inputs=wrapper_cls.graph_input_names(model),
-        # 'original': boxes in the original image with exclusive far
-        # corners, masks as mask_probs pasted by the runtime (detector.py)
-        output_frame='original' if original else 'input',
-        mask_paste=('detectron' if original and roi_head.with_mask else None),
-    )
+        # inputs, outputs, output_frame, mask_paste
+        **exporter_class(model).contract(roi_head.with_mask))
 
 
 def check_standard_onnx(onnx_model) -> None:
@@ -150,11 +155,8 @@ def export_onnx(model: torch.nn.Module,
         roi_align_impl: ``'onnx'`` (``RoiAlign``) or ``'grid_sample'``.
         example_input: ``(1, 3, H, W)`` to trace with (default: zeros).
 
-    The graph's inputs are ``input`` and ``img_shape`` (``(2, )`` int64,
-    the unpadded image's height and width) and, for models with a
-    ``DetectronRoIHead``, ``ori_shape`` (``(2, )`` int64) and
-    ``scale_factor`` (``(2, )`` float32), see
-    :mod:`panet_mmdet.deployment.detector`.
+    The graph's inputs and outputs are those of :func:`exporter_class`'s
+    pick for ``model``.
 
     Raises:
         UnsupportedModelError: a part of the model does not export.
@@ -166,7 +168,7 @@ def export_onnx(model: torch.nn.Module,
                          f"half_pixel, GridSample), got {opset}")
     if len(shape) != 2 or min(shape) < 32:
         raise ValueError(f'shape must be (H, W) with both >= 32, got {shape}')
-    wrapper = ExportableTwoStageDetector(model, roi_align_impl).eval()
+    wrapper = exporter_class(model)(model, roi_align_impl).eval()
     if example_input is None:
         example_input = torch.zeros(1, 3, *shape)
     if tuple(example_input.shape) != (1, 3, *shape):
@@ -181,14 +183,7 @@ def export_onnx(model: torch.nn.Module,
         dynamic_axes['input'] = {2: 'height', 3: 'width'}
         if 'masks' in names:
             dynamic_axes['masks'].update({2: 'height', 3: 'width'})
-    img_shape = torch.tensor(example_input.shape[-2:], dtype=torch.long)
-    # original-frame graphs: traced as if the input were the original image
-    example = dict(
-        input=example_input,
-        img_shape=img_shape,
-        ori_shape=img_shape.clone(),
-        scale_factor=torch.ones(2, dtype=torch.float32))
-    inputs = tuple(example[name] for name in wrapper.input_names)
+    inputs = wrapper.example_inputs(example_input)
     with torch.no_grad(), warnings.catch_warnings():
         # mmdet's and mmcv's shape asserts and the extractors' size checks
         # trace as constants; that is intended (they validate, they do not
@@ -200,7 +195,7 @@ def export_onnx(model: torch.nn.Module,
             out,
             dynamo=False,
             opset_version=opset,
-            input_names=wrapper.input_names,
+            input_names=list(wrapper.input_names),
             output_names=names,
             dynamic_axes=dynamic_axes,
             do_constant_folding=True)
@@ -269,14 +264,15 @@ def graph_result(
     binarised with ``> mask_thr``; other graphs' ``masks`` with
     ``>= mask_thr``, as mmdet.
     """
+    if 'mask_probs' in outputs:
+        if ori_shape is None:
+            raise ValueError('graph_result needs ori_shape to paste '
+                             'mask_probs')
+        return to_original_frame(outputs, dict(ori_shape=ori_shape), mask_thr,
+                                 'original')
     dets = outputs['dets'][0]
     result = dict(
         bboxes=dets[:, :4], scores=dets[:, 4], labels=outputs['labels'][0])
     if 'masks' in outputs:
         result['masks'] = outputs['masks'][0] >= mask_thr
-    if 'mask_probs' in outputs:
-        if ori_shape is None:
-            raise ValueError('graph_result needs ori_shape to paste '
-                             'mask_probs')
-        result['masks'] = paste_detectron_outputs(outputs, ori_shape, mask_thr)
     return result

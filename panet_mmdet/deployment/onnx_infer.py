@@ -5,8 +5,7 @@
         [--config CONFIG]
 
 (``tools/deployment/onnx_infer.py`` runs this module.) Needs onnxruntime,
-numpy and OpenCV only: ``pip install --no-deps panet_mmdet`` next to them is
-enough, torch, mmcv and mmdet need not be installed.
+numpy and OpenCV only (``pip install --no-deps panet_mmdet`` beside them).
 
 Pre-processing (the config's test resize, normalisation, padding), class
 names and palette come from the metadata that tools/deployment/export_onnx.py

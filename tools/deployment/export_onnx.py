@@ -105,13 +105,11 @@ def verify(model, onnx_path, images, score_min):
         if image is None:
             raise FileNotFoundError(f'cannot read image {path!r}')
         input, info = preprocess(image, detector.meta)
-        if detector.output_frame == 'original':
-            # DetectronRoIHead models compute in the original image: both
-            # sides get its size and the scale factor
-            frame = dict(
-                ori_shape=info['ori_shape'], scale_factor=info['scale_factor'])
-        else:
-            frame = {}
+        # the Detectron frame computes in the original image: both sides
+        # get its size and the scale factor
+        frame = dict(ori_shape=info['ori_shape'],
+                     scale_factor=info['scale_factor']) \
+            if detector.output_frame == 'original' else {}
         reference = torch_predict(model, torch.from_numpy(input),
                                   info['img_shape'], **frame)
         outputs = detector.run(input, info['img_shape'], **frame)

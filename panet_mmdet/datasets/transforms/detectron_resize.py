@@ -8,7 +8,7 @@ import numpy as np
 from mmdet.datasets.transforms import Resize
 from mmdet.registry import TRANSFORMS
 
-from ...detectron_numpy import detectron_scale
+from ...deployment.runtime.detectron_numpy import detectron_scale
 
 
 @TRANSFORMS.register_module()

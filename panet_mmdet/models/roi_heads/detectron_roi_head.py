@@ -10,7 +10,7 @@ from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor
 
-from ...detectron_numpy import paste_masks_detectron
+from ...deployment.runtime.detectron_numpy import paste_masks_detectron
 
 
 def _scale_tensor(meta: dict, like: Tensor) -> Tensor:

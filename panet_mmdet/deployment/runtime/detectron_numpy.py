@@ -3,9 +3,8 @@
 One definition for three users: ``DetectronResize``
 (:mod:`panet_mmdet.datasets.transforms.detectron_resize`),
 ``DetectronRoIHead`` (:mod:`panet_mmdet.models.roi_heads.detectron_roi_head`)
-and the torch-free ONNX Runtime code (:mod:`panet_mmdet.deployment.runtime`).
-This module imports only numpy and OpenCV, so the runtime stays importable
-without torch, mmcv or mmdet.
+and the torch-free ONNX Runtime code (this package). numpy and OpenCV
+only, so the runtime stays importable without torch, mmcv or mmdet.
 """
 import cv2
 import numpy as np
