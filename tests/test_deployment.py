@@ -134,6 +134,32 @@ def test_panet_onnx_matches_pytorch(panet, panet_onnx, tiny_data):
     _check_parity_on_images(panet, panet_onnx, tiny_data)
 
 
+def test_a_coco_config_exports_and_verifies(tmp_path):
+    """The COCO PANet config (ResNet-50, 81 classes, its own test pipeline)
+    exports and ONNX Runtime matches PyTorch, at a small input. Random
+    weights with one class made confident, so that every detection is
+    compared (score_min) and the masks are not empty."""
+    options = {
+        'model.test_cfg.rcnn.score_thr': 0.0,
+        'model.test_cfg.rcnn.max_per_img': 20,
+        'test_dataloader.dataset.pipeline.1.scale': (128, 128)
+    }
+    torch.manual_seed(0)
+    model = load_detector(
+        osp.join(ROOT, 'configs/panet/panet_r50_bufpn-gn_1x_coco.py'),
+        None,
+        device='cpu',
+        cfg_options=options)
+    with torch.no_grad():
+        model.roi_head.bbox_head.fc_cls.bias[0] += 6.
+    out = export_onnx(model, str(tmp_path / 'coco.onnx'), (128, 128))
+    image = (np.random.default_rng(0).random((100, 120, 3)) * 255).astype(
+        np.uint8)
+    reference, _, report = _parity(model, out, image)
+    assert report.matched == report.num_test == 20, report.summary()
+    assert (reference['scores'] > 0.5).all()
+
+
 def test_stock_mask_rcnn_onnx_matches_pytorch(trained_stock, tiny_data,
                                               tmp_path):
     model = load_detector(*trained_stock)
