@@ -11,6 +11,7 @@ another shape) instead of running a half-random model.
     >>> model = load_detector('configs/demo/panet_r18_bufpn-gn_demo.py',
     ...                       'work_dirs/demo/iter_1600.pth')
 """
+import copy
 from typing import Mapping, Optional, Union
 
 import torch
@@ -36,7 +37,7 @@ def prepare_config(cfg: ConfigLike,
     config's ``custom_imports`` imported, timm's ``pretrained`` download and
     the backbone's ``init_cfg`` (ImageNet weights) turned off."""
     import panet_mmdet  # noqa: F401  (registers the modules, panet_mmdet::)
-    cfg = load_config(cfg) if isinstance(cfg, str) else cfg.copy()
+    cfg = load_config(cfg) if isinstance(cfg, str) else copy.deepcopy(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.model = offline_model_cfg(cfg)
@@ -166,7 +167,7 @@ def build_inferencer(cfg: ConfigLike,
             return load_detector(cfg, weights, strict=strict, device=device)
 
     return _Inferencer(
-        model=cfg if isinstance(cfg, str) else cfg.copy(),
+        model=cfg if isinstance(cfg, str) else copy.deepcopy(cfg),
         weights=checkpoint,
         device=device or default_device(),
         **kwargs)

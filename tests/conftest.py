@@ -35,6 +35,23 @@ def pytest_collection_modifyitems(config, items):
             pytest.mark.xdist_group(SERIAL_GROUPS.get(name, name)))
 
 
+@pytest.fixture(autouse=True, scope='session')
+def one_thread_per_worker():
+    """One intra-op torch thread in the test processes: their tensors are
+    small, and on a shared CPU two threads spin against the other processes
+    (5x the CPU time for a config's loss and predict at a load of 3.5 on 2
+    cores). Under pytest-xdist the tools the tests start get one thread
+    too (OMP_NUM_THREADS, unless a test sets it): two workers fill the two
+    cores."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        os.environ.setdefault('OMP_NUM_THREADS', '1')
+    yield
+    torch.set_num_threads(threads)
+
+
 # What setup.py's build reads. The wheel is built from a clean copy of these,
 # so that the checkout's build/ (stale modules), *.egg-info and the editable
 # install's panet_mmdet/.mim symlinks play no part.

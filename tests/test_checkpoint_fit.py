@@ -151,3 +151,16 @@ def test_tools_refuse_the_wrong_weights_unless_told(stock_checkpoint,
         assert not osp.exists(tmp_path / 'm.onnx')
     run_tool(calls['infer'] + ['--allow-partial-checkpoint'])
     assert (tmp_path / 'o' / 'vis' / 'val_00001.png').is_file()
+
+
+def test_build_detector_leaves_the_callers_config_alone():
+    """The library switches off ImageNet downloads on a copy of the config,
+    not on the caller's (mmdet's init_detector writes into it)."""
+    from panet_mmdet.utils.configs import load_config
+    cfg = load_config(
+        osp.join(ROOT, 'configs/panet/panet_r50_bufpn-gn_1x_coco.py'))
+    before = cfg.to_dict()
+    model = build_detector(cfg)
+    assert model.cfg.model.backbone.init_cfg is None
+    assert cfg.to_dict() == before
+    assert cfg.model.backbone.init_cfg.type == 'Pretrained'

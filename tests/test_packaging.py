@@ -94,20 +94,36 @@ SCRIPT = r'''
 import json, os.path as osp, sys
 import panet_mmdet
 from mmengine.config import Config
+from mmengine.registry import DATASETS, HOOKS, METRICS
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 cfg = Config.fromfile('cfg.py')
 register_all_modules()
 model = MODELS.build(cfg.model)
+# what a runner builds from the data, evaluator and hooks that our files
+# define: through mmengine's root registries, in those of the panet_mmdet
+# scope (panet_mmdet/registry.py)
+demo = Config.fromfile('demo.py')
+built = [
+    DATASETS.build(dict(demo.train_dataloader.dataset, lazy_init=True)),
+    METRICS.build(demo.val_evaluator),
+    HOOKS.build(demo.custom_hooks[0])
+]
 print(json.dumps(dict(
     panet_file=panet_mmdet.__file__,
     base=Config._get_cfg_path(cfg_path, 'cfg.py')[0],
     neck=type(model.neck).__name__,
     mask_head=type(model.roi_head.mask_head).__name__,
     depth=model.backbone.depth,
+    scopes=sorted({demo.train_dataloader.dataset._scope_,
+                   demo.val_evaluator._scope_,
+                   demo.custom_hooks[0]._scope_}),
+    built=[type(b).__name__ for b in built],
+    registry=sys.modules['panet_mmdet.registry'].__file__,
     editable=[p for p in sys.path if 'editable' in p] +
              [m for m in sys.modules if 'editable' in m])))
 '''
+DEMO = 'panet_mmdet::demo/panet_r18_bufpn-gn_demo.py'
 
 
 def _config_dir(tmp_path):
@@ -117,6 +133,9 @@ def _config_dir(tmp_path):
         'allow_failed_imports=False)\n'
         'model = dict(backbone=dict(depth=18, init_cfg=None), '
         'neck=dict(in_channels=[64, 128, 256, 512]))\n')
+    # no annotation file: CocoMetric then builds without one
+    demo = f'_base_ = {DEMO!r}\nval_evaluator = dict(ann_file=None)\n'
+    (tmp_path / 'demo.py').write_text(demo)
     return tmp_path
 
 
@@ -133,6 +152,11 @@ def test_wheel_resolves_panet_mmdet_bases(wheel_venv, tmp_path):
     assert info['editable'] == []
     assert info['neck'] == 'BottomUpAugmentedFPN'
     assert info['depth'] == 18
+    assert info['scopes'] == ['panet_mmdet']
+    assert info['built'] == [
+        'CocoDataset', 'CocoMetric', 'RandomStateCheckpointHook'
+    ]
+    assert info['registry'] == osp.join(pkg, 'registry.py')
 
 
 def test_mim_search_lists_the_models(wheel_venv, tmp_path):

@@ -12,7 +12,7 @@ _base_ = [
     '../_base_/models/panet_r50_bufpn-gn.py',
     'mmdet::_base_/datasets/cityscapes_instance.py',
     '../_base_/default_runtime.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
+    '../_base_/schedules/cityscapes_1x.py',
 ]
 model = dict(
     roi_head=dict(
@@ -20,18 +20,3 @@ model = dict(
             num_classes=8,
             loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0)),
         mask_head=dict(num_classes=8)))
-
-optim_wrapper = dict(optimizer=dict(lr=0.01))
-max_epochs = 8
-train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[7],
-        gamma=0.1)
-]

@@ -3,14 +3,8 @@ _base_ = './panet_r50_bufpn-gn_1x_coco.py'
 
 max_epochs = 24
 train_cfg = dict(max_epochs=max_epochs)
+# the 1x schedule's warm-up, then steps at epochs 16 and 22 (mmdet's 2x)
 param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[16, 22],
-        gamma=0.1)
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], end=max_epochs, milestones=[16, 22])
 ]

@@ -17,16 +17,10 @@ _base_ = [
 ]
 max_iters = 180000
 train_cfg = dict(max_iters=max_iters, val_interval=20000)
+# the 1x schedule's warm-up, then its steps at 120k and 160k iterations
 param_scheduler = [
+    _base_.param_scheduler[0],
     dict(
-        type='LinearLR', start_factor=1. / 3, by_epoch=False, begin=0,
-        end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_iters,
-        by_epoch=False,
-        milestones=[120000, 160000],
-        gamma=0.1)
+        _base_.param_scheduler[1], end=max_iters, milestones=[120000, 160000])
 ]
 default_hooks = dict(checkpoint=dict(interval=20000))
