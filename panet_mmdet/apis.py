@@ -12,6 +12,7 @@ another shape) instead of running a half-random model.
     ...                       'work_dirs/demo/iter_1600.pth')
 """
 import copy
+import warnings
 from typing import Mapping, Optional, Union
 
 import torch
@@ -132,7 +133,10 @@ def load_detector(cfg: ConfigLike,
     from mmdet.apis import init_detector
     config_name = cfg if isinstance(cfg, str) else cfg.filename
     cfg = prepare_config(cfg, cfg_options)
-    model = init_detector(cfg, None, device='cpu')  # random init, COCO names
+    with warnings.catch_warnings():
+        if checkpoint is not None:  # its classes come below, not COCO's
+            warnings.filterwarnings('ignore', 'checkpoint is None')
+        model = init_detector(cfg, None, device='cpu')  # random init
     if checkpoint is not None:
         meta = load_weights(
             model, checkpoint, strict=strict, config=config_name)
