@@ -31,8 +31,7 @@ def pytest_collection_modifyitems(config, items):
     models, exported graphs) are built once, on one worker."""
     for item in items:
         name = osp.basename(str(item.fspath))
-        item.add_marker(
-            pytest.mark.xdist_group(SERIAL_GROUPS.get(name, name)))
+        item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS.get(name, name)))
 
 
 @pytest.fixture(autouse=True, scope='session')

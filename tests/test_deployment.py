@@ -153,8 +153,8 @@ def test_a_coco_config_exports_and_verifies(tmp_path):
     with torch.no_grad():
         model.roi_head.bbox_head.fc_cls.bias[0] += 6.
     out = export_onnx(model, str(tmp_path / 'coco.onnx'), (128, 128))
-    image = (np.random.default_rng(0).random((100, 120, 3)) * 255).astype(
-        np.uint8)
+    image = (np.random.default_rng(0).random(
+        (100, 120, 3)) * 255).astype(np.uint8)
     reference, _, report = _parity(model, out, image)
     assert report.matched == report.num_test == 20, report.summary()
     assert (reference['scores'] > 0.5).all()

@@ -45,8 +45,8 @@ def test_mmdet_train_resumes_with_our_hooks(tiny_data, tmp_path):
     assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
     # the newest-intact fallback lives in the hook, so mmdet's script gets
     # it: last_checkpoint names a truncated iter_4.pth -> resume from iter_2
-    _mmdet_train(tmp_path, tiny_data, '--resume',
-                 options=['train_cfg.max_iters=4'])
+    _mmdet_train(
+        tmp_path, tiny_data, '--resume', options=['train_cfg.max_iters=4'])
     data = open(tmp_path / 'iter_4.pth', 'rb').read()
     with open(tmp_path / 'iter_4.pth', 'wb') as f:
         f.write(data[:len(data) // 2])

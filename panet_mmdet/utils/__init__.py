@@ -3,8 +3,8 @@ from .config_checks import (check_choice, check_dataset_paths,
 from .config_scope import register_config_scope
 
 __all__ = [
-    'check_choice', 'check_dataset_paths',
-    'check_positive_int', 'register_config_scope'
+    'check_choice', 'check_dataset_paths', 'check_positive_int',
+    'register_config_scope'
 ]
 
 # `panet_mmdet::` config bases (config_scope.py): every `import panet_mmdet`
