@@ -13,6 +13,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -117,10 +118,18 @@ def _slurm_ready():
     if shutil.which('srun') is None:
         return ('Slurm is not installed (no srun); start a one-machine '
                 'cluster with: sudo tools/dev/local_slurm.sh up')
-    probe = subprocess.run(['sinfo', '-h', '-p', PARTITION, '-o', '%T'],
-                           capture_output=True,
-                           text=True)
-    state = probe.stdout.strip()
+    # a job that just ended (the other Slurm test's) can hold the node for
+    # a few seconds more ('allocated', 'completing'): wait for it
+    deadline = time.time() + 120
+    while True:
+        probe = subprocess.run(['sinfo', '-h', '-p', PARTITION, '-o', '%T'],
+                               capture_output=True,
+                               text=True)
+        state = probe.stdout.strip()
+        busy = state.startswith(('allocated', 'completing'))
+        if probe.returncode != 0 or not busy or time.time() > deadline:
+            break
+        time.sleep(2)
     if probe.returncode != 0 or not state.startswith(('idle', 'mixed')):
         return (f'Slurm partition {PARTITION!r} does not answer or has no '
                 f'free node (sinfo: {state or probe.stderr.strip()!r}); '

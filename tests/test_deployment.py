@@ -68,10 +68,14 @@ def _train(name, config, data_root, tmp_path_factory):
     """Train ``config`` briefly; ``(config path, checkpoint path)``."""
     work = tmp_path_factory.mktemp(f'train_{name}')
     cfg_path = _tiny_config(config, data_root, str(work / f'{name}.py'))
+    # two threads, as the tolerances below were set with (make test's
+    # xdist workers default to one): another thread count trains another
+    # model
     run_tool([
         'tools/train.py', cfg_path, '--work-dir',
         str(work), '--cfg-options', *data_options(data_root)
-    ])
+    ],
+             env=dict(OMP_NUM_THREADS='2'))
     return cfg_path, str(work / f'iter_{TRAIN_ITERS}.pth')
 
 

@@ -92,8 +92,8 @@ def run(args):
     dev = args.device
     device_type = dev.split(':')[0]
     models = {
-        'config': build_detector(args.config, dev),
-        'baseline': build_detector(args.baseline, dev)
+        'config': build_detector(args.config, device=dev),
+        'baseline': build_detector(args.baseline, device=dev)
     }
     classes = {num_classes_of(m) for m in models.values()}
     if len(classes) != 1:

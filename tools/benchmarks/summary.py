@@ -1,4 +1,4 @@
-"""Parameters and FLOPs of configs, side by side (what PANet costs).
+"""Parameters and FLOPs per part, two configs side by side.
 
     python tools/benchmark.py summary \
         configs/panet/panet_r50_bufpn-gn_1x_coco.py \

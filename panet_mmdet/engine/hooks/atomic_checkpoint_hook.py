@@ -94,7 +94,7 @@ class AtomicCheckpointHook(CheckpointHook):
         # before Runner.load_or_resume: our checkpoints must load back, and
         # last_checkpoint must name one that does
         allow_mmengine_checkpoints()
-        cfg = runner.cfg  # what the Runner was built with
+        cfg = getattr(runner, 'cfg', None) or {}  # what it was built with
         if self.local and cfg.get('resume') and cfg.get('load_from') is None:
             if is_main_process():
                 self._repair_pointer(runner)
