@@ -38,47 +38,32 @@ def _child(parent: Registry, *locations: str) -> Registry:
         locations=[*locations, *parent._locations])
 
 
-# manage all kinds of runners like `EpochBasedRunner` and `IterBasedRunner`
+# the engine
 RUNNERS = _child(mmdet_registry.RUNNERS)
-# manage runner constructors that define how to initialize runners
 RUNNER_CONSTRUCTORS = _child(mmdet_registry.RUNNER_CONSTRUCTORS)
-# manage all kinds of loops like `EpochBasedTrainLoop`
 LOOPS = _child(mmdet_registry.LOOPS)
-# manage all kinds of hooks like `CheckpointHook`
 HOOKS = _child(mmdet_registry.HOOKS, 'panet_mmdet.engine')
 
-# manage data-related modules
+# data
 DATASETS = _child(mmdet_registry.DATASETS)
 DATA_SAMPLERS = _child(mmdet_registry.DATA_SAMPLERS)
 TRANSFORMS = _child(mmdet_registry.TRANSFORMS, 'panet_mmdet.datasets')
 
-# manage all kinds of modules inheriting `nn.Module`
+# models and what builds them
 MODELS = _child(mmdet_registry.MODELS, 'panet_mmdet.models')
-# manage all kinds of model wrappers like 'MMDistributedDataParallel'
 MODEL_WRAPPERS = _child(mmdet_registry.MODEL_WRAPPERS, 'panet_mmdet.engine')
-# manage all kinds of weight initialization modules like `Uniform`
 WEIGHT_INITIALIZERS = _child(mmdet_registry.WEIGHT_INITIALIZERS)
-
-# manage all kinds of optimizers like `SGD` and `Adam`
-OPTIMIZERS = _child(mmdet_registry.OPTIMIZERS)
-# manage optimizer wrapper
-OPTIM_WRAPPERS = _child(mmdet_registry.OPTIM_WRAPPERS)
-# manage constructors that customize the optimization hyperparameters.
-OPTIM_WRAPPER_CONSTRUCTORS = _child(mmdet_registry.OPTIM_WRAPPER_CONSTRUCTORS)
-# manage all kinds of parameter schedulers like `MultiStepLR`
-PARAM_SCHEDULERS = _child(mmdet_registry.PARAM_SCHEDULERS)
-# manage all kinds of metrics
-METRICS = _child(mmdet_registry.METRICS)
-# manage evaluator
-EVALUATOR = _child(mmdet_registry.EVALUATOR)
-
-# manage task-specific modules like anchor generators and box coders
 TASK_UTILS = _child(mmdet_registry.TASK_UTILS, 'panet_mmdet.models')
 
-# manage visualizer
-VISUALIZERS = _child(mmdet_registry.VISUALIZERS)
-# manage visualizer backend
-VISBACKENDS = _child(mmdet_registry.VISBACKENDS)
+# optimisation and evaluation
+OPTIMIZERS = _child(mmdet_registry.OPTIMIZERS)
+OPTIM_WRAPPERS = _child(mmdet_registry.OPTIM_WRAPPERS)
+OPTIM_WRAPPER_CONSTRUCTORS = _child(mmdet_registry.OPTIM_WRAPPER_CONSTRUCTORS)
+PARAM_SCHEDULERS = _child(mmdet_registry.PARAM_SCHEDULERS)
+METRICS = _child(mmdet_registry.METRICS)
+EVALUATOR = _child(mmdet_registry.EVALUATOR)
 
-# manage logprocessor
+# visualisation and logs
+VISUALIZERS = _child(mmdet_registry.VISUALIZERS)
+VISBACKENDS = _child(mmdet_registry.VISBACKENDS)
 LOG_PROCESSORS = _child(mmdet_registry.LOG_PROCESSORS)
