@@ -70,6 +70,9 @@ def reference(tiny_data, tmp_path_factory):
         env=_env(),
         check=True,
         capture_output=True)
+    # max_keep_ckpts=1: each save removed the one before, once it was safe
+    assert [osp.basename(p)
+            for p in glob.glob(str(work / '*.pth'))] == [f'iter_{ITERS}.pth']
     return _weights(osp.join(str(work), f'iter_{ITERS}.pth'))
 
 

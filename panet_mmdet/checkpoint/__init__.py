@@ -7,14 +7,14 @@ writing atomically (:mod:`.atomic`), finding the checkpoint to resume from
 Loading a detector goes through :mod:`panet_mmdet.apis`, which uses these.
 """
 from .allowlist import allow_mmengine_checkpoints
-from .atomic import fsync_dir, replace_atomically, write_atomically
+from .atomic import write_atomically
 from .fit import (PARTIAL_FLAG, CheckpointMismatchError, check_checkpoint_fits,
                   checkpoint_state_dict, fit_summary)
 from .resume import checkpoint_is_intact, find_resumable_checkpoint
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'write_atomically', 'replace_atomically',
-    'fsync_dir', 'CheckpointMismatchError', 'check_checkpoint_fits',
+    'allow_mmengine_checkpoints', 'write_atomically',
+    'CheckpointMismatchError', 'check_checkpoint_fits',
     'checkpoint_state_dict', 'fit_summary', 'PARTIAL_FLAG',
     'checkpoint_is_intact', 'find_resumable_checkpoint'
 ]

@@ -1,7 +1,8 @@
 """One atomic file write for the whole package.
 
-Every file that a crash must not leave half-written (checkpoints,
-``last_checkpoint``, converted weights, run records) goes through
+Every file of the package that a crash must not leave half-written
+(checkpoints, best ones included, a repaired ``last_checkpoint``, converted
+weights) goes through
 :func:`write_atomically`: the content is written to a hidden temporary file
 in the destination's folder, flushed and fsynced, renamed over the
 destination (atomic on POSIX) and the folder is fsynced. At any moment the
@@ -54,12 +55,3 @@ def write_atomically(
             os.remove(tmp)
         raise
     fsync_dir(folder)
-
-
-def replace_atomically(src: str, dst: str) -> None:
-    """Move the complete file ``src`` over ``dst`` durably (fsync, rename,
-    fsync the folder): for files written by someone else's code."""
-    with open(src, 'rb+') as f:
-        os.fsync(f.fileno())
-    os.replace(src, dst)
-    fsync_dir(osp.dirname(osp.abspath(dst)))

@@ -88,6 +88,7 @@ class AtomicCheckpointHook(CheckpointHook):
             self.keep = max_keep_ckpts
             max_keep_ckpts = -1
         super().__init__(*args, max_keep_ckpts=max_keep_ckpts, **kwargs)
+        self._pruned_after = None  # the save old checkpoints were removed for
 
     def before_run(self, runner) -> None:
         super().before_run(runner)
@@ -148,5 +149,10 @@ class AtomicCheckpointHook(CheckpointHook):
         ]
 
     def _remove_old(self, runner) -> None:
+        # mmengine sets last_ckpt at each save: list the folder only then,
+        # not after every iteration
+        if self.last_ckpt == self._pruned_after:
+            return
+        self._pruned_after = self.last_ckpt
         for path in self.stale_checkpoints(runner):
             os.remove(path)
