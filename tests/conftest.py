@@ -11,6 +11,22 @@ TINY_CONFIG = osp.join(ROOT, 'tests', 'configs',
                        'mask-rcnn_r18_fpn-gn_tiny.py')
 
 
+# Files whose tests share a Slurm partition: one xdist worker runs them all
+# (a job from another worker would make the partition look busy).
+SERIAL_GROUPS = {'test_cluster.py': 'slurm', 'test_clean_exit.py': 'slurm'}
+
+# The groups that take longest, longest first (seconds of one worker in
+# `make test PYTEST_ARGS=--durations=0` on a 2-core machine; an estimate:
+# only the order matters). xdist hands the groups out in the order of the
+# collection, one at a time to whichever worker has run out of work, so
+# these start first and the many short files fill the workers up at the
+# end. A group not named here keeps its place after them.
+LONGEST_FIRST = ('test_run_ablation.py', 'test_crash_safety.py',
+                 'test_deployment.py', 'test_official_parity.py',
+                 'test_scripts.py', 'test_deployment_official.py', 'slurm',
+                 'test_configs.py')
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         'markers',
@@ -18,20 +34,26 @@ def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'slurm: needs a Slurm partition that answers '
         '(tools/dev/local_slurm.sh up); skips otherwise')
+    # keep the order set below (xdist would sort the groups by their
+    # number of tests)
+    config.option.loadscopereorder = False
 
 
-# Files whose tests share a Slurm partition: one xdist worker runs them all
-# (a job from another worker would make the partition look busy).
-SERIAL_GROUPS = {'test_cluster.py': 'slurm', 'test_clean_exit.py': 'slurm'}
+def _group(item):
+    name = osp.basename(str(item.fspath))
+    return SERIAL_GROUPS.get(name, name)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """``make test`` runs two pytest-xdist workers with ``--dist
     loadgroup``: a test file is one group, so its module fixtures (trained
-    models, exported graphs) are built once, on one worker."""
+    models, exported graphs) are built once, on one worker; the longest
+    groups come first."""
     for item in items:
-        name = osp.basename(str(item.fspath))
-        item.add_marker(pytest.mark.xdist_group(SERIAL_GROUPS.get(name, name)))
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -39,7 +39,7 @@ def _cmd(work, data, *extra):
 def _env(**extra):
     env = dict(
         os.environ,
-        OMP_NUM_THREADS='2',
+        OMP_NUM_THREADS='1',  # the same in every run; 2 workers, 2 cores
         PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     env.pop('PANET_FAULT_KILL_IN_SAVE', None)
     env.update(extra)

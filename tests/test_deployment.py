@@ -68,14 +68,13 @@ def _train(name, config, data_root, tmp_path_factory):
     """Train ``config`` briefly; ``(config path, checkpoint path)``."""
     work = tmp_path_factory.mktemp(f'train_{name}')
     cfg_path = _tiny_config(config, data_root, str(work / f'{name}.py'))
-    # two threads, as the tolerances below were set with (make test's
-    # xdist workers default to one): another thread count trains another
-    # model
+    # one thread, whatever the test process has: another thread count
+    # trains another model
     run_tool([
         'tools/train.py', cfg_path, '--work-dir',
         str(work), '--cfg-options', *data_options(data_root)
     ],
-             env=dict(OMP_NUM_THREADS='2'))
+             env=dict(OMP_NUM_THREADS='1'))
     return cfg_path, str(work / f'iter_{TRAIN_ITERS}.pth')
 
 
@@ -264,13 +263,14 @@ def test_onnx_detector_equals_mmdet_inference(panet, panet_onnx, tiny_data,
             continue
         # Resized image: boxes, scores and labels match as before; masks
         # are pasted in the input frame and then resized (mmdet pastes into
-        # the original frame directly), which changes masks of objects a
-        # few pixels across (slivers along the border), not larger ones.
+        # the original frame directly), which changes masks of a few dozen
+        # pixels (slivers along the border; a box can be large around
+        # one), not larger ones.
         assert report.ok(min_mask_iou=0.), report.summary()
         assert report.mean_mask_iou >= 0.9, report.summary()
         checked = 0
         for i, box in enumerate(reference['bboxes']):
-            if min(box[2] - box[0], box[3] - box[1]) < 8:
+            if reference['masks'][i].sum() < 64:  # under 8 x 8 pixels
                 continue
             ious = box_iou(box[None].astype(np.float64),
                            result['bboxes'].astype(np.float64))[0]
