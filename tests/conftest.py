@@ -10,7 +10,6 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(ROOT, 'tests', 'configs',
                        'mask-rcnn_r18_fpn-gn_tiny.py')
 
-
 # Files whose tests share a Slurm partition: one xdist worker runs them all
 # (a job from another worker would make the partition look busy).
 SERIAL_GROUPS = {'test_cluster.py': 'slurm', 'test_clean_exit.py': 'slurm'}
