@@ -76,32 +76,31 @@ def reference(tiny_data, tmp_path_factory):
     return _weights(osp.join(str(work), f'iter_{ITERS}.pth'))
 
 
-@pytest.mark.parametrize('phase', ['written', 'renamed', 'pointed'])
-def test_a_kill_inside_a_checkpoint_write_loses_nothing_saved(
-        phase, tiny_data, tmp_path):
-    """Killed during the second save (iter_4): the first checkpoint is still
-    there, complete, and --resume finds the newest complete one."""
-    proc = subprocess.run(
-        _cmd(tmp_path, tiny_data),
-        cwd=ROOT,
-        env=_env(PANET_FAULT_KILL_IN_SAVE=f'2:{phase}'),
-        capture_output=True)
-    assert proc.returncode == -signal.SIGKILL
-    files = sorted(osp.basename(p) for p in glob.glob(str(tmp_path / '*.pth')))
-    pointer = open(tmp_path / 'last_checkpoint').read()
-    leftovers = glob.glob(str(tmp_path / '.*.tmp'))
+def _check_kill_in_save(work, phase, step, stale):
+    """After a kill inside the save of iter_{step + 2} (the first of a run
+    resumed from iter_{step}): what the phase leaves. The previous
+    checkpoint is still there, complete, the pointer names a complete one,
+    and --resume finds the newest complete one. ``stale``: temporary files
+    there before this run (from kills in earlier runs)."""
+    new = f'iter_{step + 2}.pth'
+    old = f'iter_{step}.pth' if step else None
+    files = {osp.basename(p) for p in glob.glob(str(work / '*.pth'))}
+    ours = set(glob.glob(str(work / '.*.tmp'))) - stale
+    pointer = work / 'last_checkpoint'
+    pointer = pointer.read_text() if pointer.exists() else None
+    assert old is None or old in files, (phase, files)
     if phase == 'written':  # not renamed yet: the old one is untouched
-        assert files == ['iter_2.pth'] and len(leftovers) == 1
-        assert pointer.endswith('iter_2.pth')
+        assert new not in files and len(ours) == 1, (phase, files, ours)
+        assert old is None or pointer.endswith(old)
     elif phase == 'renamed':  # both complete; the pointer still the old one
-        assert files == ['iter_2.pth', 'iter_4.pth'] and not leftovers
-        assert pointer.endswith('iter_2.pth')
+        assert new in files and not ours, (phase, files, ours)
+        assert old is None or pointer.endswith(old)
     else:  # pointer updated, the old one not yet removed
-        assert files == ['iter_2.pth', 'iter_4.pth']
-        assert pointer.endswith('iter_4.pth')
-    assert all(checkpoint_is_intact(str(tmp_path / f)) for f in files)
-    expected = 'iter_2.pth' if phase == 'written' else 'iter_4.pth'
-    assert find_resumable_checkpoint(str(tmp_path)).endswith(expected)
+        assert new in files and pointer.endswith(new), (phase, files)
+    assert all(checkpoint_is_intact(str(work / f)) for f in files)
+    expected = old if phase == 'written' else new
+    if expected:
+        assert find_resumable_checkpoint(str(work)).endswith(expected)
 
 
 def test_resume_falls_back_when_last_checkpoint_is_gone(tiny_data, tmp_path):
@@ -152,12 +151,13 @@ def _kill_and_resume(work, data, reference, per_phase, outside, seed):
     faults += [('outside', (rng.randint(1, 2), rng.uniform(0., 0.3)))
                for _ in range(outside)]
     rng.shuffle(faults)
-    kills, lost, resumed_from = 0, [], []
+    kills, lost, resumed_from, phases = 0, [], [], set()
     for kind, arg in faults + [('none', None)]:
         start = find_resumable_checkpoint(str(work), log=lambda m: None)
         step = int(start.rsplit('_', 1)[-1][:-4]) if start else 0
         resumed_from.append(step)
         env = _env(PANET_FAULT_KILL_IN_SAVE=arg) if kind == 'save' else _env()
+        stale = set(glob.glob(str(work / '.*.tmp')))
         proc = subprocess.Popen(
             _cmd(work, data, '--resume'),
             cwd=ROOT,
@@ -177,6 +177,9 @@ def _kill_and_resume(work, data, reference, per_phase, outside, seed):
             break
         assert rc == -signal.SIGKILL, (kind, arg, rc)
         kills += 1
+        if kind == 'save':
+            _check_kill_in_save(work, arg.split(':')[1], step, stale)
+            phases.add(arg.split(':')[1])
         after = find_resumable_checkpoint(str(work), log=lambda m: None)
         saved = int(after.rsplit('_', 1)[-1][:-4]) if after else 0
         # never behind what was saved before this attempt, and at most the
@@ -192,16 +195,20 @@ def _kill_and_resume(work, data, reference, per_phase, outside, seed):
     print(f'kills {kills}, starts {len(resumed_from)}, resumed from '
           f'{resumed_from}, iterations lost per kill {lost}, final weights '
           'bit-identical to the uninterrupted run')
-    return kills
+    return kills, phases
 
 
 def test_killed_at_many_moments_resumes_bit_identical(reference, tiny_data,
                                                       tmp_path):
     """A seeded schedule of 12 kills: 6 inside the first checkpoint save of
-    a run (each phase twice), 6 from outside, a random fraction of a second
-    after the run logged a random iteration (so, also during the save that
-    follows the log line); --resume after each, then a run to the end."""
-    assert _kill_and_resume(tmp_path, tiny_data, reference, 2, 6, 0) == 12
+    a run (each phase twice: written, renamed, pointer updated; after each,
+    the files that phase leaves are checked), 6 from outside, a random
+    fraction of a second after the run logged a random iteration (so, also
+    during the save that follows the log line); --resume after each, then a
+    run to the end."""
+    kills, phases = _kill_and_resume(tmp_path, tiny_data, reference, 2, 6, 0)
+    assert kills == 12
+    assert phases == {'written', 'renamed', 'pointed'}
 
 
 @pytest.mark.skipif(
@@ -209,6 +216,6 @@ def test_killed_at_many_moments_resumes_bit_identical(reference, tiny_data,
     reason='soak test: set PANET_SOAK_KILLS=N (e.g. 60)')
 def test_soak_kill_and_resume(reference, tiny_data, tmp_path):
     n = int(os.environ['PANET_SOAK_KILLS'])
-    kills = _kill_and_resume(tmp_path, tiny_data, reference, n // 6,
-                             n - 3 * (n // 6), 1)
+    kills, _ = _kill_and_resume(tmp_path, tiny_data, reference, n // 6,
+                                n - 3 * (n // 6), 1)
     assert kills >= min(n, 10)
