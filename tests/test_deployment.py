@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 PANET_DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'
 STOCK_DEMO = 'configs/demo/mask-rcnn_r18_fpn-gn_demo.py'
-TRAIN_ITERS = 100
+TRAIN_ITERS = 40
 
 
 def _tiny_config(config, data_root, path):
