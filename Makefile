@@ -3,8 +3,9 @@
 #   make test   set up .venv/, run the test suite
 PY := .venv/bin/python
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test` (tests/conftest.py keeps each test
-# file on one worker); PYTEST_WORKERS=0 runs the suite in one process
+# pytest-xdist workers for `make test` (each test file on one worker, the
+# longest first: tests/conftest.py); PYTEST_WORKERS=0 runs the suite in one
+# process
 PYTEST_WORKERS ?= 2
 
 .PHONY: setup demo test compare ablation clean-venv
@@ -16,7 +17,7 @@ demo: setup
 	@bash tools/run_demo.sh
 
 test: setup
-	$(PY) -m pytest tests -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf .venv

@@ -38,21 +38,33 @@ def pytest_configure(config):
     config.option.loadscopereorder = False
 
 
-def _group(item):
-    name = osp.basename(str(item.fspath))
+def _group(nodeid: str) -> str:
+    name = osp.basename(nodeid.split('::', 1)[0])
     return SERIAL_GROUPS.get(name, name)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config, items):
+def pytest_xdist_make_scheduler(config, log):
     """``make test`` runs two pytest-xdist workers with ``--dist
-    loadgroup``: a test file is one group, so its module fixtures (trained
-    models, exported graphs) are built once, on one worker; the longest
-    groups come first."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    loadfile``: a test file goes to one worker as a whole, so its module
+    fixtures (trained models, exported graphs) are built once; the files of
+    a SERIAL_GROUPS group go together."""
+    if config.getvalue('dist') != 'loadfile':
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GroupedFileScheduling(LoadFileScheduling):
+
+        def _split_scope(self, nodeid):
+            return _group(nodeid)
+
+    return GroupedFileScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest groups first (LONGEST_FIRST), each group's files
+    together, in their own order."""
     rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))
+    items.sort(key=lambda item: rank.get(_group(item.nodeid), len(rank)))
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -101,8 +101,9 @@ def test_class_confusion_runs(tmp_path, tiny_data):
 def test_run_demo_main_job(tmp_path):
     """`make demo`'s script end to end, two training iterations in two
     gloo processes of 2 images each (its default on a 2-core machine): data
-    written, trained, COCO-evaluated, the comparison printed and the
-    prediction picture (ground truth beside predictions) copied."""
+    written (8 train, 4 val images), trained, COCO-evaluated, the
+    comparison printed and the prediction picture (ground truth beside
+    predictions) copied."""
     import json
 
     from PIL import Image
@@ -112,6 +113,7 @@ def test_run_demo_main_job(tmp_path):
                        DATA_DIR=data,
                        WORK_DIR=work,
                        DEMO_PROCS='2',
+                       DEMO_DATA_ARGS='--num-train 8 --num-val 4',
                        OMP_NUM_THREADS='1',
                        DEMO_CFG_OPTIONS='train_cfg.max_iters=2 '
                        'default_hooks.logger.interval=1'),
@@ -141,6 +143,7 @@ def test_run_demo_main_job(tmp_path):
     assert 0.0 <= metrics['coco/segm_mAP'] <= 1.0
     with open(osp.join(data, 'annotations', 'instances_val.json')) as f:
         val = json.load(f)
+    assert len(val['images']) == 4  # DEMO_DATA_ARGS reached the generator
     side = val['images'][0]['width']
     picture = Image.open(osp.join(work, 'demo_prediction.png'))
     # ground truth | predictions, each drawn at twice the image's size

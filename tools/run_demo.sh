@@ -9,7 +9,9 @@
 #
 # Env: WORK_DIR (default work_dirs/demo/<config name>), DATA_DIR, SEED, PY,
 # DEMO_CFG_OPTIONS (extra training --cfg-options, space-separated, e.g. for a
-# quick check: "train_cfg.max_iters=2"), DEMO_PROCS (training processes).
+# quick check: "train_cfg.max_iters=2"), DEMO_DATA_ARGS (extra arguments of
+# tools/make_demo_data.py, e.g. "--num-train 8 --num-val 4"), DEMO_PROCS
+# (training processes).
 #
 # Without CUDA, training runs one process per core (tools/dist_train.sh,
 # gloo, one thread each), each on an equal share of the config's batch: the
@@ -28,6 +30,7 @@ WORK_DIR=${WORK_DIR:-work_dirs/demo/$NAME}
 DATA_DIR=${DATA_DIR:-data/demo_shapes}
 SEED=${SEED:-0}
 read -r -a EXTRA_OPTS <<< "${DEMO_CFG_OPTIONS:-}"
+read -r -a DATA_ARGS <<< "${DEMO_DATA_ARGS:-}"
 source tools/demo_data_options.sh  # -> DEMO_DATA_OPTS
 source tools/cpu_malloc_env.sh     # glibc heap kept between steps
 CORES=$(nproc 2>/dev/null || echo 2)
@@ -75,7 +78,7 @@ else
     HOW="one process, OMP_NUM_THREADS=$OMP_NUM_THREADS"
 fi
 echo "make demo: $NAME on the embedded demo data, on this machine's CPU ($CORES cores)"
-echo "  1/3 write the demo data to $DATA_DIR (160 train / 40 val images; seconds)"
+echo "  1/3 write the demo data to $DATA_DIR (seconds)"
 echo "  2/3 train $CONFIG from scratch: ${ITERS:-?} iterations of ${BATCH:-?} images -> $WORK_DIR"
 echo "      ($HOW)"
 if [ "${TIMED:-0}" -gt 0 ] && [ "${ITERS:-0}" -gt "$TIMED" ]; then
@@ -86,7 +89,7 @@ echo
 
 START=$(date +%s)
 echo "== 1/3 demo data -> $DATA_DIR"
-"$PY" tools/make_demo_data.py --out "$DATA_DIR" --seed 0
+"$PY" tools/make_demo_data.py --out "$DATA_DIR" --seed 0 ${DATA_ARGS[@]+"${DATA_ARGS[@]}"}
 
 echo "== 2/3 train $CONFIG -> $WORK_DIR"
 TRAIN_OPTS=(--work-dir "$WORK_DIR"
