@@ -152,8 +152,10 @@ def test_cuda_timing_uses_the_named_gpu(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, 'Event', Event)
     monkeypatch.setattr(torch.cuda, 'device', Device)
-    monkeypatch.setattr(torch.cuda, 'synchronize',
-                        lambda device=None: calls.append(('sync', device)))
+    monkeypatch.setattr(
+        torch.cuda,
+        'synchronize',
+        lambda device=None: calls.append(('sync', device)))
     assert common._time_once(lambda: None, 'cuda:1') == 0.005
     assert calls == [('record', 'cuda:1'), ('record', 'cuda:1'),
                      ('sync', 'cuda:1')]

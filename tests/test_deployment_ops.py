@@ -212,8 +212,10 @@ def test_onnx_detector_refuses_a_provider_it_cannot_use(monkeypatch):
     from panet_mmdet.deployment.onnx_infer import PROVIDERS
     from panet_mmdet.deployment.runtime import OnnxDetector
     assert 'CUDAExecutionProvider' not in ort.get_available_providers()
-    with pytest.raises(ValueError, match=r"\['CUDAExecutionProvider'\] are "
-                       'not in this ONNX Runtime.*onnxruntime-gpu'):
+    with pytest.raises(
+            ValueError,
+            match=r"\['CUDAExecutionProvider'\] are "
+            'not in this ONNX Runtime.*onnxruntime-gpu'):
         OnnxDetector('model.onnx', providers=PROVIDERS['cuda'])
 
     class Session:  # onnxruntime-gpu without the CUDA libraries it needs
@@ -227,6 +229,7 @@ def test_onnx_detector_refuses_a_provider_it_cannot_use(monkeypatch):
     monkeypatch.setattr(ort, 'get_available_providers',
                         lambda: PROVIDERS['cuda'])
     monkeypatch.setattr(ort, 'InferenceSession', Session)
-    with pytest.raises(RuntimeError,
-                       match=r"could not start \['CUDAExecutionProvider'\]"):
+    with pytest.raises(
+            RuntimeError,
+            match=r"could not start \['CUDAExecutionProvider'\]"):
         OnnxDetector('model.onnx', providers=PROVIDERS['cuda'])

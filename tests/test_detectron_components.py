@@ -289,13 +289,15 @@ def test_predict_mask_with_bf16_features():
     torch.manual_seed(0)
     feats = tuple(
         torch.randn(1, 256, 64 // 2**i, 80 // 2**i) for i in range(5))
-    meta = dict(ori_shape=(120, 150), img_shape=(256, 320),
-                scale_factor=(320 / 150, 256 / 120))
+    meta = dict(
+        ori_shape=(120, 150),
+        img_shape=(256, 320),
+        scale_factor=(320 / 150, 256 / 120))
 
     def predict(x, dtype=torch.float32):
         results = InstanceData(
             bboxes=torch.tensor([[10., 12., 90., 70.], [40., 30., 140.,
-                                                         110.]]),
+                                                        110.]]),
             labels=torch.tensor([3, 7]),
             scores=torch.tensor([.9, .8]))
         with torch.no_grad(), torch.autocast(

@@ -42,14 +42,16 @@ def test_folders_name_the_ops(tmp_path):
             mmcv_wheel.folder('C', bad)
 
 
-@pytest.mark.parametrize('archs, capability, runs', [
-    (['8.0'], '8.6', True),  # same major, older minor: binary compatible
-    (['8.6'], '8.0', False),
-    (['8.0'], '9.0', False),
-    (['8.0+PTX'], '9.0', True),  # PTX, compiled for the newer GPU at load
-    (['9.0+PTX'], '8.0', False),
-    (['7.0', '9.0'], '9.0', True),
-])
+@pytest.mark.parametrize(
+    'archs, capability, runs',
+    [
+        (['8.0'], '8.6', True),  # same major, older minor: binary compatible
+        (['8.6'], '8.0', False),
+        (['8.0'], '9.0', False),
+        (['8.0+PTX'], '9.0', True),  # PTX, compiled for the newer GPU at load
+        (['9.0+PTX'], '8.0', False),
+        (['7.0', '9.0'], '9.0', True),
+    ])
 def test_arch_coverage(archs, capability, runs):
     assert mmcv_wheel.covers(archs, capability) is runs
 

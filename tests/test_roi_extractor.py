@@ -251,9 +251,8 @@ def test_fp16_cuda_matches_fp32(layer_type, no_tf32):
     m = _build(layer_type).cuda()
     feats, rois = [f.cuda() for f in _feats()], _rois().cuda()
     ref = m(feats, rois)
-    torch.testing.assert_close(ref.cpu(), _build(layer_type)(_feats(),
-                                                             _rois()),
-                               rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        ref.cpu(), _build(layer_type)(_feats(), _rois()), rtol=1e-4, atol=1e-4)
     with torch.autocast('cuda', dtype=torch.float16):
         out = m([f.half() for f in feats], rois)
     torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.02)

@@ -135,8 +135,8 @@ def verify_cuda() -> None:
     gpu = roi_align(feats.cuda(), rois.cuda(), (7, 7), 0.5, 2, 'avg', True)
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5)
     boxes = torch.rand(200, 2, generator=g) * 50
-    boxes = torch.cat([boxes, boxes + 5 + torch.rand(200, 2, generator=g) *
-                       20], 1)
+    boxes = torch.cat(
+        [boxes, boxes + 5 + torch.rand(200, 2, generator=g) * 20], 1)
     scores = torch.rand(200, generator=g)
     _, keep_cpu = nms(boxes, scores, 0.5)
     _, keep_gpu = nms(boxes.cuda(), scores.cuda(), 0.5)

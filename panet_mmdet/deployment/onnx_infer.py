@@ -23,7 +23,6 @@ from typing import List, Optional
 
 from . import runtime
 
-
 # --device -> ONNX Runtime execution providers, in order
 PROVIDERS = {
     'cpu': ['CPUExecutionProvider'],

@@ -53,12 +53,13 @@ class Skipped(Exception):
 def _run(cmd, timeout, env=None):
     """A repo command with this interpreter; its output on failure."""
     full_env = dict(os.environ, **(env or {}))
-    proc = subprocess.run([sys.executable] + cmd,
-                          cwd=ROOT,
-                          env=full_env,
-                          capture_output=True,
-                          text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable] + cmd,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
         raise Failed(f'`{" ".join(cmd[:2])}` exited {proc.returncode}: ' +
@@ -75,8 +76,9 @@ def check_mmcv(ctx):
 
 
 def check_gpu_tests(ctx):
-    out = _run(['-m', 'pytest', 'tests', '-m', 'gpu', '-q', '-p',
-                'no:cacheprovider'], timeout=300)
+    out = _run(
+        ['-m', 'pytest', 'tests', '-m', 'gpu', '-q', '-p', 'no:cacheprovider'],
+        timeout=300)
     summary = out.strip().splitlines()[-1]
     if 'passed' not in summary or 'skipped' in summary:
         raise Failed(f'expected every GPU test to run and pass: {summary}')
@@ -100,8 +102,8 @@ def check_components(ctx):
     torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(0)
     model = build_detector(Config.fromfile(osp.join(ROOT, DEMO))).eval()
-    gpu = build_detector(Config.fromfile(osp.join(ROOT, DEMO)),
-                         device='cuda').eval()
+    gpu = build_detector(
+        Config.fromfile(osp.join(ROOT, DEMO)), device='cuda').eval()
     gpu.load_state_dict(model.state_dict())
     g = torch.Generator().manual_seed(1)
     inputs = [
@@ -114,8 +116,7 @@ def check_components(ctx):
     with torch.no_grad():
 
         def parts(m, device, amp):
-            ctx_amp = torch.autocast('cuda', dtype=torch.float16,
-                                     enabled=amp)
+            ctx_amp = torch.autocast('cuda', dtype=torch.float16, enabled=amp)
             with ctx_amp:
                 feats = m.neck([x.to(device) for x in inputs])
                 head = m.roi_head
@@ -126,9 +127,10 @@ def check_components(ctx):
                     feats[:head.mask_roi_extractor.num_inputs],
                     rois.to(device))
                 masks = head.mask_head(mask_feats)
-            return dict(neck=torch.cat([f.flatten() for f in feats]),
-                        afp=box.flatten(),
-                        mask_head=masks.flatten())
+            return dict(
+                neck=torch.cat([f.flatten() for f in feats]),
+                afp=box.flatten(),
+                mask_head=masks.flatten())
 
         cpu = parts(model, 'cpu', False)
         fp32 = parts(gpu, 'cuda', False)
@@ -136,8 +138,10 @@ def check_components(ctx):
     for name in cpu:
         results[f'{name}_fp32_rel'] = _rel(fp32[name], cpu[name])
         results[f'{name}_fp16_rel'] = _rel(fp16[name].float(), cpu[name])
-    bad = {k: v for k, v in results.items()
-           if v > (1e-5 if 'fp32' in k else 1e-2)}
+    bad = {
+        k: v
+        for k, v in results.items() if v > (1e-5 if 'fp32' in k else 1e-2)
+    }
     if bad:
         raise Failed(f'CUDA differs from the CPU: {bad}')
     return results
@@ -146,8 +150,11 @@ def check_components(ctx):
 def _demo_data(ctx):
     data = osp.join(ctx['out'], 'data')
     if not osp.isfile(osp.join(data, 'annotations', 'instances_val.json')):
-        _run(['tools/make_demo_data.py', '--out', data, '--num-train', '16',
-              '--num-val', '8'], timeout=120)
+        _run([
+            'tools/make_demo_data.py', '--out', data, '--num-train', '16',
+            '--num-val', '8'
+        ],
+             timeout=120)
     root = data + '/'
     ann = root + 'annotations/instances_val.json'
     return data, [
@@ -161,21 +168,24 @@ def _demo_data(ctx):
 def check_amp_train_resume(ctx):
     data, options = _demo_data(ctx)
     work = osp.join(ctx['out'], 'amp_train')
-    common = ['tools/train.py', DEMO, '--work-dir', work, '--amp',
-              '--cfg-options', *options, 'train_cfg.val_interval=1000',
-              'default_hooks.checkpoint.interval=2',
-              'default_hooks.logger.interval=1']
+    common = [
+        'tools/train.py', DEMO, '--work-dir', work, '--amp', '--cfg-options',
+        *options, 'train_cfg.val_interval=1000',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1'
+    ]
     _run(common + ['train_cfg.max_iters=4'], timeout=300)
-    out = _run(common[:5] + ['--resume'] + common[5:] +
-               ['train_cfg.max_iters=6'], timeout=300)
+    out = _run(
+        common[:5] + ['--resume'] + common[5:] + ['train_cfg.max_iters=6'],
+        timeout=300)
     if 'resumed epoch: 0, iter: 4' not in out:
         raise Failed('the --amp run did not resume from iteration 4')
     ckpt = osp.join(work, 'iter_6.pth')
     if not osp.isfile(ckpt):
         raise Failed(f'{ckpt} missing after the resumed run')
     losses = [
-        json.loads(line)['loss']
-        for line in open(_scalars(work)) if '"loss"' in line
+        json.loads(line)['loss'] for line in open(_scalars(work))
+        if '"loss"' in line
     ]
     if not losses or not all(x == x and abs(x) < 1e6 for x in losses):
         raise Failed(f'losses not finite: {losses}')
@@ -185,8 +195,7 @@ def check_amp_train_resume(ctx):
 
 def _scalars(work):
     found = sorted(
-        osp.join(work, d, 'vis_data', 'scalars.json')
-        for d in os.listdir(work)
+        osp.join(work, d, 'vis_data', 'scalars.json') for d in os.listdir(work)
         if osp.isfile(osp.join(work, d, 'vis_data', 'scalars.json')))
     return found[-1]
 
@@ -195,14 +204,19 @@ def check_test_and_infer(ctx):
     if 'checkpoint' not in ctx:
         raise Skipped('needs the amp train step')
     data, options = _demo_data(ctx)
-    out = _run(['tools/test.py', DEMO, ctx['checkpoint'], '--work-dir',
-                osp.join(ctx['out'], 'test'), '--cfg-options', *options],
+    out = _run([
+        'tools/test.py', DEMO, ctx['checkpoint'], '--work-dir',
+        osp.join(ctx['out'], 'test'), '--cfg-options', *options
+    ],
                timeout=300)
     if 'coco/segm_mAP' not in out:
         raise Failed('tools/test.py printed no COCO mask AP')
     vis = osp.join(ctx['out'], 'infer')
-    _run(['tools/infer.py', osp.join(data, 'val', '*.png'), DEMO,
-          ctx['checkpoint'], '--out-dir', vis, '--device', 'cuda'],
+    _run([
+        'tools/infer.py',
+        osp.join(data, 'val', '*.png'), DEMO, ctx['checkpoint'], '--out-dir',
+        vis, '--device', 'cuda'
+    ],
          timeout=300)
     drawn = len(os.listdir(osp.join(vis, 'vis')))
     return {'test': 'COCO bbox + segm AP computed', 'images_drawn': drawn}
@@ -214,9 +228,9 @@ def check_benchmark(ctx):
     p = argparse.ArgumentParser()
     bench.add_arguments(p)
     args = p.parse_args([
-        PANET_R50, STOCK_R50, '--device', 'cuda', '--img-size', '800',
-        '1333', '--batch', '2', '--amp', '--repeats',
-        '5' if ctx['quick'] else '20', '--warmup', '3'
+        PANET_R50, STOCK_R50, '--device', 'cuda', '--img-size', '800', '1333',
+        '--batch', '2', '--amp', '--repeats', '5' if ctx['quick'] else '20',
+        '--warmup', '3'
     ])
     tables = bench.run(args)
     return json.loads(json.dumps(tables, default=float))
@@ -236,8 +250,10 @@ def check_onnx_cuda(ctx):
     from panet_mmdet.deployment.runtime import OnnxDetector
     data, _ = _demo_data(ctx)
     onnx_path = osp.join(ctx['out'], 'demo.onnx')
-    _run(['tools/deployment/export_onnx.py', DEMO, ctx['checkpoint'],
-          onnx_path], timeout=300)
+    _run([
+        'tools/deployment/export_onnx.py', DEMO, ctx['checkpoint'], onnx_path
+    ],
+         timeout=300)
     cpu = OnnxDetector(onnx_path, providers=PROVIDERS['cpu'])
     gpu = OnnxDetector(onnx_path, providers=PROVIDERS['cuda'])
     images = sorted(os.listdir(osp.join(data, 'val')))[:4]
@@ -259,16 +275,18 @@ STEPS = [('mmcv', check_mmcv), ('gpu tests', check_gpu_tests),
 
 
 def _short(detail, width=70):
-    text = json.dumps(detail, default=str) if not isinstance(
-        detail, str) else detail
+    text = json.dumps(
+        detail, default=str) if not isinstance(detail, str) else detail
     return text if len(text) <= width else text[:width - 3] + '...'
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', default=osp.join(ROOT, 'work_dirs', 'gpu_check'))
-    p.add_argument('--quick', action='store_true',
-                   help='fewer benchmark repeats (5 instead of 20)')
+    p.add_argument(
+        '--quick',
+        action='store_true',
+        help='fewer benchmark repeats (5 instead of 20)')
     args = p.parse_args(argv)
     import torch
     if not torch.cuda.is_available():
@@ -295,9 +313,11 @@ def main(argv=None):
             detail = f'{type(e).__name__}: {e}'
             traceback.print_exc()
         rows.append(
-            dict(step=name, result=result, seconds=round(time.time() -
-                                                         start, 1),
-                 detail=detail))
+            dict(
+                step=name,
+                result=result,
+                seconds=round(time.time() - start, 1),
+                detail=detail))
         print(f'  {name}: {result} ({rows[-1]["seconds"]} s)', flush=True)
     print(f'\n{"step":<20} {"result":<6} {"s":>6}  detail')
     for row in rows:

@@ -58,8 +58,8 @@ class RandomStateCheckpointHook(Hook):
 
 
 def _cpu_bytes(state) -> torch.Tensor:
-    return torch.as_tensor(state.cpu() if hasattr(state, 'cpu') else state,
-                           dtype=torch.uint8)
+    return torch.as_tensor(
+        state.cpu() if hasattr(state, 'cpu') else state, dtype=torch.uint8)
 
 
 def set_cuda_states(states, logger=None) -> None:

@@ -266,7 +266,8 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         layers, with zero RoIs too (SyncBN takes empty batches), or the
         others wait for it in SyncBN's collective."""
         return any(
-            isinstance(m, nn.SyncBatchNorm) for m in self.level_layers.modules())
+            isinstance(m, nn.SyncBatchNorm)
+            for m in self.level_layers.modules())
 
     def forward(self,
                 feats: Tuple[Tensor],
