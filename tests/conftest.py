@@ -33,6 +33,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'slurm: needs a Slurm partition that answers '
         '(tools/dev/local_slurm.sh up); skips otherwise')
+    config.addinivalue_line(
+        'markers', 'gpu: needs a usable CUDA GPU, skips otherwise '
+        '(tools/dev/gpu_check.py runs them: pytest -m gpu)')
     # keep the order set below (xdist would sort the groups by their
     # number of tests)
     config.option.loadscopereorder = False
@@ -62,9 +65,36 @@ def pytest_xdist_make_scheduler(config, log):
 
 def pytest_collection_modifyitems(config, items):
     """The longest groups first (LONGEST_FIRST), each group's files
-    together, in their own order."""
+    together, in their own order; ``gpu`` tests skip without CUDA."""
     rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(_group(item.nodeid), len(rank)))
+    if not _cuda_here():
+        skip = pytest.mark.skip(reason='needs a usable CUDA GPU')
+        for item in items:
+            if 'gpu' in item.keywords:
+                item.add_marker(skip)
+
+
+def _cuda_here() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def pytest_sessionstart(session):
+    """The tools and training runs the tests start use the CPU, also on a
+    GPU machine: their expectations (bit-identical resumes, gloo process
+    groups of two ranks, tolerances) are the CPU's; the ``gpu`` tests
+    check CUDA in this process. CUDA here is initialised first (the
+    driver reads CUDA_VISIBLE_DEVICES once), then the GPUs are hidden from
+    child processes. ``PANET_TEST_GPU_VISIBLE`` keeps what was visible."""
+    if session.config.getvalue('dist') not in (None, 'no'):
+        return  # an xdist controller: its workers do this for themselves
+    if _cuda_here() and 'PANET_TEST_GPU_VISIBLE' not in os.environ:
+        import torch
+        torch.cuda.init()
+        os.environ['PANET_TEST_GPU_VISIBLE'] = os.environ.get(
+            'CUDA_VISIBLE_DEVICES', 'all')
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
 
 
 @pytest.fixture(autouse=True, scope='session')

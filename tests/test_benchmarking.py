@@ -120,6 +120,47 @@ def test_timing_options_and_their_errors(capsys):
     assert not hasattr(cpu_only.parse_args([]), 'device')
 
 
+def test_cuda_timing_uses_the_named_gpu(monkeypatch):
+    """On cuda:1 the events are recorded with cuda:1 current and cuda:1 is
+    synchronised (not cuda:0's stream)."""
+    from benchmarks import common
+    calls = []
+
+    class Event:
+
+        def __init__(self, enable_timing):
+            pass
+
+        def record(self):
+            calls.append(('record', current[-1]))
+
+        def elapsed_time(self, other):
+            return 5.
+
+    current = ['cuda:0']
+
+    class Device:
+
+        def __init__(self, device):
+            self.device = device
+
+        def __enter__(self):
+            current.append(self.device)
+
+        def __exit__(self, *exc):
+            current.pop()
+
+    monkeypatch.setattr(torch.cuda, 'Event', Event)
+    monkeypatch.setattr(torch.cuda, 'device', Device)
+    monkeypatch.setattr(
+        torch.cuda,
+        'synchronize',
+        lambda device=None: calls.append(('sync', device)))
+    assert common._time_once(lambda: None, 'cuda:1') == 0.005
+    assert calls == [('record', 'cuda:1'), ('record', 'cuda:1'),
+                     ('sync', 'cuda:1')]
+
+
 def test_set_threads():
     before = torch.get_num_threads()
     try:

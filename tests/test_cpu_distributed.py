@@ -90,6 +90,38 @@ def test_bad_launcher_and_missing_torchrun_env(clean_env):
         setup_cpu_distributed(Config(), 'pytorch')
 
 
+def test_unusable_gpus_are_not_a_silent_cpu_run(clean_env):
+    """GPUs present, torch unable to use them (a driver too old for its
+    CUDA build): a distributed run refuses and says why and what to do,
+    instead of training on the CPU; an empty CUDA_VISIBLE_DEVICES means
+    CPU on purpose."""
+    from panet_mmdet.engine import cpu_distributed
+    if torch.cuda.is_available():
+        pytest.skip('CUDA works here')
+
+    def too_old():
+        raise RuntimeError('The NVIDIA driver on your system is too old '
+                           '(found version 11040).\nPlease update it.')
+
+    clean_env.setattr(cpu_distributed, '_nvidia_devices',
+                      lambda: ['/dev/nvidia0'])
+    clean_env.setattr(torch.cuda, 'init', too_old)
+    clean_env.setattr(torch.version, 'cuda', '13.0')
+    clean_env.delenv('CUDA_VISIBLE_DEVICES', raising=False)
+    with pytest.raises(RuntimeError) as e:
+        setup_cpu_distributed(Config(), 'pytorch')
+    message = str(e.value)
+    assert 'driver on your system is too old (found version 11040)' in message
+    assert 'CUDA_VISIBLE_DEVICES= (empty)' in message
+    clean_env.setattr(torch.version, 'cuda', None)
+    assert 'CPU-only build' in cpu_distributed.cuda_unusable_reason()
+    # hidden on purpose: on to the CPU path (here: no torchrun variables)
+    clean_env.setenv('CUDA_VISIBLE_DEVICES', '')
+    assert cpu_distributed.cuda_unusable_reason() is None
+    with pytest.raises(RuntimeError, match='torchrun environment'):
+        setup_cpu_distributed(Config(), 'pytorch')
+
+
 def test_environment_is_restored_after_the_slurm_tests():
     """Runs after the tests above in the same process: nothing leaked."""
     assert os.environ.get('MASTER_ADDR') != 'node7'

@@ -202,3 +202,34 @@ def test_single_level_extractor_traced_on_one_level_runs_all_levels():
         None, dict(zip(names, [mixed.numpy()] + [f.numpy() for f in feats])))
     np.testing.assert_allclose(out, ref.numpy(), atol=1e-5)
     assert np.abs(out[3]).max() > 0.1  # the level-3 RoI is pooled
+
+
+def test_onnx_detector_refuses_a_provider_it_cannot_use(monkeypatch):
+    """A provider this ONNX Runtime lacks (CUDA with the CPU package), or
+    one that fails to start, is an error, not a silent CPU run."""
+    import onnxruntime as ort
+
+    from panet_mmdet.deployment.onnx_infer import PROVIDERS
+    from panet_mmdet.deployment.runtime import OnnxDetector
+    assert 'CUDAExecutionProvider' not in ort.get_available_providers()
+    with pytest.raises(
+            ValueError,
+            match=r"\['CUDAExecutionProvider'\] are "
+            'not in this ONNX Runtime.*onnxruntime-gpu'):
+        OnnxDetector('model.onnx', providers=PROVIDERS['cuda'])
+
+    class Session:  # onnxruntime-gpu without the CUDA libraries it needs
+
+        def __init__(self, path, options, providers):
+            pass
+
+        def get_providers(self):
+            return ['CPUExecutionProvider']
+
+    monkeypatch.setattr(ort, 'get_available_providers',
+                        lambda: PROVIDERS['cuda'])
+    monkeypatch.setattr(ort, 'InferenceSession', Session)
+    with pytest.raises(
+            RuntimeError,
+            match=r"could not start \['CUDAExecutionProvider'\]"):
+        OnnxDetector('model.onnx', providers=PROVIDERS['cuda'])

@@ -83,6 +83,23 @@ def test_decode_equals_bbox_transform_and_clip(stds, weights):
         unclipped, A.bbox_transform(boxes, deltas, weights), atol=1e-9)
 
 
+@pytest.mark.parametrize('half', [torch.float16, torch.bfloat16])
+def test_half_precision_deltas_decode_in_fp32_boxes(half):
+    """AMP gives fp16/bf16 deltas; the fp32 boxes (x = 1000-1400 px) are
+    decoded in fp32, as mmdet's coder does: within 0.05 px of decoding the
+    same (rounded) deltas in fp32, and fp32 out."""
+    rng = np.random.default_rng(2)
+    xy = rng.uniform(1000, 1300, (300, 2))
+    wh = rng.uniform(8, 100, (300, 2))
+    boxes = torch.from_numpy(np.concatenate([xy, xy + wh], 1)).float()
+    deltas = torch.from_numpy(rng.normal(0, 0.5, (300, 4))).to(half)
+    coder = DetectronDeltaXYWHBBoxCoder(target_stds=(.1, .1, .2, .2))
+    got = coder.decode(boxes, deltas)
+    want = coder.decode(boxes, deltas.float())
+    assert got.dtype == torch.float32
+    assert (got - want).abs().max() <= 0.05
+
+
 def test_encode_inverts_decode_with_the_plus_one_convention():
     boxes = torch.from_numpy(_random_boxes(200))
     gts = torch.from_numpy(_random_boxes(200, seed=5))
@@ -255,3 +272,39 @@ def test_fc_norm_head_is_fc_gn_relu():
             num_shared_convs=1,
             num_shared_fcs=0,
             fc_norm_cfg=dict(type='GN', num_groups=4))
+
+
+def test_predict_mask_with_bf16_features():
+    """bf16 autocast inference (``--amp`` with bf16): the mask
+    probabilities reach the numpy paste as float32, masks are bool in the
+    original image's frame, the same as from fp32 features up to bf16's
+    rounding."""
+    from mmengine.config import Config
+    from mmengine.structures import InstanceData
+
+    from panet_mmdet.apis import build_detector
+    cfg = Config.fromfile(
+        'configs/panet/official/panet-official_r50_bufpn-gn_2x_coco.py')
+    head = build_detector(cfg).roi_head.eval()
+    torch.manual_seed(0)
+    feats = tuple(
+        torch.randn(1, 256, 64 // 2**i, 80 // 2**i) for i in range(5))
+    meta = dict(
+        ori_shape=(120, 150),
+        img_shape=(256, 320),
+        scale_factor=(320 / 150, 256 / 120))
+
+    def predict(x, dtype=torch.float32):
+        results = InstanceData(
+            bboxes=torch.tensor([[10., 12., 90., 70.], [40., 30., 140.,
+                                                        110.]]),
+            labels=torch.tensor([3, 7]),
+            scores=torch.tensor([.9, .8]))
+        with torch.no_grad(), torch.autocast(
+                'cpu', dtype=dtype, enabled=dtype != torch.float32):
+            return head.predict_mask(x, [meta], [results])[0].masks
+
+    want = predict(feats)
+    got = predict(tuple(f.bfloat16() for f in feats), torch.bfloat16)
+    assert got.dtype == torch.bool and got.shape == (2, 120, 150)
+    assert (got != want).float().mean() < 0.01

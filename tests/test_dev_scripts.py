@@ -73,3 +73,12 @@ def test_the_reference_computes_what_their_code_computes():
     proc = run_tool([SCRIPT, os.environ['PANET_AUTHORS_REPO']], check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     assert 'all parts within tolerance' in proc.stdout
+
+
+def test_gpu_check_says_there_is_no_gpu_and_fails_at_once():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is here: gpu_check would run')
+    proc = run_tool(['tools/dev/gpu_check.py'], check=False, timeout=120)
+    assert proc.returncode == 2
+    assert 'no usable GPU here' in proc.stderr

@@ -74,6 +74,78 @@ def test_random_states_roundtrip():
     assert torch.equal(torch.get_rng_state(), before)
 
 
+class _OnAnotherDevice:
+    """A saved RNG state as mmengine hands it back on a GPU run (mapped to
+    ``cuda``): only ``.cpu()`` gives the byte tensor torch accepts."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def cpu(self):
+        return self.state
+
+
+def test_random_states_mapped_to_another_device_are_restored():
+    hook = RandomStateCheckpointHook()
+    torch.manual_seed(2)
+    checkpoint = {}
+    hook.before_save_checkpoint(_Runner(), checkpoint)
+    expected = torch.rand(3)
+    states = checkpoint['random_states']
+    states['torch'] = _OnAnotherDevice(states['torch'])
+    hook.after_load_checkpoint(_Runner(), checkpoint)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_cuda_states_of_more_gpus_than_visible(monkeypatch):
+    """Saved with 8 GPUs, resumed with 2: GPUs 0-1 get theirs back (as CPU
+    byte tensors), the rest is logged, nothing raises."""
+    from panet_mmdet.engine.hooks import random_state_hook
+    restored = {}
+
+    def set_rng_state(state, device):
+        assert state.device.type == 'cpu' and state.dtype == torch.uint8
+        restored[device] = int(state[0])
+
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setattr(torch.cuda, 'set_rng_state', set_rng_state)
+    warnings = []
+
+    class Logger:
+
+        def warning(self, message):
+            warnings.append(message)
+
+    states = [
+        _OnAnotherDevice(torch.full((16, ), i, dtype=torch.uint8))
+        for i in range(8)
+    ]
+    random_state_hook.set_cuda_states(states, Logger())
+    assert restored == {0: 0, 1: 1}
+    assert warnings == [
+        'random states of 8 GPU(s) in the checkpoint, 2 visible now: '
+        'restored those of GPUs 0-1'
+    ]
+
+
+@pytest.mark.gpu
+def test_random_states_resume_on_cuda():
+    """mmengine's resume maps every tensor to ``cuda``."""
+    hook = RandomStateCheckpointHook()
+    torch.cuda.init()
+    checkpoint = {}
+    hook.before_save_checkpoint(_Runner(), checkpoint)
+    expected = (torch.rand(3), torch.rand(3, device='cuda'))
+    checkpoint['random_states']['torch'] = \
+        checkpoint['random_states']['torch'].cuda()
+    checkpoint['random_states']['cuda'] = [
+        s.cuda() for s in checkpoint['random_states']['cuda']
+    ]
+    hook.after_load_checkpoint(_Runner(), checkpoint)
+    torch.testing.assert_close(torch.rand(3), expected[0])
+    torch.testing.assert_close(torch.rand(3, device='cuda'), expected[1])
+
+
 def test_atomic_backend_keeps_the_old_file_when_a_write_fails(
         tmp_path, monkeypatch):
     """Every checkpoint write of AtomicCheckpointHook (periodic and best)

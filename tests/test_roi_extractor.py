@@ -175,6 +175,33 @@ def test_zero_rois(layer_type, implementation):
     assert all(p.grad is not None for p in m.parameters())
 
 
+@pytest.mark.parametrize('layer_type', ['conv', 'fc'])
+def test_zero_rois_still_run_syncbn_layers(layer_type):
+    """A rank with zero RoIs must still enter SyncBN's collective (or the
+    other ranks wait for it): with SyncBN in the level layers, each layer
+    runs on the empty batch; without, the early empty output is used."""
+    norm = dict(type='SyncBN')
+    m = AdaptiveFeaturePoolingRoIExtractor(
+        roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=2),
+        out_channels=C,
+        featmap_strides=STRIDES,
+        layer_type=layer_type,
+        layer_channels=16,
+        norm_cfg=norm).eval()  # eval: no process group on the CPU
+    calls = []
+    for layer in m.level_layers:
+        layer.register_forward_hook(lambda *a: calls.append(1))
+    out = m(_feats(), torch.zeros(0, 5))
+    assert out.shape == ((0, 16, 7, 7) if layer_type == 'conv' else (0, 16))
+    assert len(calls) == len(STRIDES)
+    calls.clear()
+    plain = _build(layer_type)
+    for layer in plain.level_layers:
+        layer.register_forward_hook(lambda *a: calls.append(1))
+    plain(_feats(), torch.zeros(0, 5))
+    assert not calls
+
+
 def test_zero_rois_are_accepted_by_the_stock_heads():
     from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
     from mmdet.models.roi_heads.mask_heads import FCNMaskHead
@@ -205,17 +232,46 @@ def test_bf16_features_with_fp32_rois(layer_type):
     torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.fixture
+def no_tf32():
+    """fp32 on CUDA means fp32: convolutions default to TF32 (10-bit
+    mantissa) otherwise, 1e-3 off."""
+    saved = (torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    (torch.backends.cuda.matmul.allow_tf32,
+     torch.backends.cudnn.allow_tf32) = saved
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize('layer_type', ['conv', 'fc'])
-def test_fp16_cuda_matches_fp32(layer_type):
+def test_fp16_cuda_matches_fp32(layer_type, no_tf32):
     m = _build(layer_type).cuda()
     feats, rois = [f.cuda() for f in _feats()], _rois().cuda()
     ref = m(feats, rois)
+    torch.testing.assert_close(
+        ref.cpu(), _build(layer_type)(_feats(), _rois()), rtol=1e-4, atol=1e-4)
     with torch.autocast('cuda', dtype=torch.float16):
         out = m([f.half() for f in feats], rois)
     torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.02)
     loop = _build(layer_type, implementation='loop').cuda()
     torch.testing.assert_close(loop(feats, rois), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('layer_type', ['conv', 'fc'])
+def test_bf16_cuda_pools_in_fp32(layer_type, no_tf32):
+    """mmcv's CUDA RoIAlign has no bf16 kernel: bf16 autocast still pools
+    (in fp32) and stays close to fp32."""
+    m = _build(layer_type).cuda()
+    feats, rois = [f.cuda() for f in _feats()], _rois().cuda()
+    ref = m(feats, rois)
+    with torch.autocast('cuda', dtype=torch.bfloat16):
+        out = m([f.bfloat16() for f in feats], rois)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05)
 
 
 def test_roi_scale_factor_as_mmdet():

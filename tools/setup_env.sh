@@ -8,12 +8,19 @@
 #
 # Idempotent: once an environment has been verified, a stamp file records the
 # inputs it was built from and later runs return at once. The mmcv wheel
-# (7-17 minutes to compile on 2 cores) is built once per torch version and
-# Python and kept in $PANET_WHEEL_CACHE (default ~/.cache/panet_mmdet/wheels),
-# so new clones and fresh .venv/ directories reuse it.
+# (7-17 minutes to compile on 2 cores) is built once per torch version,
+# Python and kind of ops (CPU only, or CUDA for a list of GPU architectures)
+# and kept in $PANET_WHEEL_CACHE (default ~/.cache/panet_mmdet/wheels), so new
+# clones and fresh .venv/ directories reuse it (tools/mmcv_wheel.py). On a
+# machine whose GPU torch can use, only a CUDA wheel for that GPU is
+# installed, built here if none is cached, and its RoIAlign and NMS are run
+# on the GPU before the set-up says it is ready.
 #
 # Environment knobs: PYTHON (interpreter, default python3.11 or python3),
-# PANET_WHEEL_CACHE, MAX_JOBS (mmcv compile jobs, default: number of cores).
+# PANET_WHEEL_CACHE, MAX_JOBS (mmcv compile jobs, default: number of cores),
+# PANET_MMCV_CUDA_ARCHS (build a CUDA wheel for these architectures, as
+# TORCH_CUDA_ARCH_LIST, e.g. "8.0;9.0+PTX"; on a GPU machine the default is
+# its GPU's; on a machine without one, see docs/gpu.md).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +40,7 @@ step() { echo "setup_env: $*"; }
 # The stamp is a hash of everything that decides the environment's contents.
 inputs_hash() {
     cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT"/requirements/*.txt \
-        "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1
+        "${BASH_SOURCE[0]}" "$ROOT/tools/mmcv_wheel.py" | sha256sum | cut -d' ' -f1
 }
 HASH=$(inputs_hash)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ] && [ -x "$VENV/bin/python" ]; then
@@ -83,13 +90,27 @@ step "installing build tools, torch and torchvision (pinned in requirements/cons
 TORCH_TAG=$("$VPY" -c 'import torch; print(torch.__version__.replace("+", "_"))')
 WHEEL_CACHE="${PANET_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/panet_mmdet/wheels}/torch-$TORCH_TAG"
 PYTAG="cp${PYVER/./}"
-mkdir -p "$WHEEL_CACHE"
-WHEEL=$(ls "$WHEEL_CACHE"/mmcv-$MMCV_VERSION-$PYTAG-*.whl 2>/dev/null | head -n1 || true)
+MMCV_WHEEL=("$VPY" "$ROOT/tools/mmcv_wheel.py")
+NEED=$("${MMCV_WHEEL[@]}" need 2>/dev/null) || die "torch does not import" "remove .venv/ and rerun"
+ARCHS=${PANET_MMCV_CUDA_ARCHS:-}
+if [ "$NEED" != cpu ]; then
+    ARCHS=${ARCHS:-${NEED#cuda:}}
+    step "a usable GPU (compute capability ${NEED#cuda:}): mmcv's ops must include CUDA kernels for it"
+fi
+if [ "$NEED" = cpu ] && [ -n "$ARCHS" ]; then  # a CUDA wheel built here, for a GPU machine
+    DEST=$("${MMCV_WHEEL[@]}" folder "$WHEEL_CACHE" "$ARCHS") \
+        || die "PANET_MMCV_CUDA_ARCHS='$ARCHS' is not an arch list" "give it as TORCH_CUDA_ARCH_LIST, e.g. '8.0;9.0+PTX'"
+    WHEEL=$(ls "$DEST"/mmcv-$MMCV_VERSION-$PYTAG-*.whl 2>/dev/null | head -n1 || true)
+else
+    WHEEL=$("${MMCV_WHEEL[@]}" pick "$WHEEL_CACHE" "$MMCV_VERSION" "$PYTAG" "$NEED")
+fi
 if [ -z "$WHEEL" ]; then
     command -v g++ >/dev/null 2>&1 || die "no C++ compiler (g++) to build mmcv $MMCV_VERSION" \
         "install one (Debian/Ubuntu: apt-get install g++) and the Python headers (python3-dev)"
     "$VPY" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
         || die "no Python.h for Python $PYVER" "install the Python development headers (Debian/Ubuntu: python3-dev)"
+    DEST=$("${MMCV_WHEEL[@]}" folder "$WHEEL_CACHE" ${ARCHS:+"$ARCHS"}) \
+        || die "PANET_MMCV_CUDA_ARCHS='$ARCHS' is not an arch list" "give it as TORCH_CUDA_ARCH_LIST, e.g. '8.0;9.0+PTX'"
     BUILD_DIR=$(mktemp -d)
     trap 'rm -rf "$BUILD_DIR"' EXIT
     step "downloading the mmcv $MMCV_VERSION source"
@@ -97,11 +118,17 @@ if [ -z "$WHEEL" ]; then
         "mmcv==$MMCV_VERSION" -d "$BUILD_DIR/src" \
         || die "could not download the mmcv $MMCV_VERSION source archive" "check access to the package registry"
     JOBS=${MAX_JOBS:-$(nproc 2>/dev/null || echo 2)}
-    step "building mmcv $MMCV_VERSION with ops ($JOBS jobs; 7-17 min on 2 cores, once per machine)"
-    step "build log: $BUILD_DIR/build.log"
-    if [ "$("$VPY" -c 'import torch; print(int(torch.cuda.is_available()))')" = 1 ]; then
-        export FORCE_CUDA=1
+    if [ -n "$ARCHS" ]; then
+        command -v nvcc >/dev/null 2>&1 || [ -x "${CUDA_HOME:-/nonexistent}/bin/nvcc" ] \
+            || die "building mmcv's CUDA ops needs nvcc (the CUDA toolkit of torch's CUDA $("$VPY" -c 'import torch; print(torch.version.cuda)'))" \
+                   "install it and set CUDA_HOME, or take nvcc from the package registry as docs/gpu.md shows"
+        export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$ARCHS"
+        WHAT="CPU and CUDA ops for $ARCHS"
+    else
+        WHAT="CPU ops"
     fi
+    step "building mmcv $MMCV_VERSION with $WHAT ($JOBS jobs; 7-17 min on 2 cores for the CPU ops, once per machine)"
+    step "build log: $BUILD_DIR/build.log"
     if ! MMCV_WITH_OPS=1 MAX_JOBS=$JOBS "${PIP[@]}" wheel --no-build-isolation --no-deps \
             "$BUILD_DIR"/src/mmcv-$MMCV_VERSION.tar.gz -w "$BUILD_DIR/wheel" > "$BUILD_DIR/build.log" 2>&1; then
         tail -n 30 "$BUILD_DIR/build.log" >&2
@@ -110,14 +137,21 @@ if [ -z "$WHEEL" ]; then
             "check the compiler (g++ with C++17), the Python headers and free disk space, then rerun"
     fi
     BUILT=$(ls "$BUILD_DIR"/wheel/mmcv-*.whl)
-    "$VPY" -c "import zipfile, sys; sys.exit(not any(n.startswith('mmcv/_ext') for n in zipfile.ZipFile('$BUILT').namelist()))" \
+    OPS=$("${MMCV_WHEEL[@]}" ops "$BUILT") \
         || die "the mmcv wheel was built without its ops (mmcv/_ext missing)" "rerun; MMCV_WITH_OPS=1 and --no-build-isolation are required"
-    mv "$BUILT" "$WHEEL_CACHE/"
-    WHEEL="$WHEEL_CACHE/$(basename "$BUILT")"
+    [ -z "$ARCHS" ] || [ "$OPS" = cuda ] \
+        || die "the mmcv wheel was built without CUDA kernels although FORCE_CUDA=1" "see $BUILD_DIR/build.log"
+    mkdir -p "$DEST"
+    mv "$BUILT" "$DEST/"
+    WHEEL="$DEST/$(basename "$BUILT")"
     step "cached $WHEEL"
 fi
-step "installing $(basename "$WHEEL")"
+step "installing $(basename "$(dirname "$WHEEL")")/$(basename "$WHEEL")"
 "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "could not install $WHEEL" "remove it from $WHEEL_CACHE and rerun to rebuild"
+if [ "$NEED" != cpu ]; then
+    "${MMCV_WHEEL[@]}" verify-cuda \
+        || die "mmcv's ops do not run on this GPU ($WHEEL)" "remove that wheel and rerun to rebuild it here"
+fi
 
 # ---- the rest of the stack and the package ---------------------------------------
 step "installing mmengine, mmdet, onnx + onnxruntime (deployment), timm + mmpretrain, scikit-image (demo photos), openmim and test requirements"

@@ -242,14 +242,16 @@ def torch_predict(
             pad_shape=(height, width),
             batch_input_shape=(height, width),
             scale_factor=scale_factor))
+    device = next(model.parameters()).device  # a model on a GPU too
     with torch.no_grad():
-        pred = model.predict(input, [sample], rescale=True)[0].pred_instances
+        pred = model.predict(
+            input.to(device), [sample], rescale=True)[0].pred_instances
     result = dict(
-        bboxes=pred.bboxes.numpy(),
-        scores=pred.scores.numpy(),
-        labels=pred.labels.numpy())
+        bboxes=pred.bboxes.cpu().numpy(),
+        scores=pred.scores.cpu().numpy(),
+        labels=pred.labels.cpu().numpy())
     if 'masks' in pred:
-        result['masks'] = pred.masks.numpy().astype(bool)
+        result['masks'] = pred.masks.cpu().numpy().astype(bool)
     return result
 
 

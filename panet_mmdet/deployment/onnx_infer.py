@@ -23,6 +23,12 @@ from typing import List, Optional
 
 from . import runtime
 
+# --device -> ONNX Runtime execution providers, in order
+PROVIDERS = {
+    'cpu': ['CPUExecutionProvider'],
+    'cuda': ['CUDAExecutionProvider', 'CPUExecutionProvider'],
+}
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -47,6 +53,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         default=0,
         help='ONNX Runtime intra-op threads (0: its default)')
+    p.add_argument(
+        '--device',
+        choices=PROVIDERS,
+        default='cpu',
+        help="ONNX Runtime's provider: cuda needs onnxruntime-gpu (it "
+        'refuses, not falls back, when CUDA cannot start)')
     return p.parse_args(argv)
 
 
@@ -82,7 +94,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} not found: {path!r}')
     import cv2
-    detector = runtime.OnnxDetector(args.model, threads=args.threads)
+    detector = runtime.OnnxDetector(
+        args.model, providers=PROVIDERS[args.device], threads=args.threads)
     classes, palette = detector.meta['classes'], detector.meta['palette']
     if args.config:
         classes, palette = names_from_config(args.config)

@@ -100,6 +100,33 @@ def torchrun_env_from_slurm() -> None:
             os.environ['SLURM_JOB_NODELIST'])
 
 
+def _nvidia_devices() -> list:
+    import glob
+    return glob.glob('/dev/nvidia[0-9]*')
+
+
+def cuda_unusable_reason() -> Optional[str]:
+    """Why torch cannot use this machine's NVIDIA GPUs, or None (no GPU,
+    CUDA works, or the GPUs are hidden on purpose with an empty
+    ``CUDA_VISIBLE_DEVICES``).
+
+    The common case on clusters: a driver older than the one torch's CUDA
+    build needs, where ``torch.cuda.is_available()`` is just False.
+    """
+    if torch.cuda.is_available() or not _nvidia_devices():
+        return None
+    visible = os.environ.get('CUDA_VISIBLE_DEVICES')
+    if visible is not None and visible.strip() in ('', '-1'):
+        return None
+    if torch.version.cuda is None:
+        return f'torch {torch.__version__} is a CPU-only build'
+    try:
+        torch.cuda.init()
+    except Exception as e:  # the driver's own words
+        return str(e).strip().splitlines()[0]
+    return 'torch.cuda.is_available() is False'
+
+
 def setup_cpu_distributed(cfg: Config,
                           launcher: str = 'pytorch',
                           timeout_s: int = 1800) -> bool:
@@ -120,6 +147,14 @@ def setup_cpu_distributed(cfg: Config,
     check_choice('launcher', launcher, _LAUNCHERS)
     if torch.cuda.is_available():
         return False
+    reason = cuda_unusable_reason()
+    if reason is not None:
+        raise RuntimeError(
+            f'this machine has NVIDIA GPUs, but torch cannot use them '
+            f'({reason}); a distributed run would train on the CPU instead. '
+            'Install a torch build that matches the driver (or a newer '
+            'driver), or, to train on the CPU on purpose, hide the GPUs: '
+            'CUDA_VISIBLE_DEVICES= (empty)')
     if launcher == 'slurm':
         torchrun_env_from_slurm()
     missing = [k for k in _TORCHRUN_ENV if k not in os.environ]

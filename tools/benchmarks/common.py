@@ -101,18 +101,20 @@ def quiet_mmengine_logs(name: str = 'benchmark') -> None:
 # ---------------------------------------------------------------- timing
 def sync(device: str) -> None:
     if device.startswith('cuda'):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 def _time_once(fn: Callable[[], None], device: str) -> float:
-    """Seconds of one call: CUDA events on GPU, perf_counter on CPU."""
+    """Seconds of one call: CUDA events on GPU (``device``'s stream, also
+    for ``cuda:N``, N > 0), perf_counter on CPU."""
     if device.startswith('cuda'):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
+        with torch.cuda.device(device):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+        torch.cuda.synchronize(device)
         return start.elapsed_time(end) / 1000
     t = time.perf_counter()
     fn()
@@ -160,13 +162,13 @@ def peak_memory_bytes(fn: Callable[[], None], device: str) -> int:
     """CUDA: peak allocated during fn above what was allocated before.
     CPU: saved-for-backward activation bytes (see _saved_tensor_bytes)."""
     if device.startswith('cuda'):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
         torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
         fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - base
     return _saved_tensor_bytes(fn)
 
 

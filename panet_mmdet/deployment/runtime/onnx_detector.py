@@ -15,7 +15,12 @@ class OnnxDetector:
 
     Args:
         onnx_path: File written by ``tools/deployment/export_onnx.py``.
-        providers: ONNX Runtime execution providers (default CPU).
+        providers: ONNX Runtime execution providers, in order of preference
+            (default CPU), e.g. ``['CUDAExecutionProvider',
+            'CPUExecutionProvider']`` (with the ``onnxruntime-gpu``
+            package). A provider this ONNX Runtime lacks, or one that
+            fails to load (CUDA libraries missing), raises instead of
+            falling back to the CPU in silence.
         threads: ``intra_op_num_threads`` (0 = ONNX Runtime's default).
     """
 
@@ -24,12 +29,26 @@ class OnnxDetector:
                  providers: Optional[List[str]] = None,
                  threads: int = 0) -> None:
         import onnxruntime as ort
+        providers = list(providers or ['CPUExecutionProvider'])
+        available = ort.get_available_providers()
+        missing = [p for p in providers if p not in available]
+        if missing:
+            hint = (' (CUDAExecutionProvider comes with the onnxruntime-gpu '
+                    'package instead of onnxruntime)'
+                    if 'CUDAExecutionProvider' in missing else '')
+            raise ValueError(f'providers {missing} are not in this ONNX '
+                             f'Runtime {ort.__version__}, which has '
+                             f'{available}{hint}')
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(
-            onnx_path,
-            options,
-            providers=providers or ['CPUExecutionProvider'])
+            onnx_path, options, providers=providers)
+        lost = [p for p in providers if p not in self.session.get_providers()]
+        if lost:
+            raise RuntimeError(
+                f'ONNX Runtime could not start {lost} (it would have run on '
+                f'{self.session.get_providers()}); its log above says why, '
+                'often a CUDA or cuDNN library it cannot find')
         props = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in props:
             raise ValueError(f'{onnx_path} has no {METADATA_KEY!r} metadata:'

@@ -50,6 +50,28 @@ class RandomStateCheckpointHook(Hook):
             return
         random.setstate(states['python'])
         np.random.set_state(states['numpy'])
-        torch.set_rng_state(states['torch'])
+        # mmengine maps a resumed checkpoint to the run's device: torch
+        # wants the states back as CPU byte tensors
+        torch.set_rng_state(_cpu_bytes(states['torch']))
         if 'cuda' in states and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(states['cuda'])
+            set_cuda_states(states['cuda'], runner.logger)
+
+
+def _cpu_bytes(state) -> torch.Tensor:
+    return torch.as_tensor(
+        state.cpu() if hasattr(state, 'cpu') else state, dtype=torch.uint8)
+
+
+def set_cuda_states(states, logger=None) -> None:
+    """Restore per-GPU generator states saved by ``get_rng_state_all``
+    with another number of visible GPUs: those both runs see are restored
+    (a saved state for GPU ``i`` goes to GPU ``i``), the others keep theirs,
+    and the difference is logged."""
+    count = torch.cuda.device_count()
+    for i, state in enumerate(states[:count]):
+        torch.cuda.set_rng_state(_cpu_bytes(state), device=i)
+    if len(states) != count and logger is not None:
+        logger.warning(
+            f'random states of {len(states)} GPU(s) in the checkpoint, '
+            f'{count} visible now: restored those of GPUs '
+            f'0-{min(len(states), count) - 1}')

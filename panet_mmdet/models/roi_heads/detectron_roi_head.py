@@ -136,8 +136,12 @@ class DetectronRoIHead(StandardRoIHead):
             else:
                 probs = probs[:, 0]
             img_h, img_w = meta['ori_shape'][:2]
+            # float32 for numpy (AMP gives fp16/bf16 probabilities); the
+            # pasted full-image masks stay on the CPU, where the metric and
+            # the visualiser read them (not uploaded to a GPU and back)
             masks = paste_masks_detectron(
-                probs.detach().cpu().numpy(),
-                results.bboxes.detach().cpu().numpy(), img_h, img_w, threshold)
-            results.masks = torch.from_numpy(masks).to(probs.device)
+                probs.detach().float().cpu().numpy(),
+                results.bboxes.detach().float().cpu().numpy(), img_h, img_w,
+                threshold)
+            results.masks = torch.from_numpy(masks)
         return results_list

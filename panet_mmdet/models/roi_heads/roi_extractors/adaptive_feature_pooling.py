@@ -187,8 +187,9 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
             # mmcv's CPU RoIAlign reads the raw buffer as NCHW-contiguous: a
             # strided map (e.g. channels-last conv output) pools garbage
             feat = feat.contiguous()
-            if feat.dtype == torch.bfloat16 and feat.device.type == 'cpu':
-                # mmcv's CPU kernel has no bf16: pool in fp32, cast back.
+            if feat.dtype == torch.bfloat16:
+                # mmcv's RoIAlign has no bf16 kernel, on the CPU or CUDA:
+                # pool in fp32, cast back.
                 pooled.append(layer(feat.float(), rois.float()).to(feat.dtype))
             else:
                 pooled.append(layer(feat, rois.to(feat.dtype)))
@@ -260,6 +261,14 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         graph_link = graph_link + sum(f.sum() for f in feats) * 0.
         return out + graph_link.to(out.dtype)
 
+    def _syncs_across_ranks(self) -> bool:
+        """Whether a level layer holds SyncBN: every rank must then run the
+        layers, with zero RoIs too (SyncBN takes empty batches), or the
+        others wait for it in SyncBN's collective."""
+        return any(
+            isinstance(m, nn.SyncBatchNorm)
+            for m in self.level_layers.modules())
+
     def forward(self,
                 feats: Tuple[Tensor],
                 rois: Tensor,
@@ -278,7 +287,7 @@ class AdaptiveFeaturePoolingRoIExtractor(BaseRoIExtractor):
         """
         self._check(feats, rois)
         feats = feats[:self.num_inputs]
-        if rois.shape[0] == 0:
+        if rois.shape[0] == 0 and not self._syncs_across_ranks():
             return self.empty_output(feats)
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)

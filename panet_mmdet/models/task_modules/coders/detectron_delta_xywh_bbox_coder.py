@@ -104,7 +104,11 @@ class DetectronDeltaXYWHBBoxCoder(BaseBBoxCoder):
             raise ValueError('bboxes and pred_bboxes must end in 4, got '
                              f'{tuple(bboxes.shape)}, '
                              f'{tuple(pred_bboxes.shape)}')
-        bboxes = bboxes.to(pred_bboxes.dtype)
+        # in the wider of the two dtypes, as mmdet's coder: fp16/bf16 deltas
+        # (AMP) on fp32 boxes would otherwise round boxes 1000 px from the
+        # origin to 0.5-8 px
+        dtype = torch.promote_types(bboxes.dtype, pred_bboxes.dtype)
+        bboxes, pred_bboxes = bboxes.to(dtype), pred_bboxes.to(dtype)
         d = pred_bboxes * pred_bboxes.new_tensor(self.stds) + \
             pred_bboxes.new_tensor(self.means)
         clip = math.log(1. / (wh_ratio_clip or self.wh_ratio_clip))
