@@ -148,11 +148,6 @@ if [ -z "$WHEEL" ]; then
 fi
 step "installing $(basename "$(dirname "$WHEEL")")/$(basename "$WHEEL")"
 "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "could not install $WHEEL" "remove it from $WHEEL_CACHE and rerun to rebuild"
-if [ "$NEED" != cpu ]; then
-    "${MMCV_WHEEL[@]}" verify-cuda \
-        || die "mmcv's ops do not run on this GPU ($WHEEL)" "remove that wheel and rerun to rebuild it here"
-fi
-
 # ---- the rest of the stack and the package ---------------------------------------
 step "installing mmengine, mmdet, onnx + onnxruntime (deployment), timm + mmpretrain, scikit-image (demo photos), openmim and test requirements"
 "${PIP[@]}" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
@@ -168,6 +163,10 @@ step "installing panet_mmdet in editable mode (panet_mmdet/.mim/ links configs/,
 CONFLICTS=$("${PIP[@]}" check 2>&1 | grep -v '^openmim [0-9.]* requires opendatalab, which is not installed' | grep -v '^No broken requirements' || true)
 [ -z "$CONFLICTS" ] || { echo "$CONFLICTS" >&2; die "installed packages have conflicting requirements" "see the list above"; }
 
+if [ "$NEED" != cpu ]; then  # mmcv.ops needs mmengine, installed above
+    "${MMCV_WHEEL[@]}" verify-cuda \
+        || die "mmcv's ops do not run on this GPU ($WHEEL)" "remove that wheel and rerun to rebuild it here"
+fi
 step "verifying imports"
 "$VPY" - <<'PY' || die "the environment does not import cleanly" "see the traceback above; remove .venv/ and rerun"
 import mmcv, mmcv.ops, mmengine, mmdet, torch, onnx, onnxruntime
