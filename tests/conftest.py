@@ -51,7 +51,7 @@ def pytest_xdist_make_scheduler(config, log):
     loadfile``: a test file goes to one worker as a whole, so its module
     fixtures (trained models, exported graphs) are built once; the files of
     a SERIAL_GROUPS group go together."""
-    if config.getvalue('dist') != 'loadfile':
+    if getattr(config.option, 'dist', None) != 'loadfile':
         return None
     from xdist.scheduler import LoadFileScheduling
 
@@ -87,7 +87,7 @@ def pytest_sessionstart(session):
     check CUDA in this process. CUDA here is initialised first (the
     driver reads CUDA_VISIBLE_DEVICES once), then the GPUs are hidden from
     child processes. ``PANET_TEST_GPU_VISIBLE`` keeps what was visible."""
-    if session.config.getvalue('dist') not in (None, 'no'):
+    if getattr(session.config.option, 'dist', 'no') != 'no':
         return  # an xdist controller: its workers do this for themselves
     if _cuda_here() and 'PANET_TEST_GPU_VISIBLE' not in os.environ:
         import torch
