@@ -46,6 +46,7 @@ def _group(nodeid: str) -> str:
     return SERIAL_GROUPS.get(name, name)
 
 
+@pytest.hookimpl(optionalhook=True)  # without pytest-xdist: unused
 def pytest_xdist_make_scheduler(config, log):
     """``make test`` runs two pytest-xdist workers with ``--dist
     loadfile``: a test file goes to one worker as a whole, so its module
