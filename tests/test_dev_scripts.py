@@ -82,3 +82,21 @@ def test_gpu_check_says_there_is_no_gpu_and_fails_at_once():
     proc = run_tool(['tools/dev/gpu_check.py'], check=False, timeout=120)
     assert proc.returncode == 2
     assert 'no usable GPU here' in proc.stderr
+
+
+def test_gpu_check_component_comparison_rehearsed_on_the_cpu():
+    """gpu_check's components step, CPU against CPU: fp32 equal, bf16
+    autocast close (the same code compares CUDA fp32 and fp16)."""
+    import torch
+    spec = importlib.util.spec_from_file_location(
+        'gpu_check', osp.join(ROOT, 'tools', 'dev', 'gpu_check.py'))
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    results = gpu_check.compare_components('cpu', torch.bfloat16)
+    assert set(results) == {
+        f'{part}_{kind}_rel'
+        for part in ('neck', 'afp', 'mask_head')
+        for kind in ('fp32', 'half')
+    }
+    assert all(results[k] == 0 for k in results if 'fp32' in k), results
+    assert all(0 < results[k] < 0.05 for k in results if 'half' in k), results

@@ -90,54 +90,59 @@ def _rel(a, b):
     return float((a - b).norm() / b.norm().clamp(min=1e-12))
 
 
-def check_components(ctx):
-    """Each PANet part built from the demo config with random weights, the
-    same inputs on the CPU (fp32) and CUDA (fp32 without TF32; fp16
-    autocast)."""
+def compare_components(device='cuda', half=None):
+    """Relative L2 differences of each PANet part (the demo config, random
+    weights) on ``device`` against the CPU in fp32, same weights and
+    inputs: ``{part}_fp32_rel`` and, under ``half`` autocast (default
+    fp16 on CUDA), ``{part}_half_rel``. TF32 off."""
     import torch
     from mmengine.config import Config
 
     from panet_mmdet.apis import build_detector
+    half = half or torch.float16
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(0)
-    model = build_detector(Config.fromfile(osp.join(ROOT, DEMO))).eval()
-    gpu = build_detector(
-        Config.fromfile(osp.join(ROOT, DEMO)), device='cuda').eval()
-    gpu.load_state_dict(model.state_dict())
+    cfg = Config.fromfile(osp.join(ROOT, DEMO))
+    model = build_detector(cfg).eval()
+    other = build_detector(cfg, device=device).eval()
+    other.load_state_dict(model.state_dict())
     g = torch.Generator().manual_seed(1)
-    inputs = [
-        torch.randn(2, c, 64 // s, 96 // s, generator=g)
-        for c, s in ((64, 1), (128, 2), (256, 4), (512, 8))
+    inputs = [  # backbone outputs at strides 4-32 of a 256x384 batch
+        torch.randn(2, c, 64 // 2**i, 96 // 2**i, generator=g)
+        for i, c in enumerate(cfg.model.neck.in_channels)
     ]
     rois = torch.tensor([[0., 4., 6., 60., 50.], [1., 20., 10., 90., 62.],
                          [0., 30., 2., 50., 40.]])
+
+    def parts(m, dev, dtype=None):
+        with torch.no_grad(), torch.autocast(
+                dev.split(':')[0], dtype=dtype, enabled=dtype is not None):
+            feats = m.neck([x.to(dev) for x in inputs])
+            head = m.roi_head
+            box = head.bbox_roi_extractor(
+                feats[:head.bbox_roi_extractor.num_inputs], rois.to(dev))
+            mask_feats = head.mask_roi_extractor(
+                feats[:head.mask_roi_extractor.num_inputs], rois.to(dev))
+            masks = head.mask_head(mask_feats)
+        return dict(
+            neck=torch.cat([f.flatten() for f in feats]),
+            afp=box.flatten(),
+            mask_head=masks.flatten())
+
+    cpu = parts(model, 'cpu')
+    full = parts(other, device)
+    low = parts(other, device, half)
     results = {}
-    with torch.no_grad():
-
-        def parts(m, device, amp):
-            ctx_amp = torch.autocast('cuda', dtype=torch.float16, enabled=amp)
-            with ctx_amp:
-                feats = m.neck([x.to(device) for x in inputs])
-                head = m.roi_head
-                box = head.bbox_roi_extractor(
-                    feats[:head.bbox_roi_extractor.num_inputs],
-                    rois.to(device))
-                mask_feats = head.mask_roi_extractor(
-                    feats[:head.mask_roi_extractor.num_inputs],
-                    rois.to(device))
-                masks = head.mask_head(mask_feats)
-            return dict(
-                neck=torch.cat([f.flatten() for f in feats]),
-                afp=box.flatten(),
-                mask_head=masks.flatten())
-
-        cpu = parts(model, 'cpu', False)
-        fp32 = parts(gpu, 'cuda', False)
-        fp16 = parts(gpu, 'cuda', True)
     for name in cpu:
-        results[f'{name}_fp32_rel'] = _rel(fp32[name], cpu[name])
-        results[f'{name}_fp16_rel'] = _rel(fp16[name].float(), cpu[name])
+        results[f'{name}_fp32_rel'] = _rel(full[name], cpu[name])
+        results[f'{name}_half_rel'] = _rel(low[name].float(), cpu[name])
+    return results
+
+
+def check_components(ctx):
+    """CUDA fp32 within 1e-5 of the CPU, fp16 autocast within 1e-2."""
+    results = compare_components('cuda')
     bad = {
         k: v
         for k, v in results.items() if v > (1e-5 if 'fp32' in k else 1e-2)
@@ -250,10 +255,18 @@ def check_onnx_cuda(ctx):
     from panet_mmdet.deployment.runtime import OnnxDetector
     data, _ = _demo_data(ctx)
     onnx_path = osp.join(ctx['out'], 'demo.onnx')
-    _run([
-        'tools/deployment/export_onnx.py', DEMO, ctx['checkpoint'], onnx_path
-    ],
-         timeout=300)
+    _run(
+        [
+            'tools/deployment/export_onnx.py',
+            DEMO,
+            ctx['checkpoint'],
+            '--out',
+            onnx_path,
+            '--shape',
+            '256',
+            '256'  # the demo's test resize
+        ],
+        timeout=300)
     cpu = OnnxDetector(onnx_path, providers=PROVIDERS['cpu'])
     gpu = OnnxDetector(onnx_path, providers=PROVIDERS['cuda'])
     images = sorted(os.listdir(osp.join(data, 'val')))[:4]
