@@ -136,12 +136,13 @@ class DetectronRoIHead(StandardRoIHead):
             else:
                 probs = probs[:, 0]
             img_h, img_w = meta['ori_shape'][:2]
-            # float32 for numpy (AMP gives fp16/bf16 probabilities); the
-            # pasted full-image masks stay on the CPU, where the metric and
-            # the visualiser read them (not uploaded to a GPU and back)
+            # float32 for numpy (AMP gives fp16/bf16 probabilities). The
+            # masks go back to the boxes' device although the metric copies
+            # them off again: InstanceData indexes all its fields with one
+            # index (``pred[pred.scores > t]``), which needs one device
             masks = paste_masks_detectron(
                 probs.detach().float().cpu().numpy(),
                 results.bboxes.detach().float().cpu().numpy(), img_h, img_w,
                 threshold)
-            results.masks = torch.from_numpy(masks)
+            results.masks = torch.from_numpy(masks).to(probs.device)
         return results_list
