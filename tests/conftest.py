@@ -82,10 +82,11 @@ def _cuda_here() -> bool:
 
 
 def pytest_sessionstart(session):
-    """The tools and training runs the tests start use the CPU, also on a
-    GPU machine: their expectations (bit-identical resumes, gloo process
-    groups of two ranks, tolerances) are the CPU's; the ``gpu`` tests
-    check CUDA in this process. CUDA here is initialised first (the
+    """The tools and training runs the tests start, and the models the
+    library loads here with ``device=None``, use the CPU, also on a GPU
+    machine: their expectations (bit-identical resumes, gloo process groups
+    of two ranks, tolerances) are the CPU's; the ``gpu`` tests check CUDA
+    in this process, naming their device. CUDA here is initialised first (the
     driver reads CUDA_VISIBLE_DEVICES once), then the GPUs are hidden from
     child processes. ``PANET_TEST_GPU_VISIBLE`` keeps what was visible."""
     if getattr(session.config.option, 'dist', 'no') != 'no':
@@ -96,6 +97,10 @@ def pytest_sessionstart(session):
         os.environ['PANET_TEST_GPU_VISIBLE'] = os.environ.get(
             'CUDA_VISIBLE_DEVICES', 'all')
         os.environ['CUDA_VISIBLE_DEVICES'] = ''
+        # and in this process the library's device=None means the CPU too
+        # (the gpu tests name their device)
+        import panet_mmdet.apis
+        panet_mmdet.apis.default_device = lambda: 'cpu'
 
 
 @pytest.fixture(autouse=True, scope='session')
