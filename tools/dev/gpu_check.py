@@ -2,7 +2,8 @@
 
     python tools/dev/gpu_check.py [--out work_dirs/gpu_check] [--quick]
 
-After ``make setup`` on a machine with one usable GPU, in about 8 minutes:
+After ``make setup`` on a machine with one usable GPU (meant to take at most
+8 minutes; not yet timed on a GPU):
 
 1. ``mmcv``: the installed mmcv's RoIAlign and NMS on the GPU equal the CPU's
    (tools/mmcv_wheel.py verify-cuda);
