@@ -29,6 +29,8 @@ when a step fails, and at once, saying so, on a machine without a usable
 GPU.
 """
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -68,12 +70,25 @@ def _run(cmd, timeout, env=None):
     return proc.stdout + proc.stderr
 
 
+def _tools_module(name, package=False):
+    """``tools/<name>.py`` (or the package ``tools/<name>/``) imported by
+    its file, as the tools are not on ``sys.path``."""
+    path = osp.join(ROOT, 'tools', *name.split('/'))
+    spec = importlib.util.spec_from_file_location(
+        osp.basename(name),
+        osp.join(path, '__init__.py') if package else path + '.py',
+        submodule_search_locations=[path] if package else None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 # ------------------------------------------------------------------ steps
 def check_mmcv(ctx):
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    import mmcv_wheel
-    mmcv_wheel.verify_cuda()
-    return {'roi_align_and_nms_equal_cpu': True}
+    # the set-up's own check (tools/setup_env.sh)
+    out = _run(['tools/mmcv_wheel.py', 'verify-cuda'], timeout=120)
+    return out.strip().splitlines()[-1]
 
 
 def check_gpu_tests(ctx):
@@ -161,14 +176,9 @@ def _demo_data(ctx):
             '--num-val', '8'
         ],
              timeout=120)
-    root = data + '/'
-    ann = root + 'annotations/instances_val.json'
-    return data, [
-        f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
-    ]
+    # tools/demo_data_options.sh's --cfg-options, as run_demo.sh uses them
+    options = _tools_module('analysis/run_ablation').demo_data_options(data)
+    return data, options
 
 
 def check_amp_train_resume(ctx):
@@ -229,8 +239,8 @@ def check_test_and_infer(ctx):
 
 
 def check_benchmark(ctx):
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    from benchmarks import model as bench
+    _tools_module('benchmarks', package=True)
+    bench = importlib.import_module('benchmarks.model')
     p = argparse.ArgumentParser()
     bench.add_arguments(p)
     args = p.parse_args([
