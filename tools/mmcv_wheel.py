@@ -52,7 +52,7 @@ def wheel_ops(path: str) -> str:
 
 def parse_arch_list(text: str) -> List[str]:
     """``'8.0;9.0+PTX'`` or ``'8.0 9.0+PTX'`` -> ``['8.0', '9.0+PTX']``."""
-    archs = [a for a in text.replace(';', ' ').replace(',', ' ').split()]
+    archs = text.replace(';', ' ').replace(',', ' ').split()
     for arch in archs:
         number = arch[:-4] if arch.endswith('+PTX') else arch
         major, _, minor = number.partition('.')

@@ -97,9 +97,10 @@ if [ "$NEED" != cpu ]; then
     ARCHS=${ARCHS:-${NEED#cuda:}}
     step "a usable GPU (compute capability ${NEED#cuda:}): mmcv's ops must include CUDA kernels for it"
 fi
+# where a wheel built here goes: ops-cpu/ or ops-cuda-<ARCHS>/
+DEST=$("${MMCV_WHEEL[@]}" folder "$WHEEL_CACHE" ${ARCHS:+"$ARCHS"}) \
+    || die "PANET_MMCV_CUDA_ARCHS='$ARCHS' is not an arch list" "give it as TORCH_CUDA_ARCH_LIST, e.g. '8.0;9.0+PTX'"
 if [ "$NEED" = cpu ] && [ -n "$ARCHS" ]; then  # a CUDA wheel built here, for a GPU machine
-    DEST=$("${MMCV_WHEEL[@]}" folder "$WHEEL_CACHE" "$ARCHS") \
-        || die "PANET_MMCV_CUDA_ARCHS='$ARCHS' is not an arch list" "give it as TORCH_CUDA_ARCH_LIST, e.g. '8.0;9.0+PTX'"
     WHEEL=$(ls "$DEST"/mmcv-$MMCV_VERSION-$PYTAG-*.whl 2>/dev/null | head -n1 || true)
 else
     WHEEL=$("${MMCV_WHEEL[@]}" pick "$WHEEL_CACHE" "$MMCV_VERSION" "$PYTAG" "$NEED")
@@ -109,8 +110,6 @@ if [ -z "$WHEEL" ]; then
         "install one (Debian/Ubuntu: apt-get install g++) and the Python headers (python3-dev)"
     "$VPY" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
         || die "no Python.h for Python $PYVER" "install the Python development headers (Debian/Ubuntu: python3-dev)"
-    DEST=$("${MMCV_WHEEL[@]}" folder "$WHEEL_CACHE" ${ARCHS:+"$ARCHS"}) \
-        || die "PANET_MMCV_CUDA_ARCHS='$ARCHS' is not an arch list" "give it as TORCH_CUDA_ARCH_LIST, e.g. '8.0;9.0+PTX'"
     BUILD_DIR=$(mktemp -d)
     trap 'rm -rf "$BUILD_DIR"' EXIT
     step "downloading the mmcv $MMCV_VERSION source"

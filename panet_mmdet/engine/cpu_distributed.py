@@ -15,6 +15,7 @@ module replaces both:
   type='DeviceAgnosticDistributedDataParallel')``.
 """
 import datetime
+import glob
 import logging
 import os
 import subprocess
@@ -101,7 +102,6 @@ def torchrun_env_from_slurm() -> None:
 
 
 def _nvidia_devices() -> list:
-    import glob
     return glob.glob('/dev/nvidia[0-9]*')
 
 

@@ -114,7 +114,7 @@ def _time_once(fn: Callable[[], None], device: str) -> float:
             start.record()
             fn()
             end.record()
-        torch.cuda.synchronize(device)
+        sync(device)
         return start.elapsed_time(end) / 1000
     t = time.perf_counter()
     fn()
@@ -162,12 +162,12 @@ def peak_memory_bytes(fn: Callable[[], None], device: str) -> int:
     """CUDA: peak allocated during fn above what was allocated before.
     CPU: saved-for-backward activation bytes (see _saved_tensor_bytes)."""
     if device.startswith('cuda'):
-        torch.cuda.synchronize(device)
+        sync(device)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
         fn()
-        torch.cuda.synchronize(device)
+        sync(device)
         return torch.cuda.max_memory_allocated(device) - base
     return _saved_tensor_bytes(fn)
 
