@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
 # Distributed training with torchrun: tools/dist_train.sh CONFIG NPROC [train.py args]
 # One process per GPU; without CUDA, one process per share of the CPU (gloo).
+#
+# It heals itself: a rank that dies (or a node's whole group: NNODES > 1)
+# makes torchrun restart every worker, up to MAX_RESTARTS times (default 3),
+# and each start resumes from the newest intact checkpoint of the work dir
+# (train.py --resume, added unless given: a first start without a checkpoint
+# starts fresh, or from load_from). A rank that hangs makes the others fail
+# after DIST_TIMEOUT seconds (default 600) and torchrun restarts them too.
+# Knobs: NNODES, NODE_RANK, MASTER_ADDR, PORT, MAX_RESTARTS, DIST_TIMEOUT,
+# OMP_NUM_THREADS, PYTHON. docs/reliability.md says what each fault costs.
 set -euo pipefail
 CONFIG=$1
 NPROC=$2
@@ -8,6 +17,8 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+MAX_RESTARTS=${MAX_RESTARTS:-3}
+export DIST_TIMEOUT=${DIST_TIMEOUT:-600}
 DIR=$(cd "$(dirname "$0")" && pwd)
 # The project's .venv/ when it exists (make demo / make test create it).
 if [ -z "${PYTHON:-}" ]; then
@@ -18,7 +29,12 @@ if [ -z "${OMP_NUM_THREADS:-}" ]; then
     CORES=$(nproc 2>/dev/null || echo 1)
     export OMP_NUM_THREADS=$(( CORES / NPROC > 0 ? CORES / NPROC : 1 ))
 fi
+RESUME=(--resume)
+for arg in "${@:3}"; do
+    case "$arg" in --resume|--resume=*) RESUME=() ;; esac
+done
 PYTHONPATH="$DIR/..:${PYTHONPATH:-}" exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$NPROC" --master_port="$PORT" \
-    "$DIR/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+    --max-restarts="$MAX_RESTARTS" \
+    "$DIR/train.py" "$CONFIG" --launcher pytorch "${RESUME[@]}" "${@:3}"

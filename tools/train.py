@@ -14,8 +14,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers the modules)
-from panet_mmdet.checkpoint import allow_mmengine_checkpoints
-from panet_mmdet.engine import (exit_without_teardown, leave_distributed,
+from panet_mmdet.checkpoint import (allow_mmengine_checkpoints,
+                                    restart_count, resume_plan)
+from panet_mmdet.engine import (TrainingStopped, describe_ranks,
+                                exit_without_teardown, leave_distributed,
                                 setup_cpu_distributed)
 from panet_mmdet.utils import check_dataset_paths
 
@@ -38,8 +40,9 @@ def parse_args(argv=None):
         nargs='?',
         type=str,
         const='auto',
-        help='resume from this checkpoint; without a path, resume from the '
-        'latest checkpoint in the work dir')
+        help='resume from this checkpoint; without a path, from the newest '
+        'intact checkpoint in the work dir if there is one (else start as '
+        'a fresh run, from load_from if set)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -84,16 +87,17 @@ def build_cfg(args) -> Config:
                              'base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
 
-    if args.resume == 'auto':
-        # last_checkpoint's file; AtomicCheckpointHook makes that the newest
-        # intact checkpoint before mmengine reads it (as with mmdet's script)
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume checkpoint not found: '
-                                    f'{args.resume!r}')
-        cfg.resume = True
-        cfg.load_from = args.resume
+    if args.resume not in (None, 'auto') and not osp.isfile(args.resume):
+        raise FileNotFoundError(f'--resume checkpoint not found: '
+                                f'{args.resume!r}')
+    # --resume: the newest intact checkpoint of the work dir (which
+    # AtomicCheckpointHook keeps last_checkpoint naming), else a fresh start
+    # from load_from; a restarted run always continues where it stopped
+    resume, load_from = resume_plan(cfg.work_dir, args.resume,
+                                    cfg.get('load_from'),
+                                    restart_count() > 0)
+    if resume is not None:
+        cfg.resume, cfg.load_from = resume, load_from
     return cfg
 
 
@@ -117,6 +121,16 @@ def main(argv=None):
                            f'{fit_summary(runner.model, cfg.load_from)}')
     try:
         runner.train()
+    except TrainingStopped as stopped:
+        runner.logger.info(str(stopped))
+        leave_distributed()
+        exit_without_teardown(stopped.code)
+    except Exception:
+        if runner.world_size > 1:  # a collective failed? name who hung
+            runner.logger.error(
+                f'rank {runner.rank} failed; the ranks\' progress: '
+                f'{describe_ranks(runner.work_dir, runner.world_size)}')
+        raise
     finally:
         left_group = leave_distributed()
     return left_group

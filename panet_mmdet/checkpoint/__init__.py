@@ -10,11 +10,13 @@ from .allowlist import allow_mmengine_checkpoints
 from .atomic import write_atomically
 from .fit import (PARTIAL_FLAG, CheckpointMismatchError, check_checkpoint_fits,
                   checkpoint_state_dict, fit_summary)
-from .resume import checkpoint_is_intact, find_resumable_checkpoint
+from .resume import (checkpoint_is_intact, find_resumable_checkpoint,
+                     restart_count, resume_plan)
 
 __all__ = [
     'allow_mmengine_checkpoints', 'write_atomically',
     'CheckpointMismatchError', 'check_checkpoint_fits',
     'checkpoint_state_dict', 'fit_summary', 'PARTIAL_FLAG',
-    'checkpoint_is_intact', 'find_resumable_checkpoint'
+    'checkpoint_is_intact', 'find_resumable_checkpoint', 'restart_count',
+    'resume_plan'
 ]

@@ -52,3 +52,47 @@ def find_resumable_checkpoint(work_dir: str, log=print):
              if found else f'no intact checkpoint in {work_dir}: training '
              'starts afresh'))
     return found
+
+
+def restart_count(env=None) -> int:
+    """How often the launcher has restarted this run: torchrun's
+    ``TORCHELASTIC_RESTART_COUNT``, or Slurm's ``SLURM_RESTART_COUNT`` for
+    a requeued job; 0 for a first start."""
+    import os
+    env = os.environ if env is None else env
+    for key in ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT'):
+        value = env.get(key, '').strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 0
+
+
+def resume_plan(work_dir: str,
+                resume,
+                load_from=None,
+                restarted: bool = False):
+    """``(resume, load_from)`` for mmengine's Runner from ``--resume``.
+
+    Args:
+        work_dir: The run's work dir.
+        resume: None (no ``--resume``), ``'auto'`` (``--resume`` without a
+            path) or a checkpoint path.
+        load_from: The config's ``load_from`` (weights to start from).
+        restarted: The launcher restarted this run (:func:`restart_count`).
+
+    ``'auto'`` resumes from the work dir's newest intact checkpoint when
+    there is one and otherwise starts as a fresh run does (from
+    ``load_from`` when the config names one), so a launcher can pass
+    ``--resume`` to every start. A restarted run resumes from the work
+    dir's newest checkpoint even when ``--resume`` named a path (the path
+    is where the first start began). Returns ``(None, load_from)`` without
+    ``--resume`` on a first start: the config decides.
+    """
+    if resume is None and not restarted:
+        return None, load_from
+    found = find_resumable_checkpoint(work_dir, log=lambda msg: None)
+    if found is not None:
+        return True, None  # mmengine reads last_checkpoint (kept right)
+    if resume in (None, 'auto'):
+        return False, load_from
+    return True, resume

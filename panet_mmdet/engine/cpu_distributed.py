@@ -13,6 +13,20 @@ module replaces both:
   :class:`DeviceAgnosticDistributedDataParallel` drops it there. Select it
   yourself with ``model_wrapper_cfg = dict(
   type='DeviceAgnosticDistributedDataParallel')``.
+
+Two things it does for every distributed training start, CPU or GPU:
+
+- **the collective timeout** (:func:`collective_timeout_s`) is the config's
+  ``env_cfg.dist_cfg.timeout``, else ``DIST_TIMEOUT`` from the environment
+  (the launchers set it, 600 s unless told), else torch's default: a rank
+  that stops answering makes the others fail within it instead of torch's
+  30 minutes;
+- **a torchrun restart starts clean**: torchrun's workers share its store
+  across restarts, where the keys of the failed attempt's process group
+  stay; a restarted rank could read its dead peer's address from them
+  (seen here with gloo: ``connectFullMesh failed ... Connection refused``,
+  one restart wasted). :func:`init_process_group` prefixes the store with
+  the restart count (``TORCHELASTIC_RESTART_COUNT``).
 """
 import datetime
 import glob
@@ -127,25 +141,76 @@ def cuda_unusable_reason() -> Optional[str]:
     return 'torch.cuda.is_available() is False'
 
 
-def setup_cpu_distributed(cfg: Config,
-                          launcher: str = 'pytorch',
-                          timeout_s: int = 1800) -> bool:
-    """Prepare a distributed run (``launcher`` 'pytorch' or 'slurm') for
-    CPU-only machines.
+def collective_timeout_s(cfg: Config, env=None) -> Optional[float]:
+    """The collective timeout in seconds: ``env_cfg.dist_cfg.timeout`` of
+    the config, else ``DIST_TIMEOUT``, else None (torch's default).
 
-    Initialises the default process group with the gloo backend from
-    torchrun's environment variables (``RANK``, ``WORLD_SIZE``,
-    ``MASTER_ADDR``, ``MASTER_PORT``; for Slurm derived from ``srun``'s by
-    :func:`torchrun_env_from_slurm`), so that the Runner skips its own
-    ``init_dist``, and selects :class:`DeviceAgnosticDistributedDataParallel`
-    unless the config names a model wrapper itself.
+    Raises:
+        ValueError: a value that is not a positive number, naming where it
+            came from.
+    """
+    env = os.environ if env is None else env
+    value = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
+    where = 'env_cfg.dist_cfg.timeout'
+    if value is None and env.get('DIST_TIMEOUT', '').strip():
+        value, where = env['DIST_TIMEOUT'].strip(), 'DIST_TIMEOUT'
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.
+    if not seconds > 0:
+        raise ValueError(f'{where}: a positive number of seconds, got '
+                         f'{value!r}')
+    return seconds
+
+
+def init_process_group(backend: str, timeout_s: Optional[float]) -> None:
+    """``torch.distributed.init_process_group`` from torchrun's environment
+    with a store whose keys belong to this torchrun attempt (module
+    docstring) and the collective timeout ``timeout_s`` (None: torch's)."""
+    kwargs = {}
+    if timeout_s is not None:
+        kwargs['timeout'] = datetime.timedelta(seconds=timeout_s)
+    store, rank, world_size = next(dist.rendezvous('env://', **kwargs))
+    attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+    store = dist.PrefixStore(f'panet_mmdet/attempt_{attempt}', store)
+    dist.init_process_group(
+        backend, store=store, rank=rank, world_size=world_size, **kwargs)
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str = 'pytorch') -> bool:
+    """Prepare a distributed run (``launcher`` 'pytorch' or 'slurm').
+
+    On CPU-only machines, initialises the default process group with the
+    gloo backend from torchrun's environment variables (``RANK``,
+    ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``; for Slurm derived from
+    ``srun``'s by :func:`torchrun_env_from_slurm`), so that the Runner skips
+    its own ``init_dist``, and selects
+    :class:`DeviceAgnosticDistributedDataParallel` unless the config names a
+    model wrapper itself. With CUDA, mmengine initialises NCCL itself, except
+    under torchrun, where this does (``torch.cuda.set_device(LOCAL_RANK)``
+    first, as mmengine) with the per-attempt store. Either way the config's
+    ``env_cfg.dist_cfg.timeout`` is set to :func:`collective_timeout_s`.
 
     Returns:
         bool: True when it initialised a CPU process group, False when CUDA
-        is available (nothing to do: mmengine's own path works there).
+        is available.
     """
     check_choice('launcher', launcher, _LAUNCHERS)
+    timeout_s = collective_timeout_s(cfg)
+    if timeout_s is not None:
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg',
+                                                 {})['timeout'] = timeout_s
     if torch.cuda.is_available():
+        if ('TORCHELASTIC_RESTART_COUNT' in os.environ
+                and not dist.is_initialized()):
+            torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+            init_process_group(
+                cfg.get('env_cfg', {}).get('dist_cfg',
+                                           {}).get('backend', 'nccl'),
+                timeout_s)
         return False
     reason = cuda_unusable_reason()
     if reason is not None:
@@ -163,8 +228,7 @@ def setup_cpu_distributed(cfg: Config,
             f'--launcher {launcher} needs the torchrun environment; missing '
             f'{missing}. Start with tools/dist_train.sh or torchrun.')
     if not dist.is_initialized():
-        dist.init_process_group(
-            backend='gloo', timeout=datetime.timedelta(seconds=timeout_s))
+        init_process_group('gloo', timeout_s)
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg',
                                              {})['backend'] = 'gloo'
     if cfg.get('model_wrapper_cfg') is None:

@@ -28,6 +28,24 @@ seam of mmengine rather than a copy of its code:
   when there is none (training then starts afresh). Every train script gets
   this: ours and mmdet's ``tools/train.py --resume``.
 
+- **a resumed run must fit**: the checkpoint a run resumes from must fit
+  the model the config builds (:func:`panet_mmdet.checkpoint.
+  check_checkpoint_fits`); a run whose config changed stops with a
+  ``CheckpointMismatchError`` naming what differs instead of loading what
+  fits;
+- **a scheduler's stop signal loses no iteration**: on SIGTERM or SIGUSR1
+  (``stop_signals``; what Slurm sends before a preemption or the time
+  limit) the ranks agree on an iteration boundary
+  (:class:`panet_mmdet.engine.preemption.StopSignal`), the hook saves that
+  iteration, puts a Slurm job back in the queue (``requeue``) and raises
+  :class:`~panet_mmdet.engine.preemption.TrainingStopped`. Epoch-based
+  loops stop without a mid-epoch save (mmengine resumes them only at epoch
+  boundaries) and resume from the last epoch checkpoint;
+- **which rank hung**: every rank keeps a sign of life and its progress in
+  ``WORK_DIR/.ranks/`` (:mod:`panet_mmdet.engine.heartbeat`), which
+  ``tools/train.py`` reads back to name the rank that stopped answering
+  when a collective times out.
+
 At any moment the work dir holds the previous complete checkpoint or the
 new one. mmengine writes ``last_checkpoint`` itself, after the save; a kill
 in that write is repaired at the next resume. Leftover temporary files of a
@@ -45,14 +63,19 @@ import os.path as osp
 import re
 from typing import List
 
-from mmengine.dist import barrier, is_main_process
+from typing import Optional, Sequence
+
+from mmengine.dist import barrier, get_rank, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from ...checkpoint import (allow_mmengine_checkpoints,
+from ...checkpoint import (allow_mmengine_checkpoints, check_checkpoint_fits,
                            find_resumable_checkpoint, write_atomically)
 from ...checkpoint.atomic import TMP_SUFFIX
+from ..heartbeat import COMPUTING, LOADING, RankHeartbeat
+from ..preemption import (DEFAULT_SIGNALS, StopSignal, TrainingStopped,
+                          requeue_slurm_job)
 
 ATOMIC_BACKEND = 'panet_atomic_local'
 
@@ -74,9 +97,23 @@ class AtomicCheckpointHook(CheckpointHook):
 
     Takes every ``CheckpointHook`` argument; file names, ``last_checkpoint``
     and ``max_keep_ckpts`` behave as in mmengine once a save has finished.
+
+    Args:
+        stop_signals (Sequence[str]): The signals that stop training after
+            a checkpoint of the current iteration: any of 'SIGTERM',
+            'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGHUP'; ``()`` leaves every
+            signal's default. Default: ('SIGTERM', 'SIGUSR1').
+        requeue (bool): After a stop signal in a Slurm job, requeue the job
+            (``scontrol requeue``; the job must be requeueable). Default:
+            True.
     """
 
-    def __init__(self, *args, max_keep_ckpts: int = -1, **kwargs) -> None:
+    def __init__(self,
+                 *args,
+                 max_keep_ckpts: int = -1,
+                 stop_signals: Sequence[str] = DEFAULT_SIGNALS,
+                 requeue: bool = True,
+                 **kwargs) -> None:
         out_dir = kwargs.get('out_dir')
         self.local = (
             kwargs.get('backend_args') is None
@@ -89,6 +126,14 @@ class AtomicCheckpointHook(CheckpointHook):
             max_keep_ckpts = -1
         super().__init__(*args, max_keep_ckpts=max_keep_ckpts, **kwargs)
         self._pruned_after = None  # the save old checkpoints were removed for
+        self.requeue = requeue
+        # installed now, before the DataLoader workers are forked (they
+        # inherit the handlers and ignore the signals); armed in training
+        self.stop_signal: Optional[StopSignal] = (
+            StopSignal(stop_signals) if stop_signals else None)
+        self._decided_at = None  # the iteration the ranks last agreed on
+        self._stop = None  # the signal they agreed to stop for
+        self.heartbeat: Optional[RankHeartbeat] = None
 
     def before_run(self, runner) -> None:
         super().before_run(runner)
@@ -100,6 +145,28 @@ class AtomicCheckpointHook(CheckpointHook):
             if is_main_process():
                 self._repair_pointer(runner)
             barrier()  # the other ranks read the pointer after this
+        if cfg.get('resume'):
+            self._check_resume_fits(runner, cfg)
+        self.heartbeat = RankHeartbeat(runner.work_dir, get_rank())
+
+    @staticmethod
+    def _check_resume_fits(runner, cfg) -> None:
+        """Refuse to resume from a checkpoint the model does not fit (a run
+        whose config changed), before mmengine loads what fits."""
+        path = cfg.get('load_from')
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        if path is None and osp.isfile(pointer):
+            with open(pointer) as f:
+                path = f.read().strip()
+        if not path or '://' in path or not osp.isfile(path):
+            return  # nothing to resume from (mmengine starts afresh)
+        check_checkpoint_fits(
+            runner.model,
+            path,
+            name=f'the checkpoint to resume from ({path})',
+            config='this config (has it changed since that checkpoint was '
+            'saved? resume with the config that saved it, or train in '
+            'another --work-dir)')
 
     @staticmethod
     def _repair_pointer(runner) -> None:
@@ -117,10 +184,71 @@ class AtomicCheckpointHook(CheckpointHook):
             for leftover in glob.glob(
                     osp.join(self.out_dir, '.*' + TMP_SUFFIX)):
                 os.remove(leftover)
+        if self.stop_signal is not None:
+            self.stop_signal.armed = True
+        if self.heartbeat is not None:
+            self.heartbeat.update(runner.iter, LOADING)
+            self.heartbeat.start()
+
+    def before_train_iter(self, runner, *args, **kwargs) -> None:
+        super().before_train_iter(runner, *args, **kwargs)
+        if self.heartbeat is not None:  # the batch is loaded
+            self.heartbeat.update(runner.iter, COMPUTING)
+
+    def saves_this_iter(self, runner) -> bool:
+        """Whether this iteration ends with a checkpoint: periodic, last,
+        or a stop signal the ranks agreed on. A collective the first time
+        it is called after an iteration (every rank calls it at the same
+        point: :class:`RandomStateCheckpointHook` before the save, this
+        hook's ``after_train_iter`` otherwise)."""
+        if self._decided_at != runner.iter:
+            self._decided_at = runner.iter
+            self._stop = (
+                self.stop_signal.agreed()
+                if self.stop_signal is not None else None)
+        if self.by_epoch:
+            return False
+        return (self._stop is not None or self.every_n_train_iters(
+            runner, self.interval, self.save_begin)
+                or (self.save_last and self.is_last_train_iter(runner)))
 
     def after_train_iter(self, runner, *args, **kwargs) -> None:
+        self.saves_this_iter(runner)  # the ranks agree on stopping first
         super().after_train_iter(runner, *args, **kwargs)
+        step = runner.iter + 1
+        if self._stop is not None and not self.by_epoch and (
+                self.last_ckpt is None
+                or self.last_ckpt != self._path_of(step)):
+            runner.logger.info(
+                f'Saving checkpoint at {step} iterations (stop signal)')
+            self._save_checkpoint(runner)
         self._remove_old(runner)
+        if self.heartbeat is not None:
+            self.heartbeat.update(step, LOADING)
+        if self._stop is not None:
+            self._stop_training(runner, step)
+
+    def _path_of(self, step: int) -> str:
+        return self.file_backend.join_path(self.out_dir,
+                                           self.filename_tmpl.format(step))
+
+    def _stop_training(self, runner, step: int) -> None:
+        barrier()  # the checkpoint is complete before anyone leaves
+        name = {v: k for k, v in self.stop_signal.numbers.items()
+                }.get(self._stop, str(self._stop))
+        if self.by_epoch:
+            runner.logger.warning(
+                f'{name}: stopping after iteration {step} without a '
+                'checkpoint of it (epoch-based loop: mmengine resumes only '
+                'at epoch boundaries); the run resumes from '
+                f'{self.last_ckpt or "the start"}. An iteration-based '
+                'schedule (IterBasedTrainLoop) loses nothing.')
+        else:
+            runner.logger.info(f'{name}: stopped after iteration {step}, '
+                               f'saved as {self.last_ckpt}')
+        if self.requeue and is_main_process():
+            requeue_slurm_job(runner.logger.info)
+        raise TrainingStopped(self._stop, step, self.last_ckpt or '')
 
     def after_train_epoch(self, runner) -> None:
         super().after_train_epoch(runner)
@@ -129,6 +257,10 @@ class AtomicCheckpointHook(CheckpointHook):
     def after_train(self, runner) -> None:
         super().after_train(runner)
         self._remove_old(runner)
+        if self.stop_signal is not None:
+            self.stop_signal.armed = False
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
 
     def stale_checkpoints(self, runner) -> List[str]:
         """The periodic checkpoints beyond the newest ``max_keep_ckpts``, by

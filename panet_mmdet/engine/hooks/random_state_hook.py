@@ -9,6 +9,14 @@ With this hook in ``custom_hooks``, a run resumed from iteration k repeats
 the uninterrupted run exactly on CPU (given deterministic data loading:
 ``num_workers=0`` or no random transforms in the workers).
 
+In a distributed run only rank 0 writes the checkpoint, but every rank
+draws its own random numbers (its RoI samples): before each save (asked of
+``AtomicCheckpointHook.saves_this_iter``, or mmengine's schedule for another
+checkpoint hook) the ranks' states are gathered, the checkpoint holds one
+per rank, and on resume each rank restores its own. Resumed with another
+number of ranks, each rank takes rank 0's states and the difference is
+logged.
+
 Like ``AtomicCheckpointHook``, it allow-lists mmengine's checkpoint contents
 (numpy's random state included) for ``torch.load(weights_only=True)`` when
 the run starts, before mmengine resumes.
@@ -17,37 +25,92 @@ import random
 
 import numpy as np
 import torch
-from mmengine.hooks import Hook
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.registry import HOOKS
 
 from ...checkpoint import allow_mmengine_checkpoints
 
 _KEY = 'random_states'
+_PER_RANK = 'random_states_per_rank'
+
+
+def _states() -> dict:
+    states = dict(
+        python=random.getstate(),
+        numpy=np.random.get_state(),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
 
 
 @HOOKS.register_module()
 class RandomStateCheckpointHook(Hook):
-    """Store python/numpy/torch(/cuda) RNG states in every checkpoint."""
+    """Store python/numpy/torch(/cuda) RNG states, one set per rank, in
+    every checkpoint."""
 
-    priority = 'VERY_LOW'
+    # before the checkpoint hook (VERY_LOW) in after_train_iter/epoch: the
+    # ranks' states are gathered there, the save comes after
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._gathered = None  # every rank's states, for the next save
 
     def before_run(self, runner) -> None:
         allow_mmengine_checkpoints()  # before Runner.load_or_resume
 
+    @staticmethod
+    def _checkpoint_hook(runner):
+        return next(
+            (h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
+
+    def after_train_iter(self, runner, *args, **kwargs) -> None:
+        hook = self._checkpoint_hook(runner)
+        if hook is None or hook.by_epoch:
+            return
+        if hasattr(hook, 'saves_this_iter'):
+            saves = hook.saves_this_iter(runner)
+        else:  # mmengine's schedule
+            saves = hook.every_n_train_iters(
+                runner, hook.interval, hook.save_begin) or (
+                    hook.save_last and hook.is_last_train_iter(runner))
+        self._gather(saves)
+
+    def after_train_epoch(self, runner) -> None:
+        hook = self._checkpoint_hook(runner)
+        if hook is not None and hook.by_epoch:
+            self._gather(
+                hook.every_n_epochs(runner, hook.interval, hook.save_begin)
+                or (hook.save_last and hook.is_last_train_epoch(runner)))
+
+    def _gather(self, saves: bool) -> None:
+        """Every rank's states, gathered when a save follows (a collective:
+        every rank decides alike)."""
+        self._gathered = None
+        if saves and get_world_size() > 1:
+            self._gathered = all_gather_object(_states())
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = dict(
-            python=random.getstate(),
-            numpy=np.random.get_state(),
-            torch=torch.get_rng_state())
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            states['cuda'] = torch.cuda.get_rng_state_all()
-        checkpoint[_KEY] = states
+        checkpoint[_KEY] = _states()
+        if self._gathered is not None:
+            checkpoint[_PER_RANK] = self._gathered
+            self._gathered = None
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # Only on resume: loading weights with load_from must not touch RNGs.
         states = checkpoint.get(_KEY)
         if states is None or not runner._resume:
             return
+        per_rank = checkpoint.get(_PER_RANK)
+        world, rank = get_world_size(), get_rank()
+        if per_rank is not None and len(per_rank) == world:
+            states = per_rank[rank]
+        elif world > 1 or per_rank is not None:
+            runner.logger.warning(
+                f'random states of {len(per_rank or [states])} rank(s) in '
+                f'the checkpoint, {world} now: every rank restores rank '
+                "0's; the run will not repeat an uninterrupted one exactly")
         random.setstate(states['python'])
         np.random.set_state(states['numpy'])
         # mmengine maps a resumed checkpoint to the run's device: torch

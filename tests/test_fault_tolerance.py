@@ -1,0 +1,247 @@
+"""Training that survives faults, end to end with the launchers: two gloo
+processes under tools/dist_train.sh, on the CPU.
+
+- a rank SIGKILLed at random moments, several times: torchrun restarts the
+  workers, each start resumes from the newest checkpoint;
+- a rank SIGSTOPped: the other fails after DIST_TIMEOUT, names the rank
+  that stopped answering, torchrun restarts both;
+- a rank sent SIGTERM (a scheduler's stop signal): it agrees with the other
+  on an iteration boundary, both save it and stop, torchrun restarts them,
+  nothing is repeated.
+
+Each run ends with weights bit-identical to an uninterrupted run of the same
+seed (2 processes, same config), and each test checks what the faults cost
+(iterations trained again). tests/test_slurm_preemption.py does the same on
+Slurm (preemption signal, requeue).
+"""
+import glob
+import json
+import os
+import os.path as osp
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, TINY_CONFIG, data_options
+
+pytestmark = pytest.mark.slow
+ITERS = 12
+INTERVAL = 2  # checkpoint every INTERVAL iterations
+ITER_RE = re.compile(r'Iter\(train\) \[ *(\d+)/\d+\]')
+
+
+def train_args(work, data_root, interval=INTERVAL):
+    return [
+        '--work-dir',
+        str(work), '--cfg-options', *data_options(data_root),
+        f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=1000',
+        f'default_hooks.checkpoint.interval={interval}'
+    ]
+
+
+def env(**extra):
+    out = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    out.update(extra)
+    return out
+
+
+def start(work, data_root, port, interval=INTERVAL, **extra_env):
+    """tools/dist_train.sh with 2 processes; its output goes to
+    WORK.out (a pipe nobody reads would block it)."""
+    os.makedirs(work, exist_ok=True)
+    proc = subprocess.Popen(
+        ['tools/dist_train.sh', TINY_CONFIG, '2',
+         *train_args(work, data_root, interval)],
+        cwd=ROOT,
+        env=env(PORT=str(port), **extra_env),
+        stdout=open(f'{work}.out', 'w'),
+        stderr=subprocess.STDOUT,
+        start_new_session=True)
+    proc.out = f'{work}.out'
+    return proc
+
+
+def output(proc):
+    with open(proc.out, errors='replace') as f:
+        return f.read()
+
+
+def finish(proc, timeout=420):
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f'the run did not finish in {timeout} s:\n'
+                    f'{output(proc)[-4000:]}')
+    out = output(proc)
+    assert proc.returncode == 0, out[-6000:]
+    return out
+
+
+def progress(work, rank=0):
+    """The iterations rank RANK has finished, as its heartbeat (.ranks/)
+    last wrote (once a second)."""
+    try:
+        with open(osp.join(work, '.ranks', f'rank{rank}')) as f:
+            return json.load(f)['done']
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_for(work, iteration, proc, timeout=240):
+    deadline = time.time() + timeout
+    while progress(work) < iteration:
+        assert proc.poll() is None, output(proc)[-4000:]
+        assert time.time() < deadline, f'no iteration {iteration} in time'
+        time.sleep(0.2)
+
+
+def workers(proc):
+    """{rank: pid} of torchrun's current workers."""
+    out = subprocess.run(['pgrep', '-P', str(proc.pid)],
+                         capture_output=True,
+                         text=True).stdout.split()
+    ranks = {}
+    for pid in out:
+        try:
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                environ = dict(
+                    kv.split(b'=', 1) for kv in f.read().split(b'\0')
+                    if b'=' in kv)
+            ranks[int(environ[b'RANK'])] = int(pid)
+        except (OSError, KeyError, ValueError):
+            pass
+    return ranks
+
+
+def wait_for_workers(proc, timeout=120):
+    deadline = time.time() + timeout
+    while len(found := workers(proc)) < 2:
+        assert time.time() < deadline, 'torchrun started no workers'
+        time.sleep(0.2)
+    return found
+
+
+def trained_iterations(work):
+    """Every iteration rank 0 logged, over all starts, in order."""
+    its = []
+    for log in sorted(glob.glob(osp.join(work, '*', '*.log'))):
+        its += [int(m) for m in ITER_RE.findall(open(log).read())]
+    return its
+
+
+def weights(work):
+    from panet_mmdet.checkpoint import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()
+    return torch.load(
+        osp.join(work, f'iter_{ITERS}.pth'), map_location='cpu')['state_dict']
+
+
+def assert_same_weights(work, reference):
+    got = weights(work)
+    assert got.keys() == reference.keys()
+    different = [k for k in got if not torch.equal(got[k], reference[k])]
+    assert not different, f'{len(different)} tensors differ: {different[:5]}'
+
+
+@pytest.fixture(scope='module')
+def reference(tiny_data, tmp_path_factory):
+    """The uninterrupted 2-process run: its final weights."""
+    work = tmp_path_factory.mktemp('uninterrupted')
+    out = finish(start(work, tiny_data, 29551))
+    assert trained_iterations(work) == list(range(1, ITERS + 1)), out[-3000:]
+    return weights(work)
+
+
+def test_killed_ranks_restart_and_resume_bit_identical(reference, tiny_data,
+                                                       tmp_path):
+    """Three SIGKILLs of a random rank at random moments (a checkpoint every
+    2 iterations): torchrun restarts both ranks each time, each start
+    resumes from the newest checkpoint, nobody adds --resume. Each kill
+    costs at most the iterations since the last checkpoint."""
+    rng = random.Random(0)
+    work = tmp_path / 'killed'
+    proc = start(work, tiny_data, 29552)
+    kills = []
+    for target in (2, 5, 8):
+        wait_for(work, target, proc)
+        time.sleep(rng.uniform(0, 0.6))
+        rank, pid = rng.choice(sorted(wait_for_workers(proc).items()))
+        os.kill(pid, signal.SIGKILL)
+        kills.append(rank)
+        while pid in workers(proc).values():
+            time.sleep(0.1)
+    out = finish(proc)
+    assert out.count('Auto resumed from the latest checkpoint') >= 3, \
+        out[-3000:]
+    its = trained_iterations(work)
+    repeated = len(its) - ITERS
+    print(f'killed ranks {kills}; iterations trained {len(its)} for '
+          f'{ITERS}: {repeated} again')
+    assert its[-1] == ITERS and repeated <= 3 * INTERVAL, its
+    assert_same_weights(work, reference)
+
+
+def test_a_stopped_rank_fails_the_group_in_bounded_time(
+        reference, tiny_data, tmp_path):
+    """Rank 1 SIGSTOPped: rank 0 fails at its next collective after
+    DIST_TIMEOUT (15 s here), names rank 1, and torchrun restarts the
+    group (SIGKILLing the stopped rank after its 30 s grace); the run
+    resumes and ends as the uninterrupted one."""
+    work = tmp_path / 'stopped'
+    proc = start(work, tiny_data, 29553, DIST_TIMEOUT='15')
+    wait_for(work, 5, proc)
+    stopped = wait_for_workers(proc)[1]
+    since = time.time()
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        while stopped in workers(proc).values():
+            assert time.time() - since < 120, 'the stopped rank stayed'
+            time.sleep(0.5)
+        took = time.time() - since
+    finally:
+        try:
+            os.kill(stopped, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    out = finish(proc)
+    named = re.search(r'rank 1 stopped answering: no sign of life for '
+                      r'(\d+) s', out)
+    assert named and int(named.group(1)) >= 15, out[-5000:]
+    assert 'rank 0 stopped answering' not in out
+    print(f'the stopped rank was replaced after {took:.0f} s')
+    assert took < 15 + 30 + 30  # timeout + torchrun's grace + slack
+    its = trained_iterations(work)
+    assert its[-1] == ITERS and len(its) - ITERS <= INTERVAL, its
+    assert_same_weights(work, reference)
+
+
+def test_a_stop_signal_saves_the_iteration_and_repeats_nothing(
+        reference, tiny_data, tmp_path):
+    """SIGTERM to one rank (what a scheduler sends before it stops a job):
+    both ranks stop after the same iteration, save it, exit with 128+15;
+    torchrun restarts them and no iteration is trained twice, although the
+    periodic checkpoint comes only every 5 iterations."""
+    work = tmp_path / 'signalled'
+    proc = start(work, tiny_data, 29554, interval=5)
+    wait_for(work, 3, proc)
+    os.kill(wait_for_workers(proc)[1], signal.SIGTERM)
+    out = finish(proc)
+    [step] = {int(s) for s in re.findall(r'SIGTERM: stopped after iteration '
+                                         r'(\d+)', out)}
+    assert step % 5 != 0 and osp.isfile(work / f'iter_{step}.pth'), step
+    assert 'exitcode: 143' in out, out[-4000:]
+    its = trained_iterations(work)
+    assert its == list(range(1, ITERS + 1)), its
+    assert_same_weights(work, reference)
