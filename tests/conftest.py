@@ -12,7 +12,11 @@ TINY_CONFIG = osp.join(ROOT, 'tests', 'configs',
 
 # Files whose tests share a Slurm partition: one xdist worker runs them all
 # (a job from another worker would make the partition look busy).
-SERIAL_GROUPS = {'test_cluster.py': 'slurm', 'test_clean_exit.py': 'slurm'}
+SERIAL_GROUPS = {
+    'test_cluster.py': 'slurm',
+    'test_clean_exit.py': 'slurm',
+    'test_fault_tolerance.py': 'slurm'
+}
 
 # The groups that take longest, longest first (seconds of one worker in
 # `make test PYTEST_ARGS=--durations=0` on a 2-core machine; an estimate:

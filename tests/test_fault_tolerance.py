@@ -9,10 +9,17 @@ processes under tools/dist_train.sh, on the CPU.
   on an iteration boundary, both save it and stop, torchrun restarts them,
   nothing is repeated.
 
+and on a real Slurm (the one-machine cluster that .ci/run starts:
+tools/dev/local_slurm.sh), a requeueable batch job of tools/slurm_train.sh
+with 2 tasks gets its stop signal twice, once as `sbatch
+--signal=B:USR1@N` delivers it (to the batch shell only, which passes it
+on) and once as a preemption does (SIGTERM to the tasks): each time the
+ranks save the current iteration and the job requeues itself; nobody
+resubmits.
+
 Each run ends with weights bit-identical to an uninterrupted run of the same
 seed (2 processes, same config), and each test checks what the faults cost
-(iterations trained again). tests/test_slurm_preemption.py does the same on
-Slurm (preemption signal, requeue).
+(iterations trained again).
 """
 import glob
 import json
@@ -29,6 +36,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_CONFIG, data_options
+from test_cluster import PARTITION, _slurm_ready
 
 pytestmark = pytest.mark.slow
 ITERS = 12
@@ -166,18 +174,18 @@ def reference(tiny_data, tmp_path_factory):
 
 def test_killed_ranks_restart_and_resume_bit_identical(reference, tiny_data,
                                                        tmp_path):
-    """Three SIGKILLs of a random rank at random moments (a checkpoint every
-    2 iterations): torchrun restarts both ranks each time, each start
+    """Three SIGKILLs, of rank 1, 0, 1, at random moments (a checkpoint
+    every 2 iterations): torchrun restarts both ranks each time, each start
     resumes from the newest checkpoint, nobody adds --resume. Each kill
     costs at most the iterations since the last checkpoint."""
     rng = random.Random(0)
     work = tmp_path / 'killed'
     proc = start(work, tiny_data, 29552)
     kills = []
-    for target in (2, 5, 8):
+    for target, rank in ((2, 1), (5, 0), (8, 1)):
         wait_for(work, target, proc)
         time.sleep(rng.uniform(0, 0.6))
-        rank, pid = rng.choice(sorted(wait_for_workers(proc).items()))
+        pid = wait_for_workers(proc)[rank]
         os.kill(pid, signal.SIGKILL)
         kills.append(rank)
         while pid in workers(proc).values():
@@ -244,4 +252,102 @@ def test_a_stop_signal_saves_the_iteration_and_repeats_nothing(
     assert 'exitcode: 143' in out, out[-4000:]
     its = trained_iterations(work)
     assert its == list(range(1, ITERS + 1)), its
+    assert_same_weights(work, reference)
+
+
+def job_state(job):
+    out = subprocess.run(['scontrol', 'show', 'job', job],
+                         capture_output=True,
+                         text=True).stdout
+    fields = dict(
+        kv.split('=', 1) for kv in out.split() if '=' in kv)
+    return fields.get('JobState', 'GONE'), int(fields.get('Restarts', 0))
+
+
+def requeued(job, times):
+    """True once the job has been requeued TIMES times and waits in the
+    queue; Slurm (22.05) holds a requeued job for 121 s before it may
+    start again: the test lets it start at once."""
+    state, restarts = job_state(job)
+    if restarts < times or state != 'PENDING':
+        return state == 'RUNNING' and restarts >= times
+    subprocess.run(['scontrol', 'update', f'JobId={job}', 'StartTime=now'],
+                   capture_output=True)
+    return True
+
+
+def wait_until(what, check, timeout=300):
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.time() < deadline, f'timed out waiting for {what}'
+        time.sleep(0.5)
+
+
+@pytest.mark.slurm
+def test_slurm_job_preempted_twice_requeues_and_resumes_bit_identical(
+        reference, tiny_data, tmp_path):
+    reason = _slurm_ready()
+    if reason:
+        if os.environ.get('PANET_REQUIRE_SLURM') == '1':
+            pytest.fail(reason)
+        pytest.skip(reason)
+    work = tmp_path / 'preempted'
+    log = tmp_path / 'job.out'
+    env = dict(
+        os.environ,
+        GRES='',
+        GPUS='2',
+        GPUS_PER_NODE='2',
+        CPUS_PER_TASK='1',
+        MASTER_PORT='29556',
+        OMP_NUM_THREADS='1',
+        PYTHON=sys.executable)
+    submit = subprocess.run([
+        'sbatch', '--parsable', '--requeue', '--open-mode=append',
+        f'--output={log}', '-p', PARTITION, '--ntasks=2',
+        '--cpus-per-task=1', 'tools/slurm_train.sh', PARTITION, 'preempt',
+        TINY_CONFIG,
+        str(work), '--cfg-options', *data_options(tiny_data),
+        f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=1000',
+        'default_hooks.checkpoint.interval=5'
+    ],
+                            cwd=ROOT,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            check=True)
+    job = submit.stdout.strip().split(';')[0]
+    try:
+        # 1: USR1 to the batch shell only (--signal=B:USR1@N)
+        wait_until('iteration 3', lambda: progress(work) >= 3)
+        subprocess.run(['scancel', '--batch', '--signal=USR1', job],
+                       check=True)
+        wait_until('the first requeue', lambda: requeued(job, 1))
+        # 2: SIGTERM to the tasks, as before a preemption
+        wait_until('iteration 8 after the requeue',
+                   lambda: progress(work) >= 8 and job_state(job)[0] ==
+                   'RUNNING')
+        subprocess.run(['scancel', '--signal=TERM', job], check=True)
+        wait_until('the second requeue', lambda: requeued(job, 2))
+        state = wait_until(
+            'the end of the job',
+            lambda: job_state(job)[0]
+            if job_state(job)[0] in ('COMPLETED', 'FAILED', 'CANCELLED',
+                                     'TIMEOUT', 'GONE') else None,
+            timeout=400)
+    finally:
+        subprocess.run(['scancel', job], capture_output=True)
+    out = log.read_text(errors='replace')
+    assert state == 'COMPLETED', out[-5000:]
+    stops = [(name, int(step)) for name, step in re.findall(
+        r'(SIGUSR1|SIGTERM): stopped after iteration (\d+)', out)]
+    assert [name for name, _ in stops] == ['SIGUSR1', 'SIGTERM'], out[-5000:]
+    assert out.count('requeue: Slurm job') == 2, out[-5000:]
+    for _, step in stops:
+        assert f'resumed epoch: 0, iter: {step}' in out
+    its = trained_iterations(work)
+    assert its == list(range(1, ITERS + 1)), its  # nothing trained twice
     assert_same_weights(work, reference)
