@@ -24,9 +24,9 @@ SERIAL_GROUPS = {
 # collection, one at a time to whichever worker has run out of work, so
 # these start first and the many short files fill the workers up at the
 # end. A group not named here keeps its place after them.
-LONGEST_FIRST = ('test_run_ablation.py', 'test_crash_safety.py',
+LONGEST_FIRST = ('slurm', 'test_run_ablation.py', 'test_crash_safety.py',
                  'test_deployment.py', 'test_official_parity.py',
-                 'test_scripts.py', 'test_deployment_official.py', 'slurm',
+                 'test_scripts.py', 'test_deployment_official.py',
                  'test_configs.py')
 
 

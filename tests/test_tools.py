@@ -22,12 +22,13 @@ def _load(path):
     return torch.load(path, map_location='cpu')
 
 
-def _train(work_dir, data_root, *extra, max_iters=4):
+def _train(work_dir, data_root, *extra, max_iters=4, check=True):
     return run_tool([
         'tools/train.py', TINY_CONFIG, '--work-dir',
         str(work_dir), '--cfg-options', *data_options(data_root),
         f'train_cfg.max_iters={max_iters}', *extra
-    ])
+    ],
+                    check=check)
 
 
 @pytest.fixture(scope='module')
@@ -91,6 +92,30 @@ def test_resume_continues_exactly(full_run, tiny_data, tmp_path):
         json.loads(line)['iter'] for line in open(log) if '"loss"' in line
     ]
     assert iters == [3, 4]
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(full_run, tiny_data,
+                                                       tmp_path):
+    """A run whose config changed since its checkpoint (here: 5 classes
+    instead of the demo's) stops before training, naming what differs,
+    instead of resuming with the tensors that fit."""
+    work, _ = full_run
+    changed = tmp_path / 'changed'
+    changed.mkdir()
+    import shutil
+    shutil.copy(osp.join(work, 'iter_4.pth'), changed / 'iter_4.pth')
+    proc = _train(
+        changed,
+        tiny_data,
+        'model.roi_head.bbox_head.num_classes=5',
+        'model.roi_head.mask_head.num_classes=5',
+        '--resume',
+        check=False)
+    assert proc.returncode != 0
+    assert (f"the checkpoint to resume from ({changed / 'iter_4.pth'}) does "
+            'not fit the model of this config (has it changed') in proc.stderr
+    assert 'roi_head.bbox_head.fc_cls' in proc.stderr
+    assert not glob.glob(str(changed / '*' / 'vis_data' / 'scalars.json'))
 
 
 def test_resume_without_a_checkpoint_is_named(tiny_data, tmp_path):

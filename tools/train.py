@@ -14,8 +14,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import panet_mmdet  # noqa: F401  (registers the modules)
-from panet_mmdet.checkpoint import (allow_mmengine_checkpoints,
-                                    restart_count, resume_plan)
+from panet_mmdet.checkpoint import (allow_mmengine_checkpoints, restart_count,
+                                    resume_plan)
 from panet_mmdet.engine import (TrainingStopped, describe_ranks,
                                 exit_without_teardown, leave_distributed,
                                 setup_cpu_distributed)

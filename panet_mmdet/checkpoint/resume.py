@@ -90,6 +90,8 @@ def resume_plan(work_dir: str,
     """
     if resume is None and not restarted:
         return None, load_from
+    if resume not in (None, 'auto') and not restarted:
+        return True, resume
     found = find_resumable_checkpoint(work_dir, log=lambda msg: None)
     if found is not None:
         return True, None  # mmengine reads last_checkpoint (kept right)

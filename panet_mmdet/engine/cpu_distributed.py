@@ -26,7 +26,8 @@ Two things it does for every distributed training start, CPU or GPU:
   stay; a restarted rank could read its dead peer's address from them
   (seen here with gloo: ``connectFullMesh failed ... Connection refused``,
   one restart wasted). :func:`init_process_group` prefixes the store with
-  the restart count (``TORCHELASTIC_RESTART_COUNT``).
+  the restart count (``TORCHELASTIC_RESTART_COUNT``) when one torchrun
+  agent runs all workers (``GROUP_WORLD_SIZE`` 1).
 """
 import datetime
 import glob
@@ -174,8 +175,11 @@ def init_process_group(backend: str, timeout_s: Optional[float]) -> None:
     if timeout_s is not None:
         kwargs['timeout'] = datetime.timedelta(seconds=timeout_s)
     store, rank, world_size = next(dist.rendezvous('env://', **kwargs))
-    attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
-    store = dist.PrefixStore(f'panet_mmdet/attempt_{attempt}', store)
+    if os.environ.get('GROUP_WORLD_SIZE', '1') == '1':
+        # one torchrun agent: every worker sees the same restart count (with
+        # several, a replaced agent counts from 0 again)
+        attempt = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+        store = dist.PrefixStore(f'panet_mmdet/attempt_{attempt}', store)
     dist.init_process_group(
         backend, store=store, rank=rank, world_size=world_size, **kwargs)
 

@@ -118,8 +118,8 @@ def describe_ranks(work_dir: str,
         return f'no rank progress recorded in {osp.join(work_dir, FOLDER)}'
     seen = {r['rank'] for r in records}
     lines = []
-    missing = ([r for r in range(world_size) if r not in seen]
-               if world_size else [])
+    missing = ([r for r in range(world_size)
+                if r not in seen] if world_size else [])
     if missing:
         lines.append(f'rank(s) {missing} never started training')
     newest = max(r['time'] for r in records)

@@ -79,7 +79,14 @@ class StopSignal:
         self.installed = threading.current_thread() is threading.main_thread()
         if self.installed:
             for num in self.numbers.values():
-                self._previous[num] = signal.signal(num, self._handle)
+                previous = signal.signal(num, self._handle)
+                # another runner's handler (a notebook, a crashed run that
+                # stayed armed) is replaced, not chained: its original is
+                # what a signal outside training falls back to
+                owner = getattr(previous, '__self__', None)
+                if isinstance(owner, StopSignal):
+                    previous = owner._previous.get(num, signal.SIG_DFL)
+                self._previous[num] = previous
 
     def _handle(self, signum, frame) -> None:
         if os.getpid() != self._pid:

@@ -61,9 +61,7 @@ import glob
 import os
 import os.path as osp
 import re
-from typing import List
-
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from mmengine.dist import barrier, get_rank, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
@@ -234,8 +232,10 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _stop_training(self, runner, step: int) -> None:
         barrier()  # the checkpoint is complete before anyone leaves
-        name = {v: k for k, v in self.stop_signal.numbers.items()
-                }.get(self._stop, str(self._stop))
+        name = {
+            v: k
+            for k, v in self.stop_signal.numbers.items()
+        }.get(self._stop, str(self._stop))
         if self.by_epoch:
             runner.logger.warning(
                 f'{name}: stopping after iteration {step} without a '

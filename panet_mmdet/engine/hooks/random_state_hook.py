@@ -62,8 +62,8 @@ class RandomStateCheckpointHook(Hook):
 
     @staticmethod
     def _checkpoint_hook(runner):
-        return next(
-            (h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
+        return next((h for h in runner.hooks if isinstance(h, CheckpointHook)),
+                    None)
 
     def after_train_iter(self, runner, *args, **kwargs) -> None:
         hook = self._checkpoint_hook(runner)
@@ -73,8 +73,9 @@ class RandomStateCheckpointHook(Hook):
             saves = hook.saves_this_iter(runner)
         else:  # mmengine's schedule
             saves = hook.every_n_train_iters(
-                runner, hook.interval, hook.save_begin) or (
-                    hook.save_last and hook.is_last_train_iter(runner))
+                runner, hook.interval,
+                hook.save_begin) or (hook.save_last
+                                     and hook.is_last_train_iter(runner))
         self._gather(saves)
 
     def after_train_epoch(self, runner) -> None:
