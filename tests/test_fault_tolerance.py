@@ -273,6 +273,54 @@ def job_state(job):
     return fields.get('JobState', 'GONE'), int(fields.get('Restarts', 0))
 
 
+def test_a_lost_node_started_again_rejoins_and_the_run_resumes(
+        reference, tiny_data, tmp_path):
+    """NNODES=2 on one machine (one process per "node", one shared work
+    dir): node 1 is SIGKILLed whole (its torchrun agent and worker) and
+    started again with the same command. Node 0's worker fails, its agent
+    waits in a new rendezvous round, the new node 1 joins, both resume from
+    the newest checkpoint; the run ends as the uninterrupted one."""
+    work = tmp_path / 'two_nodes'
+    os.makedirs(work)
+
+    def node(rank, attempt):
+        return subprocess.Popen([
+            'tools/dist_train.sh', TINY_CONFIG, '1',
+            *train_args(work, tiny_data)
+        ],
+                                cwd=ROOT,
+                                env=env(
+                                    NNODES='2',
+                                    NODE_RANK=str(rank),
+                                    PORT='29555',
+                                    MASTER_ADDR='127.0.0.1'),
+                                stdout=open(f'{work}.node{rank}.{attempt}.out',
+                                            'w'),
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    node0 = node(0, 0)
+    time.sleep(3)  # node 0 first: it hosts the rendezvous, rank 0
+    node1 = node(1, 0)
+    node0.out = f'{work}.node0.0.out'
+    wait_for(work, 4, node0)
+    # the whole node: its agent and its worker (torchrun starts workers in
+    # sessions of their own)
+    for pid in [node1.pid, *workers(node1).values()]:
+        os.kill(pid, signal.SIGKILL)
+    node1.wait()
+    time.sleep(2)
+    node1 = node(1, 1)
+    node1.out = f'{work}.node1.1.out'
+    out = finish(node0, timeout=600)
+    finish(node1, timeout=120)
+    assert 'Auto resumed from the latest checkpoint' in out, out[-4000:]
+    its = trained_iterations(work)
+    print(f'node lost and rejoined: {len(its)} iterations for {ITERS}')
+    assert its[-1] == ITERS and len(its) - ITERS <= INTERVAL, its
+    assert_same_weights(work, reference)
+
+
 def requeued(job, times):
     """True once the job has been requeued TIMES times and waits in the
     queue; Slurm (22.05) holds a requeued job for 121 s before it may

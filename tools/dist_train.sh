@@ -9,6 +9,7 @@
 # starts fresh, or from load_from). A rank that hangs makes the others fail
 # after DIST_TIMEOUT seconds (default 600) and torchrun restarts them too.
 # Knobs: NNODES, NODE_RANK, MASTER_ADDR, PORT, MAX_RESTARTS, DIST_TIMEOUT,
+# RDZV_ID (several nodes: the run's name, the same on every node),
 # OMP_NUM_THREADS, PYTHON. docs/reliability.md says what each fault costs.
 set -euo pipefail
 CONFIG=$1
@@ -33,8 +34,17 @@ RESUME=(--resume)
 for arg in "${@:3}"; do
     case "$arg" in --resume|--resume=*) RESUME=() ;; esac
 done
+if [ "$NNODES" = 1 ]; then
+    RDZV=(--node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" --master_port="$PORT")
+else
+    # Several nodes: torchrun's c10d rendezvous, so that a node that is lost
+    # and started again joins a new round (node 0, started first, hosts it
+    # and becomes rank 0), with a fresh store for each round's workers (no
+    # stale process-group keys from the failed round).
+    export TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1
+    RDZV=(--rdzv-backend=c10d --rdzv-endpoint="$MASTER_ADDR:$PORT" --rdzv-id="${RDZV_ID:-panet_mmdet}")
+fi
 PYTHONPATH="$DIR/..:${PYTHONPATH:-}" exec "$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" --master_port="$PORT" \
+    --nnodes="$NNODES" "${RDZV[@]}" --nproc_per_node="$NPROC" \
     --max-restarts="$MAX_RESTARTS" \
     "$DIR/train.py" "$CONFIG" --launcher pytorch "${RESUME[@]}" "${@:3}"

@@ -145,7 +145,8 @@ class AtomicCheckpointHook(CheckpointHook):
             barrier()  # the other ranks read the pointer after this
         if cfg.get('resume'):
             self._check_resume_fits(runner, cfg)
-        self.heartbeat = RankHeartbeat(runner.work_dir, get_rank())
+        if getattr(runner, 'work_dir', None):
+            self.heartbeat = RankHeartbeat(runner.work_dir, get_rank())
 
     @staticmethod
     def _check_resume_fits(runner, cfg) -> None:
