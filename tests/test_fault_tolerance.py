@@ -63,13 +63,13 @@ def env(**extra):
     return out
 
 
-def start(work, data_root, port, interval=INTERVAL, **extra_env):
-    """tools/dist_train.sh with 2 processes; its output goes to
-    WORK.out (a pipe nobody reads would block it)."""
+def start(work, data_root, port, interval=INTERVAL, extra=(), **extra_env):
+    """tools/dist_train.sh with 2 processes (EXTRA: more --cfg-options);
+    its output goes to WORK.out (a pipe nobody reads would block it)."""
     os.makedirs(work, exist_ok=True)
     proc = subprocess.Popen([
         'tools/dist_train.sh', TINY_CONFIG, '2',
-        *train_args(work, data_root, interval)
+        *train_args(work, data_root, interval), *extra
     ],
                             cwd=ROOT,
                             env=env(PORT=str(port), **extra_env),
