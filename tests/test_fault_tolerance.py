@@ -63,20 +63,29 @@ def env(**extra):
     return out
 
 
-def start(work, data_root, port, interval=INTERVAL, extra=(), **extra_env):
-    """tools/dist_train.sh with 2 processes (EXTRA: more --cfg-options);
-    its output goes to WORK.out (a pipe nobody reads would block it)."""
+def start(work,
+          data_root,
+          port,
+          interval=INTERVAL,
+          extra=(),
+          nproc=2,
+          out=None,
+          **extra_env):
+    """tools/dist_train.sh with NPROC processes (EXTRA: more
+    --cfg-options); its output goes to OUT, by default WORK.out (a pipe
+    nobody reads would block it)."""
     os.makedirs(work, exist_ok=True)
+    out = out or f'{work}.out'
     proc = subprocess.Popen([
-        'tools/dist_train.sh', TINY_CONFIG, '2',
-        *train_args(work, data_root, interval), *extra
+        'tools/dist_train.sh', TINY_CONFIG,
+        str(nproc), *train_args(work, data_root, interval), *extra
     ],
                             cwd=ROOT,
                             env=env(PORT=str(port), **extra_env),
-                            stdout=open(f'{work}.out', 'w'),
+                            stdout=open(out, 'w'),
                             stderr=subprocess.STDOUT,
                             start_new_session=True)
-    proc.out = f'{work}.out'
+    proc.out = out
     return proc
 
 
@@ -281,28 +290,21 @@ def test_a_lost_node_started_again_rejoins_and_the_run_resumes(
     waits in a new rendezvous round, the new node 1 joins, both resume from
     the newest checkpoint; the run ends as the uninterrupted one."""
     work = tmp_path / 'two_nodes'
-    os.makedirs(work)
 
     def node(rank, attempt):
-        return subprocess.Popen([
-            'tools/dist_train.sh', TINY_CONFIG, '1',
-            *train_args(work, tiny_data)
-        ],
-                                cwd=ROOT,
-                                env=env(
-                                    NNODES='2',
-                                    NODE_RANK=str(rank),
-                                    PORT='29555',
-                                    MASTER_ADDR='127.0.0.1'),
-                                stdout=open(f'{work}.node{rank}.{attempt}.out',
-                                            'w'),
-                                stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return start(
+            work,
+            tiny_data,
+            29555,
+            nproc=1,
+            out=f'{work}.node{rank}.{attempt}.out',
+            NNODES='2',
+            NODE_RANK=str(rank),
+            MASTER_ADDR='127.0.0.1')
 
     node0 = node(0, 0)
     time.sleep(3)  # node 0 first: it hosts the rendezvous, rank 0
     node1 = node(1, 0)
-    node0.out = f'{work}.node0.0.out'
     wait_for(work, 4, node0)
     # the whole node: its agent and its worker (torchrun starts workers in
     # sessions of their own)
@@ -311,7 +313,6 @@ def test_a_lost_node_started_again_rejoins_and_the_run_resumes(
     node1.wait()
     time.sleep(2)
     node1 = node(1, 1)
-    node1.out = f'{work}.node1.1.out'
     out = finish(node0, timeout=600)
     finish(node1, timeout=120)
     assert 'Auto resumed from the latest checkpoint' in out, out[-4000:]

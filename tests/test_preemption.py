@@ -169,7 +169,8 @@ def test_stop_signals_are_checked():
                             'resume from w/iter_7.pth')
 
 
-def test_requeue_asks_slurm_and_says_what_to_do_when_it_cannot(tmp_path):
+def test_requeue_asks_slurm_and_says_what_to_do_when_it_cannot(
+        tmp_path, monkeypatch):
     calls = tmp_path / 'calls'
     fake = tmp_path / 'bin' / 'scontrol'
     fake.parent.mkdir()
@@ -179,15 +180,11 @@ def test_requeue_asks_slurm_and_says_what_to_do_when_it_cannot(tmp_path):
                     'exit 1\n')
     fake.chmod(0o755)
     logged = []
-    path = str(fake.parent) + os.pathsep + os.environ['PATH']
-    old = os.environ['PATH']
-    os.environ['PATH'] = path
-    try:
-        assert not requeue_slurm_job(logged.append, env={})
-        assert requeue_slurm_job(logged.append, env={'SLURM_JOB_ID': '42'})
-        assert not requeue_slurm_job(logged.append, env={'SLURM_JOB_ID': '43'})
-    finally:
-        os.environ['PATH'] = old
+    monkeypatch.setenv('PATH',
+                       str(fake.parent) + os.pathsep + os.environ['PATH'])
+    assert not requeue_slurm_job(logged.append, env={})
+    assert requeue_slurm_job(logged.append, env={'SLURM_JOB_ID': '42'})
+    assert not requeue_slurm_job(logged.append, env={'SLURM_JOB_ID': '43'})
     assert calls.read_text().split('\n')[:2] == ['requeue 42', 'requeue 43']
     assert 'Slurm job 42 requeued' in logged[0]
     assert ('`scontrol requeue 43` failed (Requested operation is presently '

@@ -8,6 +8,7 @@ before the runner resumes, so every train script gets it (ours and mmdet's
 ``tools/train.py --resume``).
 """
 import glob
+import os
 import os.path as osp
 import zipfile
 
@@ -58,7 +59,6 @@ def restart_count(env=None) -> int:
     """How often the launcher has restarted this run: torchrun's
     ``TORCHELASTIC_RESTART_COUNT``, or Slurm's ``SLURM_RESTART_COUNT`` for
     a requeued job; 0 for a first start."""
-    import os
     env = os.environ if env is None else env
     for key in ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT'):
         value = env.get(key, '').strip()

@@ -113,13 +113,6 @@ class StopSignal:
             all_reduce(value, op='max')
         return int(value.item()) or None
 
-    def uninstall(self) -> None:
-        if self.installed and os.getpid() == self._pid:
-            for num, previous in self._previous.items():
-                signal.signal(num, previous)
-        self._previous.clear()
-        self.installed = False
-
 
 def requeue_slurm_job(log: Callable[[str], None] = print,
                       env: Optional[dict] = None) -> bool:

@@ -61,6 +61,7 @@ import glob
 import os
 import os.path as osp
 import re
+import signal
 from typing import List, Optional, Sequence
 
 from mmengine.dist import barrier, get_rank, is_main_process
@@ -76,6 +77,15 @@ from ..preemption import (DEFAULT_SIGNALS, StopSignal, TrainingStopped,
                           requeue_slurm_job)
 
 ATOMIC_BACKEND = 'panet_atomic_local'
+
+
+def periodic_save_after_iter(hook: CheckpointHook, runner) -> bool:
+    """Whether mmengine's ``CheckpointHook.after_train_iter`` saves after
+    this iteration (its schedule: every ``interval`` from ``save_begin``,
+    and the last iteration with ``save_last``)."""
+    return not hook.by_epoch and (
+        hook.every_n_train_iters(runner, hook.interval, hook.save_begin) or
+        (hook.save_last and hook.is_last_train_iter(runner)))
 
 
 @register_backend(ATOMIC_BACKEND)
@@ -194,25 +204,26 @@ class AtomicCheckpointHook(CheckpointHook):
         if self.heartbeat is not None:  # the batch is loaded
             self.heartbeat.update(runner.iter, COMPUTING)
 
-    def saves_this_iter(self, runner) -> bool:
-        """Whether this iteration ends with a checkpoint: periodic, last,
-        or a stop signal the ranks agreed on. A collective the first time
-        it is called after an iteration (every rank calls it at the same
-        point: :class:`RandomStateCheckpointHook` before the save, this
-        hook's ``after_train_iter`` otherwise)."""
+    def _agree_on_stop(self, runner) -> None:
+        """Sets ``self._stop``: a collective the first time it is called
+        after an iteration (every rank calls it at the same point:
+        :class:`RandomStateCheckpointHook` before the save, this hook's
+        ``after_train_iter`` otherwise)."""
         if self._decided_at != runner.iter:
             self._decided_at = runner.iter
             self._stop = (
                 self.stop_signal.agreed()
                 if self.stop_signal is not None else None)
-        if self.by_epoch:
-            return False
-        return (self._stop is not None or self.every_n_train_iters(
-            runner, self.interval, self.save_begin)
-                or (self.save_last and self.is_last_train_iter(runner)))
+
+    def saves_this_iter(self, runner) -> bool:
+        """Whether this iteration ends with a checkpoint: periodic, last,
+        or (iteration-based loops) a stop signal the ranks agreed on."""
+        self._agree_on_stop(runner)
+        return periodic_save_after_iter(
+            self, runner) or (self._stop is not None and not self.by_epoch)
 
     def after_train_iter(self, runner, *args, **kwargs) -> None:
-        self.saves_this_iter(runner)  # the ranks agree on stopping first
+        self._agree_on_stop(runner)  # before the save
         super().after_train_iter(runner, *args, **kwargs)
         step = runner.iter + 1
         if self._stop is not None and not self.by_epoch and (
@@ -233,10 +244,7 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _stop_training(self, runner, step: int) -> None:
         barrier()  # the checkpoint is complete before anyone leaves
-        name = {
-            v: k
-            for k, v in self.stop_signal.numbers.items()
-        }.get(self._stop, str(self._stop))
+        name = signal.Signals(self._stop).name
         if self.by_epoch:
             runner.logger.warning(
                 f'{name}: stopping after iteration {step} without a '

@@ -30,6 +30,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.registry import HOOKS
 
 from ...checkpoint import allow_mmengine_checkpoints
+from .atomic_checkpoint_hook import periodic_save_after_iter
 
 _KEY = 'random_states'
 _PER_RANK = 'random_states_per_rank'
@@ -56,30 +57,26 @@ class RandomStateCheckpointHook(Hook):
 
     def __init__(self) -> None:
         self._gathered = None  # every rank's states, for the next save
+        self._checkpoint_hook = None  # the run's, found in before_train
 
     def before_run(self, runner) -> None:
         allow_mmengine_checkpoints()  # before Runner.load_or_resume
 
-    @staticmethod
-    def _checkpoint_hook(runner):
-        return next((h for h in runner.hooks if isinstance(h, CheckpointHook)),
-                    None)
+    def before_train(self, runner) -> None:
+        self._checkpoint_hook = next(
+            (h for h in runner.hooks if isinstance(h, CheckpointHook)), None)
 
     def after_train_iter(self, runner, *args, **kwargs) -> None:
-        hook = self._checkpoint_hook(runner)
+        hook = self._checkpoint_hook
         if hook is None or hook.by_epoch:
             return
-        if hasattr(hook, 'saves_this_iter'):
-            saves = hook.saves_this_iter(runner)
+        if hasattr(hook, 'saves_this_iter'):  # AtomicCheckpointHook
+            self._gather(hook.saves_this_iter(runner))
         else:  # mmengine's schedule
-            saves = hook.every_n_train_iters(
-                runner, hook.interval,
-                hook.save_begin) or (hook.save_last
-                                     and hook.is_last_train_iter(runner))
-        self._gather(saves)
+            self._gather(periodic_save_after_iter(hook, runner))
 
     def after_train_epoch(self, runner) -> None:
-        hook = self._checkpoint_hook(runner)
+        hook = self._checkpoint_hook
         if hook is not None and hook.by_epoch:
             self._gather(
                 hook.every_n_epochs(runner, hook.interval, hook.save_begin)
