@@ -110,7 +110,10 @@ SlurmdLogFile=$STATE/slurmd.log
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS State=UNKNOWN
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 CONF
-    slurmctld -i || die "slurmctld did not start (see $STATE/slurmctld.log)"
+    # -c: start from a clean state. A node state saved by an earlier run
+    # (e.g. DRAINED "SlurmdSpoolDir is full" after the disk filled) would
+    # otherwise come back and keep every job pending.
+    slurmctld -c -i || die "slurmctld did not start (see $STATE/slurmctld.log)"
     slurmd -N "$NODE" || die "slurmd did not start (see $STATE/slurmd.log)"
     for _ in $(seq 100); do
         state=$(sinfo -h -p "$PARTITION" -o '%T' 2>/dev/null || true)
