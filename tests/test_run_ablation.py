@@ -65,6 +65,9 @@ def test_run_ablation_settings():
     (['0'], {
         'ABLATION_JOBS': '0'
     }, "ABLATION_JOBS is a positive integer"),
+    (['0'], {
+        'COST_VAL_IMAGES': '0'
+    }, "COST_VAL_IMAGES is a positive integer, got '0'"),
 ])
 def test_run_ablation_rejects_bad_arguments(tmp_path, args, env, message):
     env = dict(env, ABLATION_DIR=str(tmp_path / 'out'))
@@ -89,6 +92,7 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
         DATA_DIR=tiny_data,
         POLL_S='2',
         COST_REPEATS='1',
+        COST_VAL_IMAGES='1',
         CKPT_INTERVAL='1',
         ABLATION_JOBS='2',
         OMP_NUM_THREADS='1',
@@ -100,22 +104,23 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
         return set(json.load(open(osp.join(out, 'costs.json')))['configs'])
 
     first = run_tool(['tools/run_ablation.sh', '0'],
-                     env=dict(env, ABLATION_ONLY='0 4'),
+                     env=dict(env, ABLATION_ONLY='0'),
                      timeout=900)
-    assert first.stdout.count(': training (log:') == 2, first.stdout
-    assert costed() == {LADDER[0], LADDER[4]}
+    assert first.stdout.count(': training (log:') == 1, first.stdout
+    assert costed() == {LADDER[0]}
     # as make ablation: 1-thread runs, the costs measured on all cores
-    device = json.load(open(osp.join(out, 'costs.json')))['device']
-    assert f'{len(os.sched_getaffinity(0))} threads' in device, device
+    costs = json.load(open(osp.join(out, 'costs.json')))
+    assert f'{len(os.sched_getaffinity(0))} threads' in costs['device']
+    assert costs['val_images'] == 1  # COST_VAL_IMAGES reaches the benchmark
     # the directory moves: its runs' last_checkpoint files name the old place
     moved = str(tmp_path / 'ablation_moved')
     shutil.move(out, moved)
     out = env['ABLATION_DIR'] = moved
     second = run_tool(['tools/run_ablation.sh', '0'],
-                      env=dict(env, ABLATION_ONLY='1 2 3'),
+                      env=dict(env, ABLATION_ONLY='1 2 3 4'),
                       timeout=1200)
-    assert second.stdout.count(': training (log:') == 3, second.stdout
-    assert second.stdout.count(': testing') == 3, second.stdout
+    assert second.stdout.count(': training (log:') == 4, second.stdout
+    assert second.stdout.count(': testing') == 4, second.stdout
     assert costed() == set(LADDER)
     costs = json.load(open(osp.join(out, 'costs.json')))['configs']
     params = [costs[c]['params'] for c in LADDER]

@@ -28,8 +28,9 @@ ms) are measured alone afterwards, with COST_THREADS threads, either way, by
 Env: ABLATION_DIR (default work_dirs/ablation), DATA_DIR (default
 data/demo_shapes), OMP_NUM_THREADS, ABLATION_CFG_OPTIONS (extra training
 --cfg-options, space-separated, e.g. for a quick check:
-"train_cfg.max_iters=2"), COST_REPEATS (default 5), COST_THREADS (threads
-for the cost measurement; default: all cores). The Python is the one running
+"train_cfg.max_iters=2"), COST_REPEATS (default 5), COST_VAL_IMAGES (val
+images per inference measurement, default 8), COST_THREADS (threads for the
+cost measurement; default: all cores). The Python is the one running
 this script (run_ablation.sh: PY, default .venv/bin/python).
 Writes ABLATION_DIR/ablation.{md,json,png} and ABLATION_DIR/costs.json.
 """
@@ -85,6 +86,10 @@ def settings(argv, env):
     jobs = env.get('ABLATION_JOBS', '1')
     if not re.fullmatch(r'[1-9][0-9]*', jobs):
         raise UsageError(f"ABLATION_JOBS is a positive integer, got '{jobs}'")
+    for knob, default in (('COST_REPEATS', '5'), ('COST_VAL_IMAGES', '8')):
+        if not re.fullmatch(r'[1-9][0-9]*', env.get(knob, default)):
+            raise UsageError(f'{knob} is a positive integer, got '
+                             f"'{env[knob]}'")
     rungs = list(LADDER)
     if env.get('ABLATION_SINGLES', '0') == '1':
         rungs += SINGLES
@@ -110,7 +115,8 @@ def settings(argv, env):
         extra_opts=env.get('ABLATION_CFG_OPTIONS', '').split(),
         threads=env.get('OMP_NUM_THREADS') or str(max(1, n_cores // jobs)),
         cost_threads=env.get('COST_THREADS') or str(n_cores),
-        cost_repeats=env.get('COST_REPEATS', '5'))
+        cost_repeats=env.get('COST_REPEATS', '5'),
+        cost_val_images=env.get('COST_VAL_IMAGES', '8'))
 
 
 def hms(seconds):
@@ -372,7 +378,8 @@ def measure_costs(cfg):
         [
             sys.executable, 'tools/benchmark.py', 'ablation-costs', *configs,
             '--checkpoints', *checkpoints, '--data-root', cfg['data_dir'],
-            '--repeats', cfg['cost_repeats'], '--out', tmp
+            '--repeats', cfg['cost_repeats'], '--val-images',
+            cfg['cost_val_images'], '--out', tmp
         ],
         cwd=ROOT,
         env=dict(cfg['env'], OMP_NUM_THREADS=cfg['cost_threads']),
