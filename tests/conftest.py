@@ -1,8 +1,12 @@
+import json
 import os
 import os.path as osp
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 
 import pytest
 
@@ -225,9 +229,80 @@ def data_options(data_root: str):
     ]
 
 
-def run_tool(args, timeout=900, env=None, check=True):
+class _ToolServer:
+    """This worker's fork server (tests/tool_server.py), started at the
+    first tool run that can use it."""
+
+    def __init__(self):
+        self.proc = None
+        self.lock = threading.Lock()
+
+    def _start(self):
+        env = dict(os.environ)
+        env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+        self.proc = subprocess.Popen(
+            [sys.executable,
+             osp.join(ROOT, 'tests', 'tool_server.py')],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1)
+
+    def _reply(self, timeout):
+        import select
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else None
+        if ready and not line:
+            raise RuntimeError('tests/tool_server.py ended; its stderr is in '
+                               "the test worker's output")
+        return None if line is None else json.loads(line)
+
+    def run(self, cmd, env, timeout):
+        with self.lock, tempfile.TemporaryDirectory() as tmp:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            out, err = osp.join(tmp, 'out'), osp.join(tmp, 'err')
+            self.proc.stdin.write(
+                json.dumps(
+                    dict(argv=cmd[1:], env=env, cwd=ROOT, out=out, err=err)) +
+                '\n')
+            pid = self._reply(600)['pid']
+            done = self._reply(timeout)
+            if done is None:  # as subprocess.run: kill it, then raise
+                os.kill(pid, signal.SIGKILL)
+                self._reply(60)
+                raise subprocess.TimeoutExpired(cmd, timeout)
+            with open(out, errors='replace') as f_out, \
+                    open(err, errors='replace') as f_err:
+                return subprocess.CompletedProcess(cmd, done['status'],
+                                                   f_out.read(), f_err.read())
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+_TOOL_SERVER = _ToolServer()
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _tool_server_closes():
+    yield
+    _TOOL_SERVER.close()
+
+
+def run_tool(args, timeout=900, env=None, check=True, fresh=False):
     """Run a repo script with this interpreter; return the completed
-    process."""
+    process. A Python tool runs in a child of this worker's fork server
+    (tests/tool_server.py: torch, mmengine and mmdet already imported),
+    unless ``fresh`` or ``env`` sets PYTHONPATH (a fresh interpreter then,
+    as for shell scripts)."""
     full_env = dict(os.environ)
     full_env.setdefault('OMP_NUM_THREADS', '2')
     full_env['PYTHONPATH'] = ROOT + os.pathsep + full_env.get('PYTHONPATH', '')
@@ -235,13 +310,17 @@ def run_tool(args, timeout=900, env=None, check=True):
     if env:
         full_env.update(env)
     cmd = args if args[0].endswith('.sh') else [sys.executable] + args
-    proc = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
+    if cmd[0] == sys.executable and args[0].endswith('.py') and not fresh \
+            and 'PYTHONPATH' not in (env or {}):
+        proc = _TOOL_SERVER.run(cmd, full_env, timeout)
+    else:
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f'{" ".join(cmd)} exited {proc.returncode}\n--- stdout (tail)\n'
