@@ -99,6 +99,7 @@ def _child(req) -> None:
 def serve() -> None:
     import importlib
     import threading
+
     # the replies get their own descriptor; fd 1 (print, anything a module
     # writes) goes to stderr, so nothing else reaches the reply pipe
     reply = os.fdopen(os.dup(1), 'w', buffering=1)
