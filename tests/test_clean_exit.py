@@ -1,16 +1,15 @@
 """Distributed runs end for whoever waits on their output: a rank that ends
 with os._exit (exit_without_teardown) first stops its DataLoader workers,
-so no process of the run is left and the caller's pipe reaches EOF."""
+so no process of the run is left and the caller's pipe reaches EOF. The
+launchers' runs (torchrun on one and two nodes, dist_test.sh, Slurm) are
+checked for both in tests/test_cluster.py."""
 import os
-import os.path as osp
 import subprocess
 import sys
 import threading
 import time
 
-import pytest
-
-from conftest import ROOT, data_options
+from conftest import ROOT
 
 DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'  # persistent workers
 
@@ -102,78 +101,3 @@ def test_stop_child_processes_stops_persistent_workers(tmp_path):
     # stopped at once, not when their watchdog notices the parent (5 s)
     assert 'iterated' in out[0] and took < 3, took
     assert not _processes_naming(str(script))
-
-
-@pytest.mark.slow
-def test_distributed_runs_leave_no_process_and_reach_eof(tiny_data, tmp_path):
-    """torchrun 1 node x 2 processes and 2 nodes x 1 process, training then
-    testing with the demo config's persistent data workers."""
-    args = [
-        '--cfg-options', *data_options(tiny_data), 'train_cfg.max_iters=2',
-        'train_cfg.val_interval=2'
-    ]
-    one = str(tmp_path / 'one_node')
-    took, _ = _run(
-        [(['tools/dist_train.sh', DEMO, '2', '--work-dir', one, *args
-           ], _env(PORT='29561'))], 'Iter(val) [')
-    assert took < 30, took
-    assert not _processes_naming(one)
-
-    nodes = [str(tmp_path / f'node{rank}') for rank in (0, 1)]
-    took, _ = _run(
-        [(['tools/dist_train.sh', DEMO, '1', '--work-dir', work, *args],
-          _env(
-              NNODES='2',
-              NODE_RANK=str(rank),
-              MASTER_ADDR='127.0.0.1',
-              PORT='29562'))
-         for rank, work in enumerate(nodes)], 'Iter(val) [')
-    assert took < 30, took
-    for work in nodes:
-        assert not _processes_naming(work)
-
-    test_dir = str(tmp_path / 'test')
-    took, out = _run([([
-        'tools/dist_test.sh', DEMO,
-        osp.join(one, 'iter_2.pth'), '2', '--work-dir', test_dir,
-        '--cfg-options', *data_options(tiny_data)
-    ], _env(PORT='29563'))], 'Iter(test) [')
-    assert 'coco/segm_mAP' in out[0]
-    assert took < 30, took
-    assert not _processes_naming(test_dir)
-
-
-@pytest.mark.slow
-@pytest.mark.slurm
-def test_slurm_runs_leave_no_process_and_reach_eof(tiny_data, tmp_path):
-    """slurm_train.sh then slurm_test.sh (2 tasks) with the demo config's
-    persistent workers: both reach EOF and leave no process."""
-    from test_cluster import PARTITION, _slurm_ready
-    reason = _slurm_ready()
-    if reason:
-        if os.environ.get('PANET_REQUIRE_SLURM') == '1':
-            pytest.fail(reason)
-        pytest.skip(reason)
-    knobs = dict(
-        GRES='',
-        GPUS='2',
-        GPUS_PER_NODE='2',
-        CPUS_PER_TASK='1',
-        PYTHON=sys.executable)
-    work = str(tmp_path / 'slurm_train')
-    took, _ = _run([([
-        'tools/slurm_train.sh', PARTITION, 'panet-exit', DEMO, work,
-        '--cfg-options', *data_options(tiny_data), 'train_cfg.max_iters=2',
-        'train_cfg.val_interval=2'
-    ], _env(MASTER_PORT='29564', **knobs))], 'Iter(val) [')
-    assert took < 30, took
-    assert not _processes_naming(work)
-    test_dir = str(tmp_path / 'slurm_test')
-    took, out = _run([([
-        'tools/slurm_test.sh', PARTITION, 'panet-exit-test', DEMO,
-        osp.join(work, 'iter_2.pth'), '--work-dir', test_dir, '--cfg-options',
-        *data_options(tiny_data)
-    ], _env(MASTER_PORT='29565', **knobs))], 'Iter(test) [')
-    assert 'coco/segm_mAP' in out[0]
-    assert took < 30, took
-    assert not _processes_naming(test_dir)

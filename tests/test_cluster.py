@@ -17,20 +17,13 @@ import time
 
 import pytest
 import torch
+from test_clean_exit import DEMO, _processes_naming, _run
 
-from conftest import ROOT, TINY_CONFIG, data_options, run_tool
+from conftest import ROOT, data_options, run_tool
 
 pytestmark = pytest.mark.slow
 PARTITION = os.environ.get('PANET_SLURM_PARTITION', 'debug')
 ITERS = 2
-
-
-def _train_args(work, data_root):
-    return [
-        '--work-dir',
-        str(work), '--cfg-options', *data_options(data_root),
-        f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100'
-    ]
 
 
 def _losses(work):
@@ -66,41 +59,40 @@ def _env(**extra):
 
 def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
     """NNODES=2 (NODE_RANK 0 and 1, one process each, MASTER_ADDR
-    127.0.0.1) against NNODES=1 with 2 processes, same seed and data.
-    Tolerance: none. The two runs make the same computations in the same
-    order (gloo's all-reduce over 2 ranks does not depend on where the ranks
-    live), so losses and weights must be bit-identical."""
+    127.0.0.1) against NNODES=1 with 2 processes, same seed and data, on the
+    demo config (persistent data workers). Tolerance: none. The two runs
+    make the same computations in the same order (gloo's all-reduce over 2
+    ranks does not depend on where the ranks live), so losses and weights
+    must be bit-identical. Every run, and dist_test.sh's after them, reaches
+    EOF soon after its last iteration and leaves no process
+    (tests/test_clean_exit.py says why)."""
+    args = [
+        '--cfg-options', *data_options(tiny_data),
+        f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
+        'default_hooks.logger.interval=1'
+    ]
     one = tmp_path / 'one_node'
-    proc = subprocess.run([
-        'tools/dist_train.sh', TINY_CONFIG, '2', *_train_args(one, tiny_data)
-    ],
-                          cwd=ROOT,
-                          env=_env(PORT='29541'),
-                          capture_output=True,
-                          text=True,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    took, _ = _run(
+        [(['tools/dist_train.sh', DEMO, '2', '--work-dir',
+           str(one), *args], _env(PORT='29541'))], 'Iter(val) [')
+    assert took < 30, took
+    assert not _processes_naming(str(one))
 
-    nodes = []
-    for rank in (0, 1):  # separate work dirs: no shared file system needed
-        nodes.append(
-            subprocess.Popen([
-                'tools/dist_train.sh', TINY_CONFIG, '1',
-                *_train_args(tmp_path / f'node{rank}', tiny_data)
-            ],
-                             cwd=ROOT,
-                             env=_env(
-                                 NNODES='2',
-                                 NODE_RANK=str(rank),
-                                 MASTER_ADDR='127.0.0.1',
-                                 PORT='29542'),
-                             stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE,
-                             text=True))
-    outputs = [p.communicate(timeout=900) for p in nodes]
-    for p, (_, err) in zip(nodes, outputs):
-        assert p.returncode == 0, err[-4000:]
-    assert 'GPU number: 2' in outputs[0][0] + outputs[0][1]  # world size 2
+    # separate work dirs: no shared file system needed
+    nodes = [tmp_path / f'node{rank}' for rank in (0, 1)]
+    took, outputs = _run(
+        [(['tools/dist_train.sh', DEMO, '1', '--work-dir',
+           str(work), *args],
+          _env(
+              NNODES='2',
+              NODE_RANK=str(rank),
+              MASTER_ADDR='127.0.0.1',
+              PORT='29542'))
+         for rank, work in enumerate(nodes)], 'Iter(val) [')
+    assert took < 30, took
+    for work in nodes:
+        assert not _processes_naming(str(work))
+    assert 'GPU number: 2' in outputs[0]  # world size 2
     # rank 0 (node 0) writes the checkpoint; node 1 has none
     assert not glob.glob(str(tmp_path / 'node1' / '*.pth'))
 
@@ -112,6 +104,16 @@ def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
     assert w_one.keys() == w_two.keys()
     for k in w_one:
         assert torch.equal(w_one[k], w_two[k]), k
+
+    test_dir = str(tmp_path / 'test')
+    took, [out] = _run([([
+        'tools/dist_test.sh', DEMO,
+        str(one / f'iter_{ITERS}.pth'), '2', '--work-dir', test_dir,
+        '--cfg-options', *data_options(tiny_data)
+    ], _env(PORT='29543'))], 'Iter(test) [')
+    assert 'coco/segm_mAP' in out
+    assert took < 30, took
+    assert not _processes_naming(test_dir)
 
 
 def _slurm_ready():
@@ -139,6 +141,11 @@ def _slurm_ready():
 
 @pytest.mark.slurm
 def test_slurm_train_then_test(tiny_data, tmp_path):
+    """slurm_train.sh, then slurm_test.sh with 2 tasks, on the demo config
+    (persistent data workers): the launcher's lines, the training log, a
+    checkpoint without DDP's prefix, the 2 tasks' metrics equal one
+    process's; and each run reaches EOF soon after its last iteration and
+    leaves no process (tests/test_clean_exit.py says why)."""
     reason = _slurm_ready()
     if reason:
         if os.environ.get('PANET_REQUIRE_SLURM') == '1':
@@ -146,13 +153,13 @@ def test_slurm_train_then_test(tiny_data, tmp_path):
         pytest.skip(reason)
     knobs = dict(GRES='', GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1')
     work = tmp_path / 'slurm_train'
-    proc = run_tool([
-        'tools/slurm_train.sh', PARTITION, 'panet-train', TINY_CONFIG,
+    took, [out] = _run([([
+        'tools/slurm_train.sh', PARTITION, 'panet-train', DEMO,
         str(work), '--cfg-options', *data_options(tiny_data),
-        f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=100'
-    ],
-                    env=dict(knobs, MASTER_PORT='29543', OMP_NUM_THREADS='1'))
-    out = proc.stdout + proc.stderr
+        f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}'
+    ], _env(MASTER_PORT='29545', **knobs))], 'Iter(val) [')
+    assert took < 30, took
+    assert not _processes_naming(str(work))
     assert 'Distributed launcher: slurm' in out and 'GPU number: 2' in out
     [log] = glob.glob(str(work / '*' / '*.log'))
     assert f'Iter(train) [{ITERS}/{ITERS}]' in open(log).read()
@@ -160,22 +167,23 @@ def test_slurm_train_then_test(tiny_data, tmp_path):
     assert not any(k.startswith('module.') for k in _weights(work))
 
     metrics = {}
-    for name, cmd, env in (('slurm', [
-            'tools/slurm_test.sh', PARTITION, 'panet-test', TINY_CONFIG,
-            str(ckpt)
-    ], dict(knobs,
-            MASTER_PORT='29544')), ('single',
-                                    ['tools/test.py', TINY_CONFIG,
-                                     str(ckpt)], None)):
-        path = tmp_path / f'{name}.json'
-        run_tool(
-            cmd + [
-                '--work-dir',
-                str(tmp_path / name), '--save-metrics',
-                str(path), '--cfg-options', *data_options(tiny_data)
-            ],
-            env=env)
-        metrics[name] = json.loads(path.read_text())
+    for name in ('slurm', 'single'):
+        args = [
+            '--work-dir',
+            str(tmp_path / name), '--save-metrics',
+            str(tmp_path / f'{name}.json'), '--cfg-options',
+            *data_options(tiny_data)
+        ]
+        if name == 'slurm':
+            took, _ = _run([([
+                'tools/slurm_test.sh', PARTITION, 'panet-test', DEMO,
+                str(ckpt), *args
+            ], _env(MASTER_PORT='29546', **knobs))], 'Iter(test) [')
+            assert took < 30, took
+            assert not _processes_naming(str(tmp_path / name))
+        else:
+            run_tool(['tools/test.py', DEMO, str(ckpt), *args])
+        metrics[name] = json.loads((tmp_path / f'{name}.json').read_text())
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics['slurm'])
     # 2 Slurm tasks evaluate the same val set as one process
     assert metrics['slurm'] == metrics['single']
