@@ -1,6 +1,7 @@
 import json
 import os
 import os.path as osp
+import select
 import shutil
 import signal
 import subprocess
@@ -251,7 +252,6 @@ class _ToolServer:
             bufsize=1)
 
     def _reply(self, timeout):
-        import select
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else None
         if ready and not line:
@@ -297,6 +297,19 @@ def _tool_server_closes():
     _TOOL_SERVER.close()
 
 
+def launcher_env(**extra):
+    """The environment of a launcher a test starts itself (dist_train.sh,
+    Slurm scripts, torchrun): this interpreter, one thread per process,
+    the checkout importable; EXTRA on top."""
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env.update(extra)
+    return env
+
+
 def run_tool(args, timeout=900, env=None, check=True, fresh=False):
     """Run a repo script with this interpreter; return the completed
     process. A Python tool runs in a child of this worker's fork server
@@ -310,8 +323,9 @@ def run_tool(args, timeout=900, env=None, check=True, fresh=False):
     if env:
         full_env.update(env)
     cmd = args if args[0].endswith('.sh') else [sys.executable] + args
-    if cmd[0] == sys.executable and args[0].endswith('.py') and not fresh \
-            and 'PYTHONPATH' not in (env or {}):
+    served = not fresh and args[0].endswith('.py') and 'PYTHONPATH' not in (
+        env or {})
+    if served:
         proc = _TOOL_SERVER.run(cmd, full_env, timeout)
     else:
         proc = subprocess.run(

@@ -9,18 +9,9 @@ import sys
 import threading
 import time
 
-from conftest import ROOT
+from conftest import ROOT, launcher_env
 
 DEMO = 'configs/demo/panet_r18_bufpn-gn_demo.py'  # persistent workers
-
-
-def _env(**extra):
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS='1',
-        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    env.update(extra)
-    return env
 
 
 def _processes_naming(text):
@@ -95,7 +86,7 @@ def test_stop_child_processes_stops_persistent_workers(tmp_path):
         '        break  # the other batches stay in flight\n'
         'print("iterated", flush=True)\n'
         'exit_without_teardown(0)\n')
-    took, out = _run([([sys.executable, str(script)], _env())],
+    took, out = _run([([sys.executable, str(script)], launcher_env())],
                      'iterated',
                      timeout=60)
     # stopped at once, not when their watchdog notices the parent (5 s)

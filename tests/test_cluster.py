@@ -12,14 +12,13 @@ import os
 import os.path as osp
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
 from test_clean_exit import DEMO, _processes_naming, _run
 
-from conftest import ROOT, data_options, run_tool
+from conftest import data_options, launcher_env, run_tool
 
 pytestmark = pytest.mark.slow
 PARTITION = os.environ.get('PANET_SLURM_PARTITION', 'debug')
@@ -47,16 +46,6 @@ def _weights(work):
     return ckpt['state_dict']
 
 
-def _env(**extra):
-    env = dict(
-        os.environ,
-        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
-        PYTHON=sys.executable,
-        OMP_NUM_THREADS='1')  # same threads per process in both runs
-    env.update(extra)
-    return env
-
-
 def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
     """NNODES=2 (NODE_RANK 0 and 1, one process each, MASTER_ADDR
     127.0.0.1) against NNODES=1 with 2 processes, same seed and data, on the
@@ -74,7 +63,7 @@ def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
     one = tmp_path / 'one_node'
     took, _ = _run(
         [(['tools/dist_train.sh', DEMO, '2', '--work-dir',
-           str(one), *args], _env(PORT='29541'))], 'Iter(val) [')
+           str(one), *args], launcher_env(PORT='29541'))], 'Iter(val) [')
     assert took < 30, took
     assert not _processes_naming(str(one))
 
@@ -83,7 +72,7 @@ def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
     took, outputs = _run(
         [(['tools/dist_train.sh', DEMO, '1', '--work-dir',
            str(work), *args],
-          _env(
+          launcher_env(
               NNODES='2',
               NODE_RANK=str(rank),
               MASTER_ADDR='127.0.0.1',
@@ -110,7 +99,7 @@ def test_two_nodes_train_exactly_as_one_node(tiny_data, tmp_path):
         'tools/dist_test.sh', DEMO,
         str(one / f'iter_{ITERS}.pth'), '2', '--work-dir', test_dir,
         '--cfg-options', *data_options(tiny_data)
-    ], _env(PORT='29543'))], 'Iter(test) [')
+    ], launcher_env(PORT='29543'))], 'Iter(test) [')
     assert 'coco/segm_mAP' in out
     assert took < 30, took
     assert not _processes_naming(test_dir)
@@ -157,7 +146,7 @@ def test_slurm_train_then_test(tiny_data, tmp_path):
         'tools/slurm_train.sh', PARTITION, 'panet-train', DEMO,
         str(work), '--cfg-options', *data_options(tiny_data),
         f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}'
-    ], _env(MASTER_PORT='29545', **knobs))], 'Iter(val) [')
+    ], launcher_env(MASTER_PORT='29545', **knobs))], 'Iter(val) [')
     assert took < 30, took
     assert not _processes_naming(str(work))
     assert 'Distributed launcher: slurm' in out and 'GPU number: 2' in out
@@ -166,24 +155,25 @@ def test_slurm_train_then_test(tiny_data, tmp_path):
     ckpt = work / f'iter_{ITERS}.pth'
     assert not any(k.startswith('module.') for k in _weights(work))
 
-    metrics = {}
-    for name in ('slurm', 'single'):
-        args = [
+    def test_args(name):
+        return [
             '--work-dir',
             str(tmp_path / name), '--save-metrics',
             str(tmp_path / f'{name}.json'), '--cfg-options',
             *data_options(tiny_data)
         ]
-        if name == 'slurm':
-            took, _ = _run([([
-                'tools/slurm_test.sh', PARTITION, 'panet-test', DEMO,
-                str(ckpt), *args
-            ], _env(MASTER_PORT='29546', **knobs))], 'Iter(test) [')
-            assert took < 30, took
-            assert not _processes_naming(str(tmp_path / name))
-        else:
-            run_tool(['tools/test.py', DEMO, str(ckpt), *args])
-        metrics[name] = json.loads((tmp_path / f'{name}.json').read_text())
+
+    took, _ = _run([([
+        'tools/slurm_test.sh', PARTITION, 'panet-test', DEMO,
+        str(ckpt), *test_args('slurm')
+    ], launcher_env(MASTER_PORT='29546', **knobs))], 'Iter(test) [')
+    assert took < 30, took
+    assert not _processes_naming(str(tmp_path / 'slurm'))
+    run_tool(['tools/test.py', DEMO, str(ckpt), *test_args('single')])
+    metrics = {
+        name: json.loads((tmp_path / f'{name}.json').read_text())
+        for name in ('slurm', 'single')
+    }
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(metrics['slurm'])
     # 2 Slurm tasks evaluate the same val set as one process
     assert metrics['slurm'] == metrics['single']

@@ -17,7 +17,7 @@ import torch
 
 from panet_mmdet.checkpoint import (checkpoint_is_intact,
                                     find_resumable_checkpoint)
-from conftest import ROOT, TINY_CONFIG, data_options, run_tool
+from conftest import ROOT, TINY_CONFIG, data_options, launcher_env, run_tool
 
 pytestmark = pytest.mark.slow
 FAULTS = osp.join(ROOT, 'tests', 'fault_injection')
@@ -37,10 +37,7 @@ def _cmd(work, data, *extra):
 
 
 def _env(**extra):
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS='1',  # the same in every run; 2 workers, 2 cores
-        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    env = launcher_env()  # 1 thread: the same in every run
     env.pop('PANET_FAULT_KILL_IN_SAVE', None)
     env.update(extra)
     if 'PANET_FAULT_KILL_IN_SAVE' in extra:  # tests/fault_injection/

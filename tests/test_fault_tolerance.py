@@ -29,13 +29,12 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
 
-from conftest import ROOT, TINY_CONFIG, data_options
+from conftest import ROOT, TINY_CONFIG, data_options, launcher_env
 from test_cluster import PARTITION, _slurm_ready
 
 pytestmark = pytest.mark.slow
@@ -51,16 +50,6 @@ def train_args(work, data_root, interval=INTERVAL):
         f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=1000',
         f'default_hooks.checkpoint.interval={interval}'
     ]
-
-
-def env(**extra):
-    out = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        OMP_NUM_THREADS='1',
-        PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    out.update(extra)
-    return out
 
 
 def start(work,
@@ -81,7 +70,7 @@ def start(work,
         str(nproc), *train_args(work, data_root, interval), *extra
     ],
                             cwd=ROOT,
-                            env=env(PORT=str(port), **extra_env),
+                            env=launcher_env(PORT=str(port), **extra_env),
                             stdout=open(out, 'w'),
                             stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -170,8 +159,8 @@ def weights(work, iters=ITERS):
         osp.join(work, f'iter_{iters}.pth'), map_location='cpu')['state_dict']
 
 
-def assert_same_weights(work, reference):
-    got = weights(work)
+def assert_same_weights(work, reference, iters=ITERS):
+    got = weights(work, iters)
     assert got.keys() == reference.keys()
     different = [k for k in got if not torch.equal(got[k], reference[k])]
     assert not different, f'{len(different)} tensors differ: {different[:5]}'
@@ -354,15 +343,12 @@ def test_slurm_job_preempted_twice_requeues_and_resumes_bit_identical(
         pytest.skip(reason)
     work = tmp_path / 'preempted'
     log = tmp_path / 'job.out'
-    env = dict(
-        os.environ,
+    env = launcher_env(
         GRES='',
         GPUS='2',
         GPUS_PER_NODE='2',
         CPUS_PER_TASK='1',
-        MASTER_PORT='29556',
-        OMP_NUM_THREADS='1',
-        PYTHON=sys.executable)
+        MASTER_PORT='29556')
     submit = subprocess.run([
         'sbatch', '--parsable', '--requeue', '--open-mode=append',
         f'--output={log}', '-p', PARTITION, '--ntasks=2', '--cpus-per-task=1',
@@ -443,5 +429,4 @@ def test_soak_mixed_faults(tiny_data, tmp_path):
     its = trained_iterations(work)
     print(f'{faults} faults {kinds}: {len(its)} iterations for {iters}')
     assert its[-1] == iters
-    reference, got = weights(ref_work, iters), weights(work, iters)
-    assert all(torch.equal(got[k], reference[k]) for k in reference)
+    assert_same_weights(work, weights(ref_work, iters), iters)
