@@ -1,9 +1,6 @@
-import json
 import os
 import os.path as osp
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -12,6 +9,7 @@ import threading
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TESTS = osp.join(ROOT, 'tests')
 
 # OpenMP threads that wait sleep instead of spinning, in this process and the
 # tools the tests start (libgomp reads this when torch loads it, so before
@@ -231,53 +229,44 @@ def data_options(data_root: str):
 
 
 class _ToolServer:
-    """This worker's fork server (tests/tool_server.py), started at the
-    first tool run that can use it."""
+    """This worker's served interpreter (tests/tool_server.py), started at
+    the first call of ``served_python()``."""
 
     def __init__(self):
         self.proc = None
+        self.python = None
         self.lock = threading.Lock()
 
+    def start(self) -> str:
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            return self.python
+
     def _start(self):
+        folder = tempfile.mkdtemp(prefix='served_python_')
+        sock = osp.join(folder, 'server.sock')
         env = dict(os.environ)
         env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
         self.proc = subprocess.Popen(
             [sys.executable,
-             osp.join(ROOT, 'tests', 'tool_server.py')],
+             osp.join(ROOT, 'tests', 'tool_server.py'), sock],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1)
-
-    def _reply(self, timeout):
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else None
-        if ready and not line:
-            raise RuntimeError('tests/tool_server.py ended; its stderr is in '
-                               "the test worker's output")
-        return None if line is None else json.loads(line)
-
-    def run(self, cmd, env, timeout):
-        with self.lock, tempfile.TemporaryDirectory() as tmp:
-            if self.proc is None or self.proc.poll() is not None:
-                self._start()
-            out, err = osp.join(tmp, 'out'), osp.join(tmp, 'err')
-            self.proc.stdin.write(
-                json.dumps(
-                    dict(argv=cmd[1:], env=env, cwd=ROOT, out=out, err=err)) +
-                '\n')
-            pid = self._reply(600)['pid']
-            done = self._reply(timeout)
-            if done is None:  # as subprocess.run: kill it, then raise
-                os.kill(pid, signal.SIGKILL)
-                self._reply(60)
-                raise subprocess.TimeoutExpired(cmd, timeout)
-            with open(out, errors='replace') as f_out, \
-                    open(err, errors='replace') as f_err:
-                return subprocess.CompletedProcess(cmd, done['status'],
-                                                   f_out.read(), f_err.read())
+            text=True)
+        if self.proc.stdout.readline() != 'ready\n':
+            raise RuntimeError('tests/tool_server.py did not start; its '
+                               "stderr is in the test worker's output")
+        # an interpreter that runs its command line in the server
+        self.python = osp.join(folder, 'python')
+        with open(self.python, 'w') as f:
+            f.write(f'#!{sys.executable} -IS\n'
+                    f'import sys\nsys.path.insert(0, {TESTS!r})\n'
+                    'import served_python\n'
+                    f'served_python.main({sock!r})\n')
+        os.chmod(self.python, 0o755)
 
     def close(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -286,9 +275,20 @@ class _ToolServer:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self.python:
+            shutil.rmtree(osp.dirname(self.python), ignore_errors=True)
 
 
 _TOOL_SERVER = _ToolServer()
+
+
+def served_python() -> str:
+    """The path of an interpreter for ``python SCRIPT ARGS`` (also ``-m``,
+    ``-c``) whose runs fork from this worker's server, with torch, mmengine
+    and mmdet already imported (tests/tool_server.py says what it can and
+    cannot stand in for). Its runs' ``sys.executable`` is this path, so the
+    Python processes they start are served too."""
+    return _TOOL_SERVER.start()
 
 
 @pytest.fixture(autouse=True, scope='session')
@@ -312,29 +312,29 @@ def launcher_env(**extra):
 
 def run_tool(args, timeout=900, env=None, check=True, fresh=False):
     """Run a repo script with this interpreter; return the completed
-    process. A Python tool runs in a child of this worker's fork server
-    (tests/tool_server.py: torch, mmengine and mmdet already imported),
-    unless ``fresh`` or ``env`` sets PYTHONPATH (a fresh interpreter then,
-    as for shell scripts)."""
+    process. A Python tool runs on ``served_python()`` (torch, mmengine and
+    mmdet already imported), unless ``fresh`` or ``env`` sets PYTHONPATH
+    (a fresh interpreter then); shell scripts run in bash, and their
+    Python is a fresh one unless ``env`` names ``served_python()`` as PY
+    or PYTHON."""
     full_env = dict(os.environ)
     full_env.setdefault('OMP_NUM_THREADS', '2')
     full_env['PYTHONPATH'] = ROOT + os.pathsep + full_env.get('PYTHONPATH', '')
     full_env['PYTHON'] = sys.executable
     if env:
         full_env.update(env)
-    cmd = args if args[0].endswith('.sh') else [sys.executable] + args
-    served = not fresh and args[0].endswith('.py') and 'PYTHONPATH' not in (
-        env or {})
-    if served:
-        proc = _TOOL_SERVER.run(cmd, full_env, timeout)
+    served = not fresh and 'PYTHONPATH' not in (env or {})
+    if args[0].endswith('.sh'):
+        cmd = list(args)
     else:
-        proc = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout)
+        cmd = [served_python() if served else sys.executable] + args
+    proc = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f'{" ".join(cmd)} exited {proc.returncode}\n--- stdout (tail)\n'

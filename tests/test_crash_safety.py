@@ -9,7 +9,6 @@ import os.path as osp
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -17,7 +16,8 @@ import torch
 
 from panet_mmdet.checkpoint import (checkpoint_is_intact,
                                     find_resumable_checkpoint)
-from conftest import ROOT, TINY_CONFIG, data_options, launcher_env, run_tool
+from conftest import (ROOT, TINY_CONFIG, data_options, launcher_env, run_tool,
+                      served_python)
 
 pytestmark = pytest.mark.slow
 FAULTS = osp.join(ROOT, 'tests', 'fault_injection')
@@ -30,8 +30,11 @@ OPTIONS = [
 
 
 def _cmd(work, data, *extra):
+    """A training run on the served interpreter (conftest.served_python:
+    torch already imported; the fault injection's sitecustomize is imported
+    at its start as Python would)."""
     return [
-        sys.executable, 'tools/train.py', TINY_CONFIG, '--work-dir',
+        served_python(), 'tools/train.py', TINY_CONFIG, '--work-dir',
         str(work), *extra, '--cfg-options', *data_options(data), *OPTIONS
     ]
 
@@ -160,12 +163,15 @@ def _kill_and_resume(work, data, reference, per_phase, outside, seed):
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL,
+            process_group=0)
         if kind == 'outside':
             ahead, delay = arg
             if _wait_for_iteration(work, step + ahead, proc):
                 time.sleep(delay)
-                proc.send_signal(signal.SIGKILL)
+                # the run's group: the served interpreter's caller and the
+                # training process at once
+                os.killpg(proc.pid, signal.SIGKILL)
         rc = proc.wait(timeout=600)
         if kind == 'none':
             assert rc == 0

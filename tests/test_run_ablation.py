@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, run_tool, served_python
 from test_demo_ablations import LADDER, STEPS
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
@@ -85,9 +85,11 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
     when the second comes, and finds their checkpoints after the output
     directory has moved) and tabled; a rerun of the whole ladder skips
     finished runs and redoes a missing test from its checkpoint without
-    training again."""
+    training again. The runner and its runs use the served interpreter
+    (each run a fresh process would spend seconds importing torch)."""
     out = str(tmp_path / 'ablation')
     env = dict(
+        PY=served_python(),
         ABLATION_DIR=out,
         DATA_DIR=tiny_data,
         POLL_S='2',

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import run_tool
+from conftest import run_tool, served_python
 
 pytestmark = pytest.mark.slow
 
@@ -103,13 +103,15 @@ def test_run_demo_main_job(tmp_path):
     gloo processes of 2 images each (its default on a 2-core machine): data
     written (8 train, 4 val images), trained, COCO-evaluated, the
     comparison printed and the prediction picture (ground truth beside
-    predictions) copied."""
+    predictions) copied. Its Python processes (torchrun's agent and ranks
+    included) use the served interpreter."""
     import json
 
     from PIL import Image
     data, work = str(tmp_path / 'data'), str(tmp_path / 'panet_demo')
     out = run_tool(['tools/run_demo.sh', DEMO],
                    env=dict(
+                       PY=served_python(),
                        DATA_DIR=data,
                        WORK_DIR=work,
                        DEMO_PROCS='2',

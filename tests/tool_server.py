@@ -1,25 +1,49 @@
-"""A fork server for the tools the tests run (``conftest.run_tool``).
+"""A served Python interpreter for the processes the tests start.
 
 A tool started as ``python tools/x.py`` spends about 4 s of CPU importing
 torch, mmengine, mmcv and mmdet before it does anything, and the suite
 starts dozens. This server imports those third-party packages once per
-pytest worker, then forks a child per tool run: the child takes the run's
-argv, environment, working directory and output files, and runs the script
-as ``__main__`` (``runpy``), as a fresh interpreter would. panet_mmdet is
-not imported here, so each tool still imports and registers what it needs
-itself.
+pytest worker and listens on a Unix socket. ``conftest.served_python()``
+is an executable that takes a Python command line (``SCRIPT ARGS``, ``-m
+MODULE ARGS``, ``-c CODE ARGS``, ``- ARGS`` with the script on stdin; with
+``-u``, ``-B``, ``-W ARG``) and runs it
+in a child forked from this server: the child takes the caller's stdin,
+stdout and stderr (passed over the socket), argv, environment and working
+directory, runs the script as ``__main__`` (``runpy``) as a fresh interpreter
+would, and the caller exits with the child's status (``-N`` for signal N).
+Its ``sys.executable`` is the served interpreter, so the Python processes a
+served tool starts are served too (the ablation runner's trainings). A
+``sitecustomize.py`` on the caller's PYTHONPATH (tests/fault_injection/) is
+imported as Python's start-up would. panet_mmdet is not preloaded, so each
+tool still imports and registers what it needs itself.
 
-What a child cannot show, ``run_tool`` runs in a fresh interpreter:
-shell scripts, runs that change PYTHONPATH (e.g. a torch that must not be
-imported) and calls that ask for ``fresh=True``.
+Where the child cannot be the process it replaces, it says so or the tests
+run a fresh interpreter:
 
-Protocol (JSON lines on the server's stdin / stdout): a request
-``{argv, env, cwd, out, err}``; the replies ``{pid}`` when the child starts
-and ``{status}`` (as ``Popen.returncode``) when it ends. The server runs one
-child at a time and exits at the end of its stdin.
+* a PYTHONPATH folder that shadows a preloaded package (a torch that must
+  not be imported) stops the run with exit code 2;
+* options other than the above stop it with exit code 2;
+* signals the caller gets (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+  SIGUSR2) are passed on to the child; a caller that dies (SIGKILL, a
+  timeout) takes the child with it: the child is killed when the socket
+  closes, and it joins the caller's process group where it can (same
+  session), so ``killpg`` on the caller's group reaches both at once;
+* SIGSTOP cannot be passed on, and the child's command line in ``ps`` is
+  the server's: tests that stop processes or find them by command line
+  start a fresh interpreter.
+
+Protocol: the caller connects and sends its three descriptors with a
+4-byte length, then that many bytes of JSON ``{argv, env, cwd,
+executable, pgid}``; the server answers with JSON lines ``{pid}`` when the
+child starts and ``{status}`` when it ends. The server exits at the end of
+its stdin (the pytest worker's pipe).
 """
 import json
 import os
+import select
+import signal
+import socket
+import struct
 import sys
 
 # Imported once here, then shared by every child (copy-on-write). Only
@@ -28,6 +52,14 @@ PRELOAD = ('numpy', 'cv2', 'torch', 'torchvision', 'mmengine',
            'mmengine.runner', 'mmcv', 'mmcv.ops', 'mmdet', 'mmdet.models',
            'mmdet.datasets', 'mmdet.evaluation', 'mmdet.apis',
            'pycocotools.coco', 'matplotlib.pyplot')
+
+# the signals the caller passes on to the child
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+             signal.SIGUSR1, signal.SIGUSR2)
+
+
+class Refused(Exception):
+    """A command line the served interpreter cannot run as Python would."""
 
 
 def _status(wait_status: int) -> int:
@@ -47,37 +79,118 @@ def _exit_code(e: SystemExit) -> int:
     return 1
 
 
-def _child(req) -> None:
-    """In the forked child: become the tool run; never returns."""
+def parse_command(argv):
+    """``python [-u] [-B] [-W ARG] (SCRIPT | - | -m MODULE | -c CODE) ARGS``
+    -> (kind, target, args, options); ``-`` reads the script from stdin.
+    Raises Refused for anything else."""
+    options = {'unbuffered': False, 'warnings': []}
+    k = 0
+    while k < len(argv):
+        arg = argv[k]
+        if arg == '-u':
+            options['unbuffered'] = True
+        elif arg == '-B':
+            pass  # no .pyc written: nothing is compiled here anyway
+        elif arg == '-W' and k + 1 < len(argv):
+            options['warnings'].append(argv[k + 1])
+            k += 1
+        elif arg in ('-m', '-c') and k + 1 < len(argv):
+            kind = 'module' if arg == '-m' else 'code'
+            return kind, argv[k + 1], argv[k + 2:], options
+        elif arg == '-':
+            return 'stdin', sys.stdin.read(), argv[k + 1:], options
+        elif arg.startswith('-'):
+            raise Refused(f'option {arg!r} is not supported')
+        else:
+            return 'script', arg, argv[k + 1:], options
+        k += 1
+    raise Refused('no script, -m or -c given (an interactive interpreter '
+                  'is not served)')
+
+
+def _startup_path(req, kind, target, preloaded_path):
+    """sys.path as ``python`` builds it: the script's folder (the working
+    directory for -m, '' for -c), then PYTHONPATH, then the rest; and the
+    sitecustomize module a new PYTHONPATH folder brings, if any."""
+    extra = [
+        p for p in req['env'].get('PYTHONPATH', '').split(os.pathsep) if p
+    ]
+    new = [p for p in extra if p not in preloaded_path]
+    for folder in new:
+        for name in os.listdir(folder) if os.path.isdir(folder) else ():
+            stem = name[:-3] if name.endswith('.py') else name
+            if stem.split('.')[0] in sys.modules and stem != 'sitecustomize':
+                raise Refused(
+                    f'PYTHONPATH folder {folder} shadows the preloaded '
+                    f'{stem!r}: run this command in a fresh interpreter')
+    head = {
+        'script': os.path.dirname(os.path.abspath(target)),
+        'module': os.getcwd(),
+        'code': '',
+        'stdin': ''
+    }[kind]
+    rest = [p for p in sys.path[1:] if p not in extra]
+    site = [
+        os.path.join(p, 'sitecustomize.py') for p in new
+        if os.path.isfile(os.path.join(p, 'sitecustomize.py'))
+    ]
+    return [head] + extra + rest, site[:1]
+
+
+def _child(req, preloaded_path) -> None:
+    """In the forked child: become the caller's Python; never returns."""
+    import io
     import runpy
     import threading
     import traceback
+    import warnings
     code = 1
     try:
+        try:
+            os.setpgid(0, req['pgid'])  # the caller's group, where allowed
+        except OSError:
+            pass
         os.chdir(req['cwd'])
         os.environ.clear()
         os.environ.update(req['env'])
-        for fd, path, mode in ((0, os.devnull, os.O_RDONLY),
-                               (1, req['out'], os.O_WRONLY | os.O_CREAT),
-                               (2, req['err'], os.O_WRONLY | os.O_CREAT)):
-            new = os.open(path, mode, 0o644)
-            os.dup2(new, fd)
-            os.close(new)
-        script = req['argv'][0]
-        sys.argv = list(req['argv'])
-        # sys.path as `python script` builds it: the script's folder, then
-        # PYTHONPATH, then the rest
-        extra = [
-            p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p
-        ]
-        rest = [p for p in sys.path[1:] if p not in extra]
-        sys.path[:] = [os.path.dirname(os.path.abspath(script))] + extra + rest
+        kind, target, args, options = parse_command(req['argv'])
+        sys.path[:], site = _startup_path(req, kind, target, preloaded_path)
+        sys.executable = req['executable']
+        if options['unbuffered']:
+            sys.stdout = io.TextIOWrapper(
+                io.FileIO(1, 'w', closefd=False), write_through=True)
+            sys.stderr = io.TextIOWrapper(
+                io.FileIO(2, 'w', closefd=False),
+                write_through=True,
+                errors='backslashreplace')
+        for spec in options['warnings']:
+            warnings._setoption(spec)
         threads = os.environ.get('OMP_NUM_THREADS')
         if threads:
             import torch
             torch.set_num_threads(int(threads))
-        runpy.run_path(script, run_name='__main__')
+        if site:  # imported as Python's start-up imports it
+            import importlib.util
+            spec = importlib.util.spec_from_file_location(
+                'sitecustomize', site[0])
+            sys.modules['sitecustomize'] = importlib.util.module_from_spec(
+                spec)
+            spec.loader.exec_module(sys.modules['sitecustomize'])
+        if kind == 'script':
+            sys.argv = [target] + args
+            runpy.run_path(target, run_name='__main__')
+        elif kind == 'module':
+            sys.argv = ['-m'] + args  # runpy puts the module's file first
+            runpy.run_module(target, run_name='__main__', alter_sys=True)
+        else:  # -c CODE, or - with the script on stdin
+            sys.argv = ['-c' if kind == 'code' else '-'] + args
+            exec(
+                compile(target, '<string>' if kind == 'code' else '<stdin>',
+                        'exec'), {'__name__': '__main__'})
         code = 0
+    except Refused as e:
+        sys.stderr.write(f'served python: {e}\n')
+        code = 2
     except SystemExit as e:
         code = _exit_code(e)
     except BaseException:
@@ -96,31 +209,105 @@ def _child(req) -> None:
     os._exit(code)
 
 
-def serve() -> None:
+def _receive(conn):
+    """The caller's request and its stdin, stdout and stderr."""
+    head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    while len(head) < 4:
+        more = conn.recv(4 - len(head))
+        if not more:
+            raise EOFError('the caller left')
+        head += more
+    size, = struct.unpack('!I', head)
+    body = b''
+    while len(body) < size:
+        more = conn.recv(size - len(body))
+        if not more:
+            raise EOFError('the caller left')
+        body += more
+    return json.loads(body), fds
+
+
+def _handle(conn, preloaded_path) -> None:
+    """In a forked handler: run one request; never returns."""
+    try:
+        req, fds = _receive(conn)
+    except (EOFError, OSError, ValueError):
+        os._exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        conn.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        _child(req, preloaded_path)
+    for fd in fds:
+        os.close(fd)
+    conn.sendall(json.dumps({'pid': pid}).encode() + b'\n')
+    # the child's end, or the caller's (then the child goes too)
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    poller.register(conn, select.POLLIN | select.POLLHUP)
+    poller.register(pidfd, select.POLLIN)
+    caller_gone = False
+    while True:
+        ready = dict(poller.poll())
+        if pidfd in ready:
+            break
+        if conn.fileno() in ready and not caller_gone:
+            if not conn.recv(64):
+                caller_gone = True
+                poller.unregister(conn)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    _, status = os.waitpid(pid, 0)
+    if not caller_gone:
+        try:
+            conn.sendall(
+                json.dumps({
+                    'status': _status(status)
+                }).encode() + b'\n')
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def serve(path: str) -> None:
     import importlib
     import threading
 
-    # the replies get their own descriptor; fd 1 (print, anything a module
-    # writes) goes to stderr, so nothing else reaches the reply pipe
-    reply = os.fdopen(os.dup(1), 'w', buffering=1)
-    os.dup2(2, 1)
     for name in PRELOAD:
         importlib.import_module(name)
     if threading.active_count() != 1:
         raise RuntimeError('tool_server: a preloaded module started a thread; '
                            'forking would be unsafe')
-    for line in sys.stdin:
-        req = json.loads(line)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            reply.close()
-            _child(req)
-        reply.write(json.dumps({'pid': pid}) + '\n')
-        _, status = os.waitpid(pid, 0)
-        reply.write(json.dumps({'status': _status(status)}) + '\n')
+    preloaded_path = list(sys.path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    # ready; from here fd 1 (print, anything a module writes) is stderr
+    sys.stdout.write('ready\n')
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers reap themselves
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+            break  # the worker closed our stdin: its session ended
+        if listener in ready:
+            conn, _ = listener.accept()
+            pid = os.fork()
+            if pid == 0:
+                listener.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _handle(conn, preloaded_path)
+            conn.close()
+    listener.close()
+    os.unlink(path)
 
 
 if __name__ == '__main__':
-    serve()
+    serve(sys.argv[1])
