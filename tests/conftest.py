@@ -297,6 +297,16 @@ def _tool_server_closes():
     _TOOL_SERVER.close()
 
 
+def pid_alive(pid: int) -> bool:
+    """True while process PID runs (or is stopped); False once it ended,
+    zombies included."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def launcher_env(**extra):
     """The environment of a launcher a test starts itself (dist_train.sh,
     Slurm scripts, torchrun): this interpreter, one thread per process,

@@ -34,7 +34,8 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, TINY_CONFIG, data_options, launcher_env
+from conftest import (ROOT, TINY_CONFIG, data_options, launcher_env, pid_alive,
+                      served_python)
 from test_cluster import PARTITION, _slurm_ready
 
 pytestmark = pytest.mark.slow
@@ -62,7 +63,10 @@ def start(work,
           **extra_env):
     """tools/dist_train.sh with NPROC processes (EXTRA: more
     --cfg-options); its output goes to OUT, by default WORK.out (a pipe
-    nobody reads would block it)."""
+    nobody reads would block it). torchrun's agent and its ranks run on the
+    served interpreter (conftest.served_python: every start and restart
+    would otherwise spend seconds per process importing torch);
+    tests/test_cluster.py runs the launchers on fresh interpreters."""
     os.makedirs(work, exist_ok=True)
     out = out or f'{work}.out'
     proc = subprocess.Popen([
@@ -70,7 +74,10 @@ def start(work,
         str(nproc), *train_args(work, data_root, interval), *extra
     ],
                             cwd=ROOT,
-                            env=launcher_env(PORT=str(port), **extra_env),
+                            env=launcher_env(
+                                PORT=str(port),
+                                PYTHON=served_python(),
+                                **extra_env),
                             stdout=open(out, 'w'),
                             stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -118,28 +125,21 @@ def wait_for(work, iteration, proc, timeout=240):
         time.sleep(0.2)
 
 
-def workers(proc):
-    """{rank: pid} of torchrun's current workers."""
-    out = subprocess.run(['pgrep', '-P', str(proc.pid)],
-                         capture_output=True,
-                         text=True).stdout.split()
+def workers(work):
+    """{rank: pid} of the run's live ranks, as their heartbeats
+    (WORK/.ranks/) name them."""
     ranks = {}
-    for pid in out:
-        try:
-            with open(f'/proc/{pid}/environ', 'rb') as f:
-                environ = dict(
-                    kv.split(b'=', 1) for kv in f.read().split(b'\0')
-                    if b'=' in kv)
-            ranks[int(environ[b'RANK'])] = int(pid)
-        except (OSError, KeyError, ValueError):
-            pass
+    for rank in (0, 1):
+        pid = heartbeat(work, rank).get('pid')
+        if pid and pid_alive(pid):
+            ranks[rank] = pid
     return ranks
 
 
-def wait_for_workers(proc, timeout=120):
+def wait_for_workers(work, timeout=120):
     deadline = time.time() + timeout
-    while len(found := workers(proc)) < 2:
-        assert time.time() < deadline, 'torchrun started no workers'
+    while len(found := workers(work)) < 2:
+        assert time.time() < deadline, 'no two ranks alive'
         time.sleep(0.2)
     return found
 
@@ -188,10 +188,10 @@ def test_killed_ranks_restart_and_resume_bit_identical(reference, tiny_data,
     for target, rank in ((2, 1), (5, 0), (8, 1)):
         wait_for(work, target, proc)
         time.sleep(rng.uniform(0, 0.6))
-        pid = wait_for_workers(proc)[rank]
+        pid = wait_for_workers(work)[rank]
         os.kill(pid, signal.SIGKILL)
         kills.append(rank)
-        while pid in workers(proc).values():
+        while pid in workers(work).values():
             time.sleep(0.1)
     out = finish(proc)
     assert out.count('Auto resumed from the latest checkpoint') >= 3, \
@@ -213,11 +213,11 @@ def test_a_stopped_rank_fails_the_group_in_bounded_time(
     work = tmp_path / 'stopped'
     proc = start(work, tiny_data, 29553, DIST_TIMEOUT='15')
     wait_for(work, 5, proc)
-    stopped = wait_for_workers(proc)[1]
+    stopped = wait_for_workers(work)[1]
     since = time.time()
     os.kill(stopped, signal.SIGSTOP)
     try:
-        while stopped in workers(proc).values():
+        while stopped in workers(work).values():
             assert time.time() - since < 120, 'the stopped rank stayed'
             time.sleep(0.5)
         took = time.time() - since
@@ -248,7 +248,7 @@ def test_a_stop_signal_saves_the_iteration_and_repeats_nothing(
     work = tmp_path / 'signalled'
     proc = start(work, tiny_data, 29554, interval=100)
     wait_for(work, 3, proc)
-    os.kill(wait_for_workers(proc)[1], signal.SIGTERM)
+    os.kill(wait_for_workers(work)[1], signal.SIGTERM)
     out = finish(proc)
     [step] = {
         int(s)
@@ -295,9 +295,9 @@ def test_a_lost_node_started_again_rejoins_and_the_run_resumes(
     time.sleep(3)  # node 0 first: it hosts the rendezvous, rank 0
     node1 = node(1, 0)
     wait_for(work, 4, node0)
-    # the whole node: its agent and its worker (torchrun starts workers in
-    # sessions of their own)
-    for pid in [node1.pid, *workers(node1).values()]:
+    # the whole node: its agent and its worker (rank 1; torchrun starts
+    # workers in sessions of their own)
+    for pid in [node1.pid, wait_for_workers(work)[1]]:
         os.kill(pid, signal.SIGKILL)
     node1.wait()
     time.sleep(2)
@@ -420,10 +420,10 @@ def test_soak_mixed_faults(tiny_data, tmp_path):
     for k in range(faults):
         wait_for(work, 8 * k + rng.randint(1, 6), proc, timeout=600)
         kind = rng.choice(('SIGKILL', 'SIGSTOP', 'SIGTERM'))
-        pid = wait_for_workers(proc)[rng.randint(0, 1)]
+        pid = wait_for_workers(work)[rng.randint(0, 1)]
         os.kill(pid, getattr(signal, kind))
         kinds.append(kind)
-        while pid in workers(proc).values():  # replaced before the next
+        while pid in workers(work).values():  # replaced before the next
             time.sleep(0.2)
     finish(proc, timeout=3600)
     its = trained_iterations(work)

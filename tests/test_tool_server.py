@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_tool, served_python
+from conftest import ROOT, pid_alive, run_tool, served_python
 
 PROBE = textwrap.dedent('''
     import json, os, sys, time
@@ -52,16 +52,6 @@ def probe(tmp_path):
     return str(path)
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie has ended (the server's handler reaps it)
-    with open(f'/proc/{pid}/stat') as f:
-        return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-
-
 def _wait_for_pid(path, timeout=60):
     end = time.time() + timeout
     while time.time() < end:
@@ -73,9 +63,9 @@ def _wait_for_pid(path, timeout=60):
 
 def _gone(pid, timeout=10):
     end = time.time() + timeout
-    while time.time() < end and _alive(pid):
+    while time.time() < end and pid_alive(pid):
         time.sleep(0.05)
-    return not _alive(pid)
+    return not pid_alive(pid)
 
 
 def test_a_served_run_equals_a_fresh_one(probe):

@@ -115,7 +115,8 @@ def _startup_path(req, kind, target, preloaded_path):
     extra = [
         p for p in req['env'].get('PYTHONPATH', '').split(os.pathsep) if p
     ]
-    new = [p for p in extra if p not in preloaded_path]
+    known = {os.path.realpath(p) for p in preloaded_path}
+    new = [p for p in extra if os.path.realpath(p) not in known]
     for folder in new:
         for name in os.listdir(folder) if os.path.isdir(folder) else ():
             stem = name[:-3] if name.endswith('.py') else name
