@@ -61,4 +61,7 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0, end=2)
 ]
 default_hooks = dict(
-    logger=dict(interval=1), checkpoint=dict(interval=max_iters))
+    logger=dict(interval=1),
+    # the weights are what the test reads (the optimizer state would double
+    # a 580 MB file)
+    checkpoint=dict(interval=max_iters, save_optimizer=False))
