@@ -142,6 +142,33 @@ def test_signals_reach_the_child_and_a_group_kill_takes_both(probe, tmp_path):
         assert _gone(child), how
 
 
+def test_a_caller_gone_before_the_child_started_takes_it_along(
+        probe, tmp_path):
+    """A caller killed between its request and the server's reply (the
+    crash test kills runs that early): the reply finds a broken pipe, and
+    the child still goes."""
+    import socket
+    import struct
+    sock = os.path.join(os.path.dirname(served_python()), 'server.sock')
+    pid_file = tmp_path / 'pid'
+    body = json.dumps(
+        dict(
+            argv=[probe, f'sleep:{pid_file}'],
+            env=dict(os.environ),
+            cwd=ROOT,
+            executable=served_python(),
+            pgid=os.getpgid(0))).encode()
+    with open(os.devnull, 'r+') as null:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(sock)
+        socket.send_fds(conn, [struct.pack('!I', len(body))],
+                        [null.fileno()] * 3)
+        conn.sendall(body)
+        conn.close()  # gone before the reply
+    time.sleep(10)  # time enough to start, write its pid and sleep
+    assert not pid_file.exists() or not pid_alive(int(pid_file.read_text()))
+
+
 def test_served_runs_start_served_runs(probe):
     """sys.executable of a served run is the served interpreter."""
     proc = run_tool([probe, 'nested'], check=False)

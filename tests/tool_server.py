@@ -228,6 +228,13 @@ def _receive(conn):
     return json.loads(body), fds
 
 
+def _recv_or_nothing(conn) -> bytes:
+    try:
+        return conn.recv(64)
+    except OSError:  # reset by a caller that died
+        return b''
+
+
 def _handle(conn, preloaded_path) -> None:
     """In a forked handler: run one request; never returns."""
     try:
@@ -245,25 +252,33 @@ def _handle(conn, preloaded_path) -> None:
         _child(req, preloaded_path)
     for fd in fds:
         os.close(fd)
-    conn.sendall(json.dumps({'pid': pid}).encode() + b'\n')
-    # the child's end, or the caller's (then the child goes too)
+    try:  # the caller's group, also from here (whichever runs first)
+        os.setpgid(pid, req['pgid'])
+    except OSError:
+        pass
+    # the child's end, or the caller's (then the child goes too: a caller
+    # killed before it read the pid leaves a broken pipe here)
+    try:
+        conn.sendall(json.dumps({'pid': pid}).encode() + b'\n')
+        caller_gone = False
+    except OSError:
+        caller_gone = True
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
-    poller.register(conn, select.POLLIN | select.POLLHUP)
     poller.register(pidfd, select.POLLIN)
-    caller_gone = False
-    while True:
+    if not caller_gone:
+        poller.register(conn, select.POLLIN | select.POLLHUP)
+    while not caller_gone:
         ready = dict(poller.poll())
         if pidfd in ready:
             break
-        if conn.fileno() in ready and not caller_gone:
-            if not conn.recv(64):
-                caller_gone = True
-                poller.unregister(conn)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        if conn.fileno() in ready and not _recv_or_nothing(conn):
+            caller_gone = True
+    if caller_gone:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     _, status = os.waitpid(pid, 0)
     if not caller_gone:
         try:
