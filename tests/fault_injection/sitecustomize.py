@@ -1,8 +1,9 @@
 """Fault injection for tests/test_crash_safety.py.
 
 Python imports this module at start-up in the processes whose PYTHONPATH
-holds this folder, which only those tests' training runs have. The product
-carries no fault switch.
+holds this folder, which only those tests' training runs have (the tests'
+served interpreter, tests/tool_server.py, imports it the same way). The
+product carries no fault switch.
 
 ``PANET_FAULT_KILL_IN_SAVE=N:PHASE`` SIGKILLs the process during its N-th
 checkpoint save (1-based) at ``PHASE``: ``written`` (the temporary file is
