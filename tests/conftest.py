@@ -250,7 +250,7 @@ class _ToolServer:
         env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
         self.proc = subprocess.Popen(
             [sys.executable,
-             osp.join(ROOT, 'tests', 'tool_server.py'), sock],
+             osp.join(TESTS, 'tool_server.py'), sock],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,

@@ -6,8 +6,8 @@ starts dozens. This server imports those third-party packages once per
 pytest worker and listens on a Unix socket. ``conftest.served_python()``
 is an executable that takes a Python command line (``SCRIPT ARGS``, ``-m
 MODULE ARGS``, ``-c CODE ARGS``, ``- ARGS`` with the script on stdin; with
-``-u``, ``-B``, ``-W ARG``) and runs it
-in a child forked from this server: the child takes the caller's stdin,
+``-u``, ``-B``, ``-W ARG``) and runs it in a child forked from this
+server: the child takes the caller's stdin,
 stdout and stderr (passed over the socket), argv, environment and working
 directory, runs the script as ``__main__`` (``runpy``) as a fresh interpreter
 would, and the caller exits with the child's status (``-N`` for signal N).
@@ -24,13 +24,16 @@ run a fresh interpreter:
   not be imported) stops the run with exit code 2;
 * options other than the above stop it with exit code 2;
 * signals the caller gets (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
-  SIGUSR2) are passed on to the child; a caller that dies (SIGKILL, a
-  timeout) takes the child with it: the child is killed when the socket
-  closes, and it joins the caller's process group where it can (same
-  session), so ``killpg`` on the caller's group reaches both at once;
-* SIGSTOP cannot be passed on, and the child's command line in ``ps`` is
-  the server's: tests that stop processes or find them by command line
-  start a fresh interpreter.
+  SIGUSR2: tests/served_python.py) are passed on to the child; a caller
+  that dies (SIGKILL, a timeout) takes the child with it: the child is
+  killed when the socket closes, and it joins the caller's process group
+  where it can (same session), so ``killpg`` on the caller's group reaches
+  both at once;
+* SIGSTOP cannot be passed on: tests that stop a process signal the
+  child's own pid (the fault-tolerance tests read it from the ranks'
+  heartbeats);
+* the child's command line in ``ps`` is the server's: tests that find
+  processes by their command line start a fresh interpreter.
 
 Protocol: the caller connects and sends its three descriptors with a
 4-byte length, then that many bytes of JSON ``{argv, env, cwd,
@@ -52,10 +55,6 @@ PRELOAD = ('numpy', 'cv2', 'torch', 'torchvision', 'mmengine',
            'mmengine.runner', 'mmcv', 'mmcv.ops', 'mmdet', 'mmdet.models',
            'mmdet.datasets', 'mmdet.evaluation', 'mmdet.apis',
            'pycocotools.coco', 'matplotlib.pyplot')
-
-# the signals the caller passes on to the child
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
-             signal.SIGUSR1, signal.SIGUSR2)
 
 
 class Refused(Exception):
