@@ -107,14 +107,15 @@ def parse_command(argv):
                   'is not served)')
 
 
-def _startup_path(req, kind, target, preloaded_path):
+def _startup_path(req, kind, target):
     """sys.path as ``python`` builds it: the script's folder (the working
     directory for -m, '' for -c), then PYTHONPATH, then the rest; and the
-    sitecustomize module a new PYTHONPATH folder brings, if any."""
+    sitecustomize module a new PYTHONPATH folder (one not on the server's
+    own sys.path) brings, if any."""
     extra = [
         p for p in req['env'].get('PYTHONPATH', '').split(os.pathsep) if p
     ]
-    known = {os.path.realpath(p) for p in preloaded_path}
+    known = {os.path.realpath(p) for p in sys.path}
     new = [p for p in extra if os.path.realpath(p) not in known]
     for folder in new:
         for name in os.listdir(folder) if os.path.isdir(folder) else ():
@@ -137,7 +138,7 @@ def _startup_path(req, kind, target, preloaded_path):
     return [head] + extra + rest, site[:1]
 
 
-def _child(req, preloaded_path) -> None:
+def _child(req) -> None:
     """In the forked child: become the caller's Python; never returns."""
     import io
     import runpy
@@ -154,7 +155,7 @@ def _child(req, preloaded_path) -> None:
         os.environ.clear()
         os.environ.update(req['env'])
         kind, target, args, options = parse_command(req['argv'])
-        sys.path[:], site = _startup_path(req, kind, target, preloaded_path)
+        sys.path[:], site = _startup_path(req, kind, target)
         sys.executable = req['executable']
         if options['unbuffered']:
             sys.stdout = io.TextIOWrapper(
@@ -234,7 +235,7 @@ def _recv_or_nothing(conn) -> bytes:
         return b''
 
 
-def _handle(conn, preloaded_path) -> None:
+def _handle(conn) -> None:
     """In a forked handler: run one request; never returns."""
     try:
         req, fds = _receive(conn)
@@ -248,7 +249,7 @@ def _handle(conn, preloaded_path) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        _child(req, preloaded_path)
+        _child(req)
     for fd in fds:
         os.close(fd)
     try:  # the caller's group, also from here (whichever runs first)
@@ -299,7 +300,6 @@ def serve(path: str) -> None:
     if threading.active_count() != 1:
         raise RuntimeError('tool_server: a preloaded module started a thread; '
                            'forking would be unsafe')
-    preloaded_path = list(sys.path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -318,7 +318,7 @@ def serve(path: str) -> None:
             if pid == 0:
                 listener.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _handle(conn, preloaded_path)
+                _handle(conn)
             conn.close()
     listener.close()
     os.unlink(path)
