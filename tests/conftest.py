@@ -324,20 +324,20 @@ def run_tool(args, timeout=900, env=None, check=True, fresh=False):
     """Run a repo script with this interpreter; return the completed
     process. A Python tool runs on ``served_python()`` (torch, mmengine and
     mmdet already imported), unless ``fresh`` or ``env`` sets PYTHONPATH
-    (a fresh interpreter then); shell scripts run in bash, and their
-    Python is a fresh one unless ``env`` names ``served_python()`` as PY
-    or PYTHON."""
+    (a fresh interpreter then); shell scripts run in bash, with the same
+    interpreter as their PY and PYTHON unless ``env`` names others."""
+    served = not fresh and 'PYTHONPATH' not in (env or {})
+    python = served_python() if served else sys.executable
     full_env = dict(os.environ)
     full_env.setdefault('OMP_NUM_THREADS', '2')
     full_env['PYTHONPATH'] = ROOT + os.pathsep + full_env.get('PYTHONPATH', '')
-    full_env['PYTHON'] = sys.executable
+    full_env['PYTHON'] = full_env['PY'] = python
     if env:
         full_env.update(env)
-    served = not fresh and 'PYTHONPATH' not in (env or {})
     if args[0].endswith('.sh'):
         cmd = list(args)
     else:
-        cmd = [served_python() if served else sys.executable] + args
+        cmd = [python] + args
     proc = subprocess.run(
         cmd,
         cwd=ROOT,

@@ -7,7 +7,8 @@ tests/reference/authors_panet.py filled with random values (as in
 tests/test_official_parity.py, where such a model detects 100 objects of
 several classes on the photograph with scores up to ~0.6). Images are resized
 by the configs' DetectronResize to a short side of 160 (long side <= 256)
-instead of 1000/1400 to keep the tests fast; the code paths are the same.
+instead of 1000/1400, and the heads see the RPN's 300 best proposals instead
+of 1000, to keep the tests fast; the code paths are the same.
 
 The graph reproduces the Detectron conventions (+1 box coder, padded RPN
 clip, RoIAlign without the half-pixel shift, +1 NMS areas, decoding and NMS
@@ -42,6 +43,7 @@ from reference import authors_panet as A
 
 PHOTO = cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)
 SCALE, MAX_SIZE = 160, 256
+PROPOSALS = 300
 OFFICIAL = osp.join(ROOT, 'configs', 'panet', 'official')
 MASK_CONFIG = osp.join(OFFICIAL, 'panet-official_r50_bufpn-gn_2x_coco.py')
 FC2_CONFIG = osp.join(
@@ -53,6 +55,9 @@ def _config(path, scale=SCALE, max_size=MAX_SIZE):
     for step in cfg.test_dataloader.dataset.pipeline:
         if step['type'] == 'DetectronResize':
             step['scales'], step['max_size'] = scale, max_size
+    # the 300 best proposals instead of 1000: every RoI goes through the
+    # heads on all four levels, most of the time of both runtimes
+    cfg.model.test_cfg.rpn.max_per_img = PROPOSALS
     return cfg
 
 

@@ -7,8 +7,8 @@ import json
 import os
 import os.path as osp
 import signal
+import socket
 import subprocess
-import sys
 import textwrap
 import time
 
@@ -19,8 +19,10 @@ from panet_mmdet.checkpoint import restart_count, resume_plan
 from panet_mmdet.engine import (RankHeartbeat, StopSignal, TrainingStopped,
                                 collective_timeout_s, describe_ranks,
                                 requeue_slurm_job)
-from panet_mmdet.engine.heartbeat import COMPUTING, LOADING
-from conftest import ROOT
+from panet_mmdet.engine.heartbeat import (COMPUTING, LOADING,
+                                          kill_frozen_local_ranks,
+                                          process_start)
+from conftest import run_tool
 
 
 def _checkpoint(path):
@@ -71,17 +73,17 @@ def test_collective_timeout():
         collective_timeout_s(cfg, {})
 
 
-def _record(work, rank, done, phase, age, now):
+def _record(work, rank, done, phase, age, now, **fields):
     os.makedirs(osp.join(work, '.ranks'), exist_ok=True)
     with open(osp.join(work, '.ranks', f'rank{rank}'), 'w') as f:
-        json.dump(
-            dict(
-                rank=rank,
-                done=done,
-                phase=phase,
-                time=now - age,
-                host='node3',
-                pid=100 + rank), f)
+        record = dict(
+            rank=rank,
+            done=done,
+            phase=phase,
+            time=now - age,
+            host='node3',
+            pid=100 + rank)
+        json.dump(dict(record, **fields), f)
 
 
 def test_describe_ranks_names_the_silent_and_the_slow_rank(tmp_path):
@@ -104,6 +106,46 @@ def test_describe_ranks_names_the_silent_and_the_slow_rank(tmp_path):
     assert 'every rank was alive and at the same step' in describe_ranks(
         work, 3, now=now)
     assert 'no rank progress recorded' in describe_ranks(str(tmp_path / 'x'))
+
+
+def test_frozen_ranks_of_this_host_are_killed_and_no_other(tmp_path):
+    """Only a silent rank's process on this host, still the recorded one
+    (same start time), gets the SIGKILL."""
+    work, now, host = str(tmp_path), time.time(), socket.gethostname()
+    procs = [subprocess.Popen(['sleep', '60']) for _ in range(4)]
+    try:
+        pids = [p.pid for p in procs]
+        started = [process_start(pid) for pid in pids]
+        assert None not in started
+        mine = process_start(os.getpid())
+
+        def record(rank, age, pid, start, where=host):
+            _record(
+                work,
+                rank,
+                6,
+                COMPUTING,
+                age,
+                now,
+                host=where,
+                pid=pid,
+                started=start)
+
+        record(0, 0, os.getpid(), mine)
+        record(1, 20, pids[0], started[0])  # frozen here, as recorded
+        record(2, 20, pids[1], started[1] - 1)  # the pid reused since
+        record(3, 20, pids[2], started[2], where='node3')  # another host
+        record(4, 1, pids[3], started[3])  # alive
+        record(5, 20, os.getpid(), mine)  # this process: never
+        killed = kill_frozen_local_ranks(work)
+        assert [r['rank'] for r in killed] == [1]
+        assert procs[0].wait(10) == -signal.SIGKILL
+        assert [p.poll() for p in procs[1:]] == [None] * 3
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert kill_frozen_local_ranks(str(tmp_path / 'none')) == []
 
 
 def test_heartbeat_thread_keeps_writing(tmp_path):
@@ -143,20 +185,10 @@ _SIGNAL_SCRIPT = textwrap.dedent('''
 
 
 def test_stop_signal_records_while_armed_and_ends_the_process_otherwise():
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    armed = subprocess.run([sys.executable, '-c', _SIGNAL_SCRIPT, 'armed'],
-                           capture_output=True,
-                           text=True,
-                           env=env,
-                           timeout=60)
-    assert armed.returncode == 0, armed.stderr
+    armed = run_tool(['-c', _SIGNAL_SCRIPT, 'armed'], timeout=60)
     # the first signal counts; the forked worker survived its own
     assert armed.stdout.split() == [str(int(signal.SIGTERM))] * 2 + ['7']
-    idle = subprocess.run([sys.executable, '-c', _SIGNAL_SCRIPT, 'idle'],
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=60)
+    idle = run_tool(['-c', _SIGNAL_SCRIPT, 'idle'], timeout=60, check=False)
     assert idle.returncode == -signal.SIGTERM and 'survived' not in idle.stdout
 
 

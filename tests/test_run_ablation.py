@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_tool, served_python
+from conftest import ROOT, run_tool
 from test_demo_ablations import LADDER, STEPS
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
@@ -89,7 +89,6 @@ def test_run_ablation_runs_resumes_and_tables(tiny_data, tmp_path):
     (each run a fresh process would spend seconds importing torch)."""
     out = str(tmp_path / 'ablation')
     env = dict(
-        PY=served_python(),
         ABLATION_DIR=out,
         DATA_DIR=tiny_data,
         POLL_S='2',

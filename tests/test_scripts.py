@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import run_tool, served_python
+from conftest import run_tool
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,6 @@ def test_run_demo_main_job(tmp_path):
     data, work = str(tmp_path / 'data'), str(tmp_path / 'panet_demo')
     out = run_tool(['tools/run_demo.sh', DEMO],
                    env=dict(
-                       PY=served_python(),
                        DATA_DIR=data,
                        WORK_DIR=work,
                        DEMO_PROCS='2',

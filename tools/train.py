@@ -17,8 +17,8 @@ import panet_mmdet  # noqa: F401  (registers the modules)
 from panet_mmdet.checkpoint import (allow_mmengine_checkpoints, restart_count,
                                     resume_plan)
 from panet_mmdet.engine import (TrainingStopped, describe_ranks,
-                                exit_without_teardown, leave_distributed,
-                                setup_cpu_distributed)
+                                exit_without_teardown, kill_frozen_local_ranks,
+                                leave_distributed, setup_cpu_distributed)
 from panet_mmdet.utils import check_dataset_paths
 
 
@@ -130,6 +130,10 @@ def main(argv=None):
             runner.logger.error(
                 f'rank {runner.rank} failed; the ranks\' progress: '
                 f'{describe_ranks(runner.work_dir, runner.world_size)}')
+            for r in kill_frozen_local_ranks(runner.work_dir):
+                runner.logger.error(
+                    f"SIGKILLed rank {r['rank']} (pid {r['pid']}): frozen, "
+                    'it cannot answer the SIGTERM of the restart')
         raise
     finally:
         left_group = leave_distributed()

@@ -16,6 +16,11 @@ when a collective fails (``tools/train.py`` logs it) and names
 - the ranks behind the others: alive, but still loading the batch that the
   others already compute with (a stuck data loader or file system).
 
+:func:`kill_frozen_local_ranks` then ends the silent ranks on the failing
+rank's own host: a frozen process does not answer the SIGTERM with which
+torchrun stops the group before a restart, and torchrun waits 30 s for it
+(fixed in ``torch.distributed.elastic``'s restart path) before its SIGKILL.
+
 The work dir is shared by all nodes in a run that can resume, so the files
 of every node are there.
 """
@@ -23,6 +28,7 @@ import glob
 import json
 import os
 import os.path as osp
+import signal
 import socket
 import threading
 import time
@@ -45,6 +51,7 @@ class RankHeartbeat:
     def __init__(self, work_dir: str, rank: int, every_s: float = 1.):
         self.path = osp.join(work_dir, FOLDER, f'rank{rank}')
         self.rank, self.every_s = rank, every_s
+        self.started = process_start(os.getpid())
         self.done, self.phase = 0, 'starting'
         self._stop = threading.Event()
         self._thread = None
@@ -66,7 +73,8 @@ class RankHeartbeat:
                     phase=self.phase,
                     time=time.time(),
                     host=socket.gethostname(),
-                    pid=os.getpid()), f)
+                    pid=os.getpid(),
+                    started=self.started), f)
         os.replace(tmp, self.path)
 
     def _run(self) -> None:
@@ -86,6 +94,17 @@ class RankHeartbeat:
         self._stop.set()
 
 
+def process_start(pid: int) -> Optional[int]:
+    """When process ``pid`` started (clock ticks after boot, field 22 of
+    ``/proc/<pid>/stat``), which tells it from a later process given the
+    same pid; None where there is no such process or no ``/proc``."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return int(f.read().rsplit(')', 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def read_ranks(work_dir: str) -> List[dict]:
     """Every rank's last record, by rank; unreadable files are skipped."""
     records = []
@@ -98,6 +117,13 @@ def read_ranks(work_dir: str) -> List[dict]:
         except (OSError, ValueError):
             pass
     return sorted(records, key=lambda r: r.get('rank', -1))
+
+
+def _silent(records: List[dict], silent_after_s: float) -> List[dict]:
+    """The records written ``silent_after_s`` seconds or more before the
+    freshest one."""
+    newest = max((r['time'] for r in records), default=0.)
+    return [r for r in records if newest - r['time'] >= silent_after_s]
 
 
 def _where(r: dict) -> str:
@@ -123,11 +149,10 @@ def describe_ranks(work_dir: str,
     if missing:
         lines.append(f'rank(s) {missing} never started training')
     newest = max(r['time'] for r in records)
-    for r in records:
-        if newest - r['time'] >= silent_after_s:
-            lines.append(f"rank {r['rank']} stopped answering: no sign of "
-                         f"life for {now - r['time']:.0f} s, last "
-                         f"{_where(r)} (host {r['host']}, pid {r['pid']})")
+    for r in _silent(records, silent_after_s):
+        lines.append(f"rank {r['rank']} stopped answering: no sign of "
+                     f"life for {now - r['time']:.0f} s, last "
+                     f"{_where(r)} (host {r['host']}, pid {r['pid']})")
     order = [(r['done'], r['phase'] == COMPUTING) for r in records]
     ahead = max(order)
     for r, key in zip(records, order):
@@ -139,3 +164,30 @@ def describe_ranks(work_dir: str,
     table = ', '.join(f"rank {r['rank']}: {_where(r)}, "
                       f"{now - r['time']:.0f} s ago" for r in records)
     return '; '.join(lines) + f' [{table}]'
+
+
+def kill_frozen_local_ranks(work_dir: str,
+                            silent_after_s: float = 5.) -> List[dict]:
+    """SIGKILL the ranks of this host that :func:`describe_ranks` names as
+    stopped answering; for a rank whose collective failed (the group is
+    torn down and restarted anyway), so that torchrun's restart does not
+    wait its 30 s grace for a process that cannot answer its SIGTERM.
+
+    Only processes on this host other than this one, and only while the
+    pid is still the recorded process (same start time): a pid given to a
+    new process since, or a record without a start time, is left alone.
+    Returns the records of the ranks killed.
+    """
+    host, killed = socket.gethostname(), []
+    for r in _silent(read_ranks(work_dir), silent_after_s):
+        pid = r.get('pid')
+        if (r.get('host') != host or not isinstance(pid, int)
+                or pid == os.getpid() or r.get('started') is None
+                or process_start(pid) != r['started']):
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # ended meanwhile, or not ours to kill
+            continue
+        killed.append(r)
+    return killed
