@@ -55,6 +55,10 @@ def pytest_configure(config):
     # keep the order set below (xdist would sort the groups by their
     # number of tests)
     config.option.loadscopereorder = False
+    # mmdet's metafiles parsed once, not at every config load
+    # (tests/metafile_cache.py)
+    import metafile_cache
+    metafile_cache.install()
 
 
 def _group(nodeid: str) -> str:

@@ -6,6 +6,7 @@ before the tool imports it; it passes signals on, its runs start served
 runs, and the child ends with its caller."""
 import json
 import os
+import os.path as osp
 import signal
 import subprocess
 import sys
@@ -214,3 +215,25 @@ def test_startup_sitecustomize_and_what_it_refuses(probe, tmp_path):
     assert "shadows the preloaded 'torch'" in proc.stderr, proc.stderr
     proc = run('-X', 'dev', probe)
     assert proc.returncode == 2 and "option '-X'" in proc.stderr
+
+
+def test_cached_metafiles_load_the_same_configs():
+    """tests/metafile_cache.py (installed in the tests and the served
+    interpreter) changes no loaded config, and it is in use."""
+    from mmengine.config import Config, utils
+    assert utils.load.metafile_cache
+    configs = [
+        'configs/demo/panet_r18_bufpn-gn_demo.py',
+        'configs/panet/panet_r50_bufpn-gn_1x_coco.py',
+        'configs/drop_in/retinanet_r50_bufpn_1x_coco.py'
+    ]
+    cached = [Config.fromfile(osp.join(ROOT, c)).to_dict() for c in configs]
+    cached_load, utils.load = utils.load, utils.load.original
+    try:
+        fresh = [Config.fromfile(osp.join(ROOT, c)).to_dict() for c in configs]
+    finally:
+        utils.load = cached_load
+    assert cached == fresh
+    code = ('from mmengine.config import utils; '
+            'print(getattr(utils.load, "metafile_cache", False))')
+    assert run_tool(['-c', code]).stdout.strip() == 'True'

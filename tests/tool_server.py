@@ -15,7 +15,9 @@ Its ``sys.executable`` is the served interpreter, so the Python processes a
 served tool starts are served too (the ablation runner's trainings). A
 ``sitecustomize.py`` on the caller's PYTHONPATH (tests/fault_injection/) is
 imported as Python's start-up would. panet_mmdet is not preloaded, so each
-tool still imports and registers what it needs itself.
+tool still imports and registers what it needs itself. mmdet's metafiles,
+which mmengine parses again for every ``mmdet::`` name a config names, are
+parsed once here (tests/metafile_cache.py).
 
 Where the child cannot be the process it replaces, it says so or the tests
 run a fresh interpreter:
@@ -297,6 +299,9 @@ def serve(path: str) -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    import metafile_cache  # mmdet's metafiles parsed here, once
+    metafile_cache.install()
+    metafile_cache.warm()
     if threading.active_count() != 1:
         raise RuntimeError('tool_server: a preloaded module started a thread; '
                            'forking would be unsafe')
