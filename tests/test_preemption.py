@@ -96,6 +96,7 @@ def test_describe_ranks_names_the_silent_and_the_slow_rank(tmp_path):
             'computing iteration 7 (host node3, pid 101)') in text
     assert 'rank(s) [3] never started training' in text
     assert 'rank 0 stopped' not in text and 'rank 2 stopped' not in text
+    assert 'is behind' not in text  # silent, so not also named as behind
     # alive but stuck loading its batch while the others compute
     _record(work, 1, 7, LOADING, 0, now)
     text = describe_ranks(work, 3, now=now)

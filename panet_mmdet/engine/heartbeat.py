@@ -148,15 +148,15 @@ def describe_ranks(work_dir: str,
                 if r not in seen] if world_size else [])
     if missing:
         lines.append(f'rank(s) {missing} never started training')
-    newest = max(r['time'] for r in records)
-    for r in _silent(records, silent_after_s):
+    silent = _silent(records, silent_after_s)
+    for r in silent:
         lines.append(f"rank {r['rank']} stopped answering: no sign of "
                      f"life for {now - r['time']:.0f} s, last "
                      f"{_where(r)} (host {r['host']}, pid {r['pid']})")
     order = [(r['done'], r['phase'] == COMPUTING) for r in records]
     ahead = max(order)
     for r, key in zip(records, order):
-        if key < ahead and newest - r['time'] < silent_after_s:
+        if key < ahead and r not in silent:
             lines.append(f"rank {r['rank']} is behind: still {_where(r)} "
                          f"(host {r['host']}, pid {r['pid']})")
     if not lines:
